@@ -1,0 +1,79 @@
+# airpack: carry container images into air-gapped networks.
+#   make          build ./airpack
+#   make demo     build, make the sample images, pack, verify, load into an OCI layout
+#   make test     build and run every test (unit, integration with real engines, sanitizers)
+#   make deps     install the Debian packages airpack and its tests need (as root)
+#   make fuzz     build and briefly run the libFuzzer targets
+#   make bench    measure against the baseline tools
+
+CC      ?= cc
+PKGS    := libzstd zlib libarchive libsodium jansson libcrypto libcurl
+WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -fstack-protector-strong
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lz -larchive -lsodium -ljansson -lcrypto -lcurl) -lpthread
+
+BUILD   ?= build
+LIB_SRC := $(wildcard formats/*.c) $(wildcard packer/*.c) $(wildcard verify/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps deps-check demo test test-unit test-integration asan fuzz bench clean samples
+
+all: airpack
+
+airpack: $(BUILD)/airpack
+	cp $< $@
+
+$(BUILD)/airpack: $(CLI_OBJ) $(BUILD)/libairpack.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libairpack.a $(LDLIBS)
+
+$(BUILD)/libairpack.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/%.o: %.c $(wildcard formats/*.h packer/*.h verify/*.h cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libairpack.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libairpack.a $(LDLIBS) -lcmocka
+
+deps:
+	@sh tests/deps.sh install
+
+deps-check:
+	@sh tests/deps.sh check-or-install
+
+samples: airpack
+	sh samples/make-samples.sh samples/out
+
+demo: deps-check airpack
+	sh samples/demo.sh
+
+test: deps-check airpack $(UNIT_BIN)
+	sh tests/run.sh
+
+test-unit: airpack $(UNIT_BIN)
+	sh tests/run.sh unit
+
+test-integration: airpack
+	sh tests/run.sh integration
+
+# The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" build-asan/airpack $(UNIT_BIN:$(BUILD)/%=build-asan/%)
+
+FUZZ_SECONDS ?= 30
+fuzz:
+	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: deps-check airpack
+	sh tests/bench/bench.sh
+
+clean:
+	rm -rf build build-asan build-fuzz airpack samples/out

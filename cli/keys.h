@@ -1,0 +1,35 @@
+/* keys.h: where the subcommands find keys and passwords.
+ *
+ * Trusted public keys come from -p FILE (repeatable), -P BASE64 (repeatable),
+ * and the trusted-keys directory ($AIRPACK_TRUSTED_KEYS, else
+ * $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d: every *.pub there).
+ * The secret key is -s FILE, else $AIRPACK_CONFIG_DIR/airpack.key, else
+ * ~/.airpack/airpack.key (as minisign keeps ~/.minisign/minisign.key). */
+#ifndef AIRPACK_KEYS_H
+#define AIRPACK_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../formats/error.h"
+#include "../formats/minisign.h"
+
+typedef struct {
+    ap_pubkey *keys;
+    size_t n;
+} trusted_keys;
+
+int trusted_keys_add_file(trusted_keys *t, const char *path, ap_error *err);
+int trusted_keys_add_base64(trusted_keys *t, const char *b64, ap_error *err);
+/* Adds every *.pub in the default trusted-keys directory when it exists. */
+int trusted_keys_add_default_dir(trusted_keys *t, ap_error *err);
+void trusted_keys_free(trusted_keys *t);
+
+/* Loads the secret key (path NULL = the default), asking for the password when
+ * the key is encrypted: AIRPACK_PASSWORD, then password_file, then the terminal. */
+int secret_key_load(const char *path, const char *password_file, ap_seckey *out, ap_error *err);
+
+/* The config directory: $AIRPACK_CONFIG_DIR or ~/.airpack. */
+int config_dir(char *out, size_t n, ap_error *err);
+
+#endif

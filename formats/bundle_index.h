@@ -1,0 +1,81 @@
+/* bundle_index.h: the signed index at the front of every bundle (airpack/bundle.json).
+ *
+ * The index lists every tar entry that follows the signature, in tar order, with
+ * its size and sha256, and every image with its names, manifest, config and
+ * layers; formats/BUNDLE-FORMAT.md is the full contract. ap_bundle_index_write
+ * gives canonical bytes (compact JSON, fixed key order), so the same bundle
+ * always has the same index. ap_bundle_index_parse is strict and safe on
+ * hostile input: it caps the size and nesting depth, refuses unknown format
+ * versions, and checks every digest, path and size before returning. */
+#ifndef AIRPACK_BUNDLE_INDEX_H
+#define AIRPACK_BUNDLE_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "error.h"
+
+#define AP_BUNDLE_FORMAT_VERSION 1
+#define AP_INDEX_PATH "airpack/bundle.json"
+#define AP_SIG_PATH "airpack/bundle.json.minisig"
+#define AP_INDEX_MAX_SIZE (64u << 20)   /* a larger index is refused */
+#define AP_SIG_MAX_SIZE (8u << 10)
+#define AP_JSON_MAX_DEPTH 32
+
+typedef struct {
+    char *path;                       /* "blobs/sha256/<hex>", "oci-layout", "index.json", "manifest.json" */
+    uint64_t size;
+    char sha256[AP_HEX_LEN + 1];      /* hex, no "sha256:" prefix */
+} ap_index_entry;
+
+typedef struct {
+    char digest[AP_DIGEST_LEN + 1];   /* blob digest as stored ("sha256:...") */
+    uint64_t size;                    /* stored (compressed) size */
+    char diff_id[AP_DIGEST_LEN + 1];  /* sha256 of the uncompressed tar */
+    uint64_t uncompressed_size;
+    char *media_type;
+} ap_index_layer;
+
+typedef struct {
+    char digest[AP_DIGEST_LEN + 1];
+    uint64_t size;
+} ap_index_blob;
+
+typedef struct {
+    char **names;                     /* full references, "docker.io/library/nginx:1.25"; may be empty */
+    size_t n_names;
+    ap_index_blob manifest;           /* the OCI manifest airpack wrote */
+    ap_index_blob config;             /* the image config, byte for byte; its digest is the image ID */
+    char *platform;                   /* "linux/amd64" or "linux/arm64/v8"; may be NULL */
+    ap_index_layer *layers;
+    size_t n_layers;
+} ap_index_image;
+
+typedef struct {
+    int version;                      /* AP_BUNDLE_FORMAT_VERSION */
+    char *created;                    /* RFC 3339 UTC, from SOURCE_DATE_EPOCH or the clock */
+    char *tool;                       /* "airpack 0.1.0" */
+    char *compression;                /* "zstd", "gzip", "none" */
+    ap_index_image *images;
+    size_t n_images;
+    ap_index_entry *entries;          /* every entry after the signature, in tar order */
+    size_t n_entries;
+} ap_bundle_index;
+
+/* Canonical JSON, NUL-terminated, *len excludes the NUL. Caller frees. */
+char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *err);
+
+/* Parses and validates. On success *out owns its memory: free with ap_bundle_index_free.
+ * Trailing ASCII whitespace after the JSON object is allowed (the packer pads with it). */
+int ap_bundle_index_parse(const char *buf, size_t len, ap_bundle_index *out, ap_error *err);
+void ap_bundle_index_free(ap_bundle_index *idx);
+
+/* Refuses JSON nested deeper than max_depth (counting [ and { outside strings),
+ * before any parser sees it. Used for every JSON airpack reads from input. */
+int ap_json_check_depth(const char *buf, size_t len, int max_depth, const char *what, ap_error *err);
+
+/* Finds the entry with this path, or NULL. */
+const ap_index_entry *ap_bundle_index_find(const ap_bundle_index *idx, const char *path);
+
+#endif

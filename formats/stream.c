@@ -1,0 +1,51 @@
+#include "stream.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+ssize_t ap_fd_read(void *ctx, void *buf, size_t n, ap_error *err)
+{
+    ap_fd_reader *r = ctx;
+    for (;;) {
+        ssize_t got = read(r->fd, buf, n);
+        if (got >= 0) {
+            r->offset += (uint64_t)got;
+            return got;
+        }
+        if (errno == EINTR)
+            continue;
+        return ap_fail_errno(err, AP_ERR_IO, "reading %s", r->name);
+    }
+}
+
+int ap_write_all(int fd, const void *buf, size_t n, const char *name, ap_error *err)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t put = write(fd, p, n);
+        if (put < 0) {
+            if (errno == EINTR)
+                continue;
+            return ap_fail_errno(err, AP_ERR_IO, "writing %s", name);
+        }
+        p += put;
+        n -= (size_t)put;
+    }
+    return 0;
+}
+
+int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,
+                  const char *what, ap_error *err)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = read(ctx, p, n, err);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: truncated (unexpected end of data)", what);
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}

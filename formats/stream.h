@@ -1,0 +1,39 @@
+/* stream.h: the two callback shapes that connect airpack's streaming stages.
+ *
+ * A reader pulls bytes (a file, standard input, a decompressor's output).
+ * A sink takes bytes pushed into it (a hasher, a compressor, an output file).
+ * Stages are chained sink to sink so each byte is touched once and nothing
+ * larger than a buffer is ever held in memory. */
+#ifndef AIRPACK_STREAM_H
+#define AIRPACK_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Reads up to n bytes into buf. Returns the count (0 at end of stream) or -1
+ * with *err set. Short reads are allowed. */
+typedef ssize_t (*ap_read_fn)(void *ctx, void *buf, size_t n, ap_error *err);
+
+/* Takes all n bytes. Returns 0, or -1 with *err set. */
+typedef int (*ap_sink_fn)(void *ctx, const void *buf, size_t n, ap_error *err);
+
+/* Reader over a file descriptor, naming `name` in its errors. */
+typedef struct {
+    int fd;
+    const char *name;
+    uint64_t offset;    /* bytes read so far */
+} ap_fd_reader;
+
+ssize_t ap_fd_read(void *ctx, void *buf, size_t n, ap_error *err);
+
+/* Writes all n bytes to a file descriptor (retrying short writes and EINTR). */
+int ap_write_all(int fd, const void *buf, size_t n, const char *name, ap_error *err);
+
+/* Reads exactly n bytes; fewer before end of stream is an error ("truncated"). */
+int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,
+                  const char *what, ap_error *err);
+
+#endif

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs (as root) or lists the Debian packages airpack needs.
+#   deps.sh install           install everything missing (root), else say what is missing
+#   deps.sh check-or-install  same, but only touch apt when something is missing
+set -eu
+BUILD_PKGS="gcc make pkg-config libzstd-dev zlib1g-dev libarchive-dev libsodium-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev"
+TOOL_PKGS="zstd xz-utils gzip tar jq minisign skopeo podman uidmap docker.io containerd docker-registry umoci openssl clang libclang-rt-14-dev time"
+missing=""
+for p in $BUILD_PKGS $TOOL_PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -z "$missing" ]; then
+    [ "${1:-}" = install ] && echo "deps: all Debian packages airpack needs are installed"
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing Debian packages:$missing" >&2
+    echo "deps: install them with: sudo apt-get install$missing   (or run 'sudo make deps')" >&2
+    exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq $missing >/dev/null
