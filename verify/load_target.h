@@ -1,0 +1,74 @@
+/* load_target.h: the stores `airpack load` puts verified images into.
+ *
+ * A target is driven by the streaming verifier (verifier.h) through the load
+ * sink in verify/loader.c: it is told the verified index first, then receives
+ * each entry's bytes as they stream (not yet known good), learns at entry end
+ * that the bytes matched the signed index, and commits only in commit(), after
+ * the whole bundle verified. abort() must leave the store as it was: no
+ * partial blob, no temporary file, nothing visible. Every target commits last
+ * what makes images visible (the OCI index.json by atomic rename, registry
+ * manifests and tags, the docker manifest.json that makes `docker load` tag). */
+#ifndef AIRPACK_LOAD_TARGET_H
+#define AIRPACK_LOAD_TARGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../formats/bundle_index.h"
+#include "../formats/error.h"
+
+typedef struct {
+    const char **images;        /* --image NAME filters (full or familiar names); NULL/0 = all */
+    size_t n_images;
+    bool tls_verify;            /* registry: verify TLS (default true) */
+    const char *authfile;       /* registry: Docker config file with credentials */
+    const char *creds;          /* registry: USER[:PASSWORD] */
+} load_options;
+
+/* What a target reports per image at the end. */
+typedef struct {
+    char *name;                 /* the name as loaded (may be NULL for an untagged image) */
+    char id[AP_DIGEST_LEN + 1]; /* image ID (config digest) as the target knows it */
+    bool is_new;                /* false when the target already had it under that name */
+} load_result;
+
+typedef struct load_target load_target;
+
+typedef struct {
+    const char *kind;           /* "oci", "docker-daemon", "docker", "containerd", "containers-storage" */
+    /* The signed index verified. Decide which entries the target wants. */
+    int (*begin)(load_target *t, const ap_bundle_index *idx, ap_error *err);
+    /* 1 = send me this entry's data, 0 = skip it (already present / not needed), -1 error. */
+    int (*entry_begin)(load_target *t, const ap_index_entry *e, ap_error *err);
+    int (*entry_data)(load_target *t, const void *buf, size_t n, ap_error *err);
+    /* The entry's bytes matched the signed index. */
+    int (*entry_end)(load_target *t, const ap_index_entry *e, ap_error *err);
+    /* Everything verified: make the images visible. Fills results (malloc'd array). */
+    int (*commit)(load_target *t, const ap_bundle_index *idx, load_result **results,
+                  size_t *n_results, ap_error *err);
+    /* Undo everything not committed. Must be safe to call at any point. */
+    void (*abort)(load_target *t);
+    void (*close)(load_target *t);
+} load_target_ops;
+
+struct load_target {
+    const load_target_ops *ops;
+    void *impl;
+};
+
+/* Opens a target by its skopeo-style name: "oci:DIR", "docker-daemon:[SOCKET]",
+ * "docker://HOST[:PORT][/PREFIX]", "containerd:[NAMESPACE]", "containers-storage:".
+ * Unknown or malformed names are AP_ERR_USAGE naming the accepted forms. */
+load_target *load_target_open(const char *spec, const load_options *opts, ap_error *err);
+
+/* One constructor per kind (each in its own file, verify/load_<kind>.c). */
+load_target *load_oci_open(const char *dir, const load_options *opts, ap_error *err);
+load_target *load_docker_daemon_open(const char *socket, const load_options *opts, ap_error *err);
+load_target *load_registry_open(const char *spec, const load_options *opts, ap_error *err);
+load_target *load_containerd_open(const char *ns, const load_options *opts, ap_error *err);
+load_target *load_containers_storage_open(const char *spec, const load_options *opts, ap_error *err);
+
+void load_results_free(load_result *r, size_t n);
+
+#endif
