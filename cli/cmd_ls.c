@@ -1,9 +1,275 @@
-/* cmd_ls.c: placeholder until the subcommand lands. */
+/* cmd_ls.c: `airpack ls`: the images and layers a bundle carries.
+ * It reads only the index at the front of the bundle; it does not check the
+ * signature (that is `airpack verify`'s job) and says so. */
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../formats/bundle_index.h"
+#include "../formats/tar_reader.h"
 #include "commands.h"
+
+static const char usage_text[] =
+    "usage: airpack ls [--json] BUNDLE|-\n"
+    "\n"
+    "Lists the images in a bundle (names, IDs, platforms, layers), which layers are shared,\n"
+    "and what deduplication and compression saved. Reads only the bundle's index and does not\n"
+    "check its signature: use 'airpack verify' for that.\n";
+
+static void human(char *out, size_t n, double b)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    while (b >= 1024 && i < 4) {
+        b /= 1024;
+        i++;
+    }
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
+static int read_index(const char *path, ap_bundle_index *idx, ap_error *err)
+{
+    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+    if (fd < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "%s", path);
+    ap_fd_reader fr = {.fd = fd, .name = path};
+    ap_tar_reader *r = ap_tar_reader_new(ap_fd_read, &fr, path, AP_TAR_STRICT, err);
+    int rc = -1;
+    char *buf = NULL;
+    ap_tar_entry e;
+    if (!r)
+        goto out;
+    int got = ap_tar_next(r, &e, err);
+    if (got < 0)
+        goto out;
+    if (got == 0 || strcmp(e.path, AP_INDEX_PATH)) {
+        ap_fail(err, AP_ERR_FORMAT, "%s: not an airpack bundle (its first entry is not %s)", path,
+                AP_INDEX_PATH);
+        goto out;
+    }
+    if (e.size > AP_INDEX_MAX_SIZE) {
+        ap_fail(err, AP_ERR_FORMAT, "%s: index of %llu bytes is larger than the %u MiB cap", path,
+                (unsigned long long)e.size, AP_INDEX_MAX_SIZE >> 20);
+        goto out;
+    }
+    buf = malloc(e.size + 1);
+    if (!buf) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t have = 0;
+    while (have < e.size) {
+        ssize_t n = ap_tar_read(r, buf + have, e.size - have, err);
+        if (n < 0)
+            goto out;
+        if (n == 0) {
+            ap_fail(err, AP_ERR_FORMAT, "%s: index truncated", path);
+            goto out;
+        }
+        have += (size_t)n;
+    }
+    if (ap_json_check_depth(buf, e.size, AP_JSON_MAX_DEPTH, AP_INDEX_PATH, err) < 0 ||
+        ap_bundle_index_parse(buf, e.size, idx, err) < 0) {
+        ap_error_prefix(err, "%s", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(buf);
+    ap_tar_reader_free(r);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    return rc;
+}
+
+/* How many images use the layer with this diff_id. */
+static size_t layer_uses(const ap_bundle_index *idx, const char *diff_id)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < idx->n_images; i++)
+        for (size_t k = 0; k < idx->images[i].n_layers; k++)
+            if (!strcmp(idx->images[i].layers[k].diff_id, diff_id)) {
+                n++;
+                break;
+            }
+    return n;
+}
+
+static uint64_t bundle_bytes(const ap_bundle_index *idx)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < idx->n_entries; i++)
+        total += idx->entries[i].size;
+    return total;
+}
+
+static void print_json(const char *path, const ap_bundle_index *idx)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "bundle", json_string(path));
+    json_object_set_new(o, "format_version", json_integer(idx->version));
+    json_object_set_new(o, "created", json_string(idx->created));
+    json_object_set_new(o, "tool", json_string(idx->tool));
+    json_object_set_new(o, "compression", json_string(idx->compression));
+    json_t *images = json_array();
+    json_t *layers = json_array();
+    uint64_t referenced = 0, distinct = 0, stored = 0;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        const ap_index_image *im = &idx->images[i];
+        json_t *j = json_object();
+        json_t *names = json_array();
+        for (size_t k = 0; k < im->n_names; k++)
+            json_array_append_new(names, json_string(im->names[k]));
+        json_object_set_new(j, "names", names);
+        json_object_set_new(j, "id", json_string(im->config.digest));
+        json_object_set_new(j, "manifest", json_string(im->manifest.digest));
+        json_object_set_new(j, "platform", im->platform ? json_string(im->platform) : json_null());
+        json_t *ls = json_array();
+        for (size_t k = 0; k < im->n_layers; k++) {
+            const ap_index_layer *l = &im->layers[k];
+            json_t *lj = json_object();
+            json_object_set_new(lj, "digest", json_string(l->digest));
+            json_object_set_new(lj, "diff_id", json_string(l->diff_id));
+            json_object_set_new(lj, "size", json_integer((json_int_t)l->size));
+            json_object_set_new(lj, "uncompressed_size", json_integer((json_int_t)l->uncompressed_size));
+            json_object_set_new(lj, "media_type", json_string(l->media_type));
+            json_object_set_new(lj, "shared", json_boolean(layer_uses(idx, l->diff_id) > 1));
+            json_array_append_new(ls, lj);
+            referenced += l->uncompressed_size;
+            bool first = true;   /* count each distinct layer once */
+            for (size_t a = 0; a <= i && first; a++)
+                for (size_t b = 0; b < idx->images[a].n_layers && first; b++) {
+                    if (a == i && b >= k)
+                        break;
+                    first = strcmp(idx->images[a].layers[b].diff_id, l->diff_id) != 0;
+                }
+            if (first) {
+                distinct += l->uncompressed_size;
+                stored += l->size;
+                json_t *u = json_object();
+                json_object_set_new(u, "digest", json_string(l->digest));
+                json_object_set_new(u, "diff_id", json_string(l->diff_id));
+                json_object_set_new(u, "size", json_integer((json_int_t)l->size));
+                json_object_set_new(u, "uncompressed_size", json_integer((json_int_t)l->uncompressed_size));
+                json_object_set_new(u, "used_by", json_integer((json_int_t)layer_uses(idx, l->diff_id)));
+                json_array_append_new(layers, u);
+            }
+        }
+        json_object_set_new(j, "layers", ls);
+        json_array_append_new(images, j);
+    }
+    json_object_set_new(o, "images", images);
+    json_object_set_new(o, "layers", layers);
+    json_t *t = json_object();
+    json_object_set_new(t, "referenced_uncompressed_bytes", json_integer((json_int_t)referenced));
+    json_object_set_new(t, "distinct_uncompressed_bytes", json_integer((json_int_t)distinct));
+    json_object_set_new(t, "stored_layer_bytes", json_integer((json_int_t)stored));
+    json_object_set_new(t, "entries_bytes", json_integer((json_int_t)bundle_bytes(idx)));
+    json_object_set_new(t, "entries", json_integer((json_int_t)idx->n_entries));
+    json_object_set_new(o, "totals", t);
+    char *s = json_dumps(o, JSON_INDENT(2));
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(o);
+}
+
+static void print_text(const char *path, const ap_bundle_index *idx)
+{
+    uint64_t referenced = 0, distinct = 0, stored = 0;
+    size_t n_distinct = 0, n_refs = 0;
+    printf("%s: airpack bundle v%d, %zu image%s, %s layers, created %s by %s\n", path, idx->version,
+           idx->n_images, idx->n_images == 1 ? "" : "s", idx->compression, idx->created, idx->tool);
+    printf("(the signature is not checked here: run 'airpack verify')\n\n");
+    for (size_t i = 0; i < idx->n_images; i++) {
+        const ap_index_image *im = &idx->images[i];
+        uint64_t isize = 0;
+        for (size_t k = 0; k < im->n_layers; k++)
+            isize += im->layers[k].uncompressed_size;
+        char hs[32];
+        human(hs, sizeof hs, (double)isize);
+        printf("%s", im->n_names ? im->names[0] : "(untagged)");
+        for (size_t k = 1; k < im->n_names; k++)
+            printf(", %s", im->names[k]);
+        printf("\n  ID %s  %s  %zu layer%s, %s\n", im->config.digest, im->platform ? im->platform : "",
+               im->n_layers, im->n_layers == 1 ? "" : "s", hs);
+        for (size_t k = 0; k < im->n_layers; k++) {
+            const ap_index_layer *l = &im->layers[k];
+            char cs[32], us[32];
+            human(cs, sizeof cs, (double)l->size);
+            human(us, sizeof us, (double)l->uncompressed_size);
+            size_t uses = layer_uses(idx, l->diff_id);
+            printf("    %.19s  %10s stored  %10s uncompressed%s\n", l->diff_id, cs, us,
+                   uses > 1 ? "  shared" : "");
+            referenced += l->uncompressed_size;
+            n_refs++;
+            bool first = true;
+            for (size_t a = 0; a <= i && first; a++)
+                for (size_t b = 0; b < idx->images[a].n_layers && first; b++) {
+                    if (a == i && b >= k)
+                        break;
+                    first = strcmp(idx->images[a].layers[b].diff_id, l->diff_id) != 0;
+                }
+            if (first) {
+                distinct += l->uncompressed_size;
+                stored += l->size;
+                n_distinct++;
+            }
+        }
+    }
+    char r[32], d[32], s[32], b[32];
+    human(r, sizeof r, (double)referenced);
+    human(d, sizeof d, (double)distinct);
+    human(s, sizeof s, (double)stored);
+    human(b, sizeof b, (double)bundle_bytes(idx));
+    printf("\n%zu layers as the images use them (%s uncompressed); %zu stored once (%s), compressed to %s.\n",
+           n_refs, r, n_distinct, d, s);
+    printf("Bundle entries: %zu, %s: %.0f%% of the layers' uncompressed size.\n", idx->n_entries, b,
+           referenced ? 100.0 * (double)bundle_bytes(idx) / (double)referenced : 0.0);
+}
+
 int cmd_ls(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "airpack ls: not built yet\n");
-    return 2;
+    static const struct option longopts[] = {
+        {"json", no_argument, NULL, 'J'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        if (c == 'J')
+            json = true;
+        else if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        } else {
+            fputs(usage_text, stderr);
+            return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    const char *path = argv[optind];
+    ap_bundle_index idx;
+    ap_error err;
+    ap_error_clear(&err);
+    if (read_index(path, &idx, &err) < 0) {
+        fprintf(stderr, "airpack ls: %s\n", err.msg);
+        return err.code == AP_ERR_IO ? 2 : 1;
+    }
+    if (json)
+        print_json(path, &idx);
+    else
+        print_text(path, &idx);
+    ap_bundle_index_free(&idx);
+    return 0;
 }

@@ -1,9 +1,258 @@
-/* cmd_pack.c: placeholder until the subcommand lands. */
+/* cmd_pack.c: `airpack pack`: many images into one signed bundle. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../formats/minisign.h"
+#include "../packer/pack.h"
 #include "commands.h"
+#include "keys.h"
+#include "progress.h"
+
+static const char usage_text[] =
+    "usage: airpack pack -o BUNDLE [options] INPUT...\n"
+    "\n"
+    "Packs the images of every INPUT into one bundle: each layer stored once, compressed, signed.\n"
+    "INPUT is a docker save / podman save / skopeo docker-archive file, an OCI archive (each may be\n"
+    "compressed whole with gzip, zstd or xz), or oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE.\n"
+    "\n"
+    "  -o, --output FILE        the bundle to write (written under a temporary name, renamed when complete)\n"
+    "  -s, --secret-key FILE    signing key (default $AIRPACK_CONFIG_DIR/airpack.key or ~/.airpack/airpack.key)\n"
+    "      --password-file FILE read the key's password from FILE (or set AIRPACK_PASSWORD)\n"
+    "      --unsigned           write an unsigned bundle (verify and load will refuse it)\n"
+    "  -c, --compression ALG    zstd (default), gzip (for Docker < 23 on the far side) or none\n"
+    "  -l, --level N            compression level (zstd default 3, gzip default 6)\n"
+    "  -j, --threads N          compression threads (default: all cores)\n"
+    "  -i, --image NAME         pack only this image (name or ID; repeatable)\n"
+    "      --on-conflict WHICH  when two inputs give one name to different images: error (default),\n"
+    "                           first or last input wins\n"
+    "  -q, --quiet              no progress line, no summary\n"
+    "\n"
+    "SOURCE_DATE_EPOCH sets the timestamps, so the same inputs and key give the same bytes.\n";
+
+static char temp_path[4096];
+
+static void on_temp(const char *path)
+{
+    snprintf(temp_path, sizeof temp_path, "%s", path);
+}
+
+static void on_signal(int sig)
+{
+    if (temp_path[0])
+        unlink(temp_path);
+    static const char msg[] = "\nairpack pack: interrupted; no bundle was written\n";
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(128 + sig);
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || !*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void human(char *out, size_t n, double b)
+{
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    while (b >= 1024 && i < 4) {
+        b /= 1024;
+        i++;
+    }
+    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
+}
+
 int cmd_pack(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "airpack pack: not built yet\n");
-    return 2;
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"secret-key", required_argument, NULL, 's'},
+        {"password-file", required_argument, NULL, 'P'},
+        {"unsigned", no_argument, NULL, 'U'},
+        {"compression", required_argument, NULL, 'c'},
+        {"level", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 'j'},
+        {"image", required_argument, NULL, 'i'},
+        {"on-conflict", required_argument, NULL, 'C'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *output = NULL, *key_path = NULL, *password_file = NULL;
+    bool unsigned_bundle = false, quiet = false;
+    pack_options o;
+    memset(&o, 0, sizeof o);
+    o.codec = AP_CODEC_ZSTD;
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    o.threads = nproc > 0 ? (int)nproc : 1;
+    const char **images = calloc((size_t)argc + 1, sizeof *images);
+    if (!images)
+        return 2;
+    size_t n_images = 0;
+    ap_error err;
+    ap_error_clear(&err);
+    int c;
+    long v;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:s:c:l:j:i:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 's': key_path = optarg; break;
+        case 'P': password_file = optarg; break;
+        case 'U': unsigned_bundle = true; break;
+        case 'c':
+            if (ap_codec_parse(optarg, &o.codec, &err) < 0 || o.codec == AP_CODEC_XZ) {
+                fprintf(stderr, "airpack pack: --compression takes zstd, gzip or none, not '%s'\n", optarg);
+                free(images);
+                return 2;
+            }
+            break;
+        case 'l':
+            if (parse_int(optarg, 1, 22, &v) < 0) {
+                fprintf(stderr, "airpack pack: --level takes a number from 1 to 22 (gzip: 1 to 9)\n");
+                free(images);
+                return 2;
+            }
+            o.level = (int)v;
+            break;
+        case 'j':
+            if (parse_int(optarg, 1, 256, &v) < 0) {
+                fprintf(stderr, "airpack pack: -j takes a number of threads from 1 to 256\n");
+                free(images);
+                return 2;
+            }
+            o.threads = (int)v;
+            break;
+        case 'i': images[n_images++] = optarg; break;
+        case 'C':
+            if (!strcmp(optarg, "error"))
+                o.on_conflict = PACK_CONFLICT_ERROR;
+            else if (!strcmp(optarg, "first"))
+                o.on_conflict = PACK_CONFLICT_FIRST;
+            else if (!strcmp(optarg, "last"))
+                o.on_conflict = PACK_CONFLICT_LAST;
+            else {
+                fprintf(stderr, "airpack pack: --on-conflict takes error, first or last\n");
+                free(images);
+                return 2;
+            }
+            break;
+        case 'q': quiet = true; break;
+        case 'h':
+            fputs(usage_text, stdout);
+            free(images);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            free(images);
+            return 2;
+        }
+    }
+    if (!output || optind >= argc) {
+        fprintf(stderr, "airpack pack: %s\n\n%s", !output ? "-o BUNDLE is required" : "no inputs given",
+                usage_text);
+        free(images);
+        return 2;
+    }
+    if (o.codec == AP_CODEC_GZIP && o.level > 9) {
+        fprintf(stderr, "airpack pack: gzip levels go from 1 to 9\n");
+        free(images);
+        return 2;
+    }
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (sde && *sde) {
+        char *end;
+        errno = 0;
+        long long e = strtoll(sde, &end, 10);
+        if (errno || *end || e < 0 || e > 077777777777LL) {
+            fprintf(stderr, "airpack pack: SOURCE_DATE_EPOCH must be a number of seconds, not '%s'\n", sde);
+            free(images);
+            return 2;
+        }
+        o.epoch = e;
+    } else {
+        o.epoch = (int64_t)time(NULL);
+    }
+
+    int status = 0;
+    ap_seckey key;
+    memset(&key, 0, sizeof key);
+    if (ap_minisign_init(&err) < 0) {
+        fprintf(stderr, "airpack pack: %s\n", err.msg);
+        free(images);
+        return 2;
+    }
+    if (!unsigned_bundle) {
+        if (secret_key_load(key_path, password_file, &key, &err) < 0) {
+            fprintf(stderr, "airpack pack: %s\n", err.msg);
+            if (!key_path)
+                fprintf(stderr, "airpack pack: create a key with 'airpack keygen', give one with -s, "
+                                "or pack with --unsigned\n");
+            free(images);
+            return 2;
+        }
+        o.key = &key;
+    }
+    o.inputs = (const char *const *)&argv[optind];
+    o.n_inputs = (size_t)(argc - optind);
+    o.output = output;
+    o.images = images;
+    o.n_images = n_images;
+    o.on_temp = on_temp;
+    uint64_t total = 0;
+    progress_line pl;
+    progress_init(&pl, "packing", total, quiet);
+    o.progress = progress_update;
+    o.progress_ctx = &pl;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    pack_report r;
+    if (pack_run(&o, &r, &err) < 0) {
+        progress_done(&pl);
+        fprintf(stderr, "airpack pack: %s\nairpack pack: no bundle was written\n", err.msg);
+        status = (err.code == AP_ERR_FORMAT || err.code == AP_ERR_VERIFY) ? 1 : 2;
+    } else {
+        progress_done(&pl);
+        if (!quiet) {
+            char stored[32], refd[32], bundle[32];
+            human(stored, sizeof stored, (double)r.uncompressed_bytes);
+            human(refd, sizeof refd, (double)r.referenced_bytes);
+            human(bundle, sizeof bundle, (double)r.bundle_bytes);
+            printf("%s: %zu images, %zu layers stored once (%zu as the images use them), %s compressed\n",
+                   output, r.n_images, r.n_layers_stored, r.n_layers_referenced, ap_codec_name(o.codec));
+            printf("  layers %s uncompressed as the images use them, %s distinct; bundle %s (%.0f%% of the first)\n",
+                   refd, stored, bundle,
+                   r.referenced_bytes ? 100.0 * (double)r.bundle_bytes / (double)r.referenced_bytes : 0.0);
+            if (o.key) {
+                ap_pubkey pk;
+                char id[2 * AP_KEYNUM_LEN + 1];
+                ap_seckey_public(&key, &pk);
+                ap_pubkey_key_id(&pk, id);
+                printf("  signed by key ID %s\n", id);
+            } else {
+                printf("  unsigned (--unsigned): airpack verify and load will refuse it\n");
+            }
+        }
+    }
+    ap_seckey_wipe(&key);
+    free(images);
+    return status;
 }

@@ -30,6 +30,14 @@ size_t ap_tar_padding(uint64_t size);
 /* Total bytes one entry takes: headers + data + padding. */
 uint64_t ap_tar_entry_span(const char *path, uint64_t size);
 
+/* Writes exactly one 512-byte ustar header (path at most 100 bytes). A size of
+ * 8 GiB or more is stored in GNU base-256 form, which Go's archive/tar (Docker,
+ * containerd, podman), GNU tar and libarchive read. Used where the header must
+ * have a fixed length before the size is known (the packer fills it in later).
+ * Returns 0, or -1 with *err set. (formats/tar_block.c) */
+int ap_tar_header_block(unsigned char out[512], const char *path, uint64_t size, int64_t mtime,
+                        ap_error *err);
+
 /* The end-of-archive marker: two zero blocks. */
 #define AP_TAR_END_SIZE (2 * AP_TAR_BLOCK)
 

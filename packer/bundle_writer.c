@@ -1,0 +1,313 @@
+/* bundle_writer.c: see bundle_writer.h. */
+#include "bundle_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../formats/digest.h"
+#include "../formats/stream.h"
+#include "../formats/tar_writer.h"
+
+#define OUT_BUF (4u << 20)
+
+struct bundle_writer {
+    char *output;
+    char *temp;
+    int fd;
+    int64_t mtime;
+    size_t head_index_size;
+    size_t sig_size;
+    uint64_t head_size;     /* bytes reserved at the start */
+    uint64_t offset;        /* logical end of what has been written */
+    unsigned char *buf;     /* write buffer; holds bytes from buf_start */
+    size_t buf_len;
+    uint64_t buf_start;
+    uint64_t entry_header;  /* offset of the current entry's header block */
+    uint64_t entry_size;
+    bool in_entry;
+    ap_sha256 *hash;
+    bool committed;
+};
+
+static int flush(bundle_writer *w, ap_error *err)
+{
+    size_t done = 0;
+    while (done < w->buf_len) {
+        ssize_t put = pwrite(w->fd, w->buf + done, w->buf_len - done, (off_t)(w->buf_start + done));
+        if (put < 0) {
+            if (errno == EINTR)
+                continue;
+            return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+        }
+        done += (size_t)put;
+    }
+    w->buf_start += w->buf_len;
+    w->buf_len = 0;
+    return 0;
+}
+
+static int put(bundle_writer *w, const void *data, size_t n, ap_error *err)
+{
+    const unsigned char *p = data;
+    while (n > 0) {
+        if (w->buf_len == OUT_BUF && flush(w, err) < 0)
+            return -1;
+        size_t take = OUT_BUF - w->buf_len;
+        if (take > n)
+            take = n;
+        memcpy(w->buf + w->buf_len, p, take);
+        w->buf_len += take;
+        w->offset += take;
+        p += take;
+        n -= take;
+    }
+    return 0;
+}
+
+static int put_zeros(bundle_writer *w, size_t n, ap_error *err)
+{
+    static const unsigned char zeros[AP_TAR_BLOCK * 2];
+    while (n > 0) {
+        size_t take = n < sizeof zeros ? n : sizeof zeros;
+        if (put(w, zeros, take, err) < 0)
+            return -1;
+        n -= take;
+    }
+    return 0;
+}
+
+/* Writes bytes at an absolute offset already passed: in the buffer or on disk. */
+static int put_at(bundle_writer *w, uint64_t off, const void *data, size_t n, ap_error *err)
+{
+    if (off >= w->buf_start) {
+        memcpy(w->buf + (off - w->buf_start), data, n);
+        return 0;
+    }
+    if (off + n > w->buf_start && flush(w, err) < 0)
+        return -1;
+    const unsigned char *p = data;
+    while (n > 0) {
+        ssize_t r = pwrite(w->fd, p, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+        }
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+static uint64_t span(size_t size)
+{
+    return AP_TAR_BLOCK + (uint64_t)size + ap_tar_padding(size);
+}
+
+bundle_writer *bundle_writer_open(const char *output, int64_t mtime, size_t head_index_size,
+                                  size_t sig_size, ap_error *err)
+{
+    bundle_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    w->fd = -1;
+    w->mtime = mtime;
+    w->head_index_size = head_index_size;
+    w->sig_size = sig_size;
+    w->output = strdup(output);
+    w->buf = malloc(OUT_BUF);
+    w->hash = ap_sha256_new();
+    char *dir_copy = strdup(output);
+    char *base_copy = strdup(output);
+    if (!w->output || !w->buf || !w->hash || !dir_copy || !base_copy) {
+        free(dir_copy);
+        free(base_copy);
+        bundle_writer_free(w);
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    size_t tlen = strlen(output) + 64;
+    w->temp = malloc(tlen);
+    if (w->temp)
+        snprintf(w->temp, tlen, "%s/.%s.airpack-tmp-XXXXXX", dirname(dir_copy), basename(base_copy));
+    free(dir_copy);
+    free(base_copy);
+    if (!w->temp) {
+        bundle_writer_free(w);
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    w->fd = mkstemp(w->temp);
+    if (w->fd < 0) {
+        ap_fail_errno(err, AP_ERR_IO, "creating a temporary file next to %s", output);
+        free(w->temp);
+        w->temp = NULL;
+        bundle_writer_free(w);
+        return NULL;
+    }
+    fchmod(w->fd, 0644);
+    w->head_size = span(head_index_size) + (sig_size ? span(sig_size) : 0);
+    /* the head is filled at commit; the buffer starts right after it */
+    w->buf_start = w->head_size;
+    w->offset = w->head_size;
+    return w;
+}
+
+int bundle_writer_begin(bundle_writer *w, ap_error *err)
+{
+    if (w->in_entry)
+        return ap_fail(err, AP_ERR_USAGE, "bundle writer: entry already open");
+    w->in_entry = true;
+    w->entry_header = w->offset;
+    w->entry_size = 0;
+    return put_zeros(w, AP_TAR_BLOCK, err);
+}
+
+int bundle_writer_write(bundle_writer *w, const void *buf, size_t n, ap_error *err)
+{
+    ap_sha256_update(w->hash, buf, n);
+    w->entry_size += n;
+    return put(w, buf, n, err);
+}
+
+int bundle_writer_sink(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    return bundle_writer_write(ctx, buf, n, err);
+}
+
+int bundle_writer_end(bundle_writer *w, const char *path, ap_index_entry *out, ap_error *err)
+{
+    char hex[AP_HEX_LEN + 1];
+    ap_sha256_final_hex(w->hash, hex);
+    char blob[AP_HEX_LEN + 16];
+    if (!path) {
+        snprintf(blob, sizeof blob, "blobs/sha256/%s", hex);
+        path = blob;
+    }
+    unsigned char header[AP_TAR_BLOCK];
+    if (ap_tar_header_block(header, path, w->entry_size, w->mtime, err) < 0 ||
+        put_at(w, w->entry_header, header, sizeof header, err) < 0 ||
+        put_zeros(w, ap_tar_padding(w->entry_size), err) < 0)
+        return -1;
+    w->in_entry = false;
+    if (out) {
+        out->path = strdup(path);
+        if (!out->path)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        out->size = w->entry_size;
+        memcpy(out->sha256, hex, sizeof hex);
+    }
+    return 0;
+}
+
+int bundle_writer_add(bundle_writer *w, const char *path, const void *data, size_t n,
+                      ap_index_entry *out, ap_error *err)
+{
+    if (bundle_writer_begin(w, err) < 0 || bundle_writer_write(w, data, n, err) < 0)
+        return -1;
+    return bundle_writer_end(w, path, out, err);
+}
+
+static int write_head_entry(bundle_writer *w, uint64_t off, const char *path, const char *data,
+                            size_t len, ap_error *err)
+{
+    unsigned char header[AP_TAR_BLOCK];
+    if (ap_tar_header_block(header, path, len, w->mtime, err) < 0 ||
+        put_at(w, off, header, sizeof header, err) < 0 ||
+        put_at(w, off + AP_TAR_BLOCK, data, len, err) < 0)
+        return -1;
+    static const unsigned char zeros[AP_TAR_BLOCK];
+    return put_at(w, off + AP_TAR_BLOCK + len, zeros, ap_tar_padding(len), err);
+}
+
+int bundle_writer_commit(bundle_writer *w, const char *index, size_t index_len, const char *sig,
+                         size_t sig_len, ap_error *err)
+{
+    if (w->in_entry)
+        return ap_fail(err, AP_ERR_USAGE, "bundle writer: entry still open");
+    if (index_len > w->head_index_size)
+        return ap_fail(err, AP_ERR_FORMAT, "bundle index grew past its reserved %zu bytes (%zu)",
+                       w->head_index_size, index_len);
+    if (sig_len != w->sig_size)
+        return ap_fail(err, AP_ERR_FORMAT, "signature is %zu bytes, %zu were reserved", sig_len,
+                       w->sig_size);
+    if (put_zeros(w, AP_TAR_END_SIZE, err) < 0 || flush(w, err) < 0)
+        return -1;
+    /* the index, padded with spaces and a final newline to exactly the reserved size */
+    char *padded = malloc(w->head_index_size);
+    if (!padded)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    memcpy(padded, index, index_len);
+    memset(padded + index_len, ' ', w->head_index_size - index_len);
+    if (w->head_index_size > index_len)
+        padded[w->head_index_size - 1] = '\n';
+    int rc = write_head_entry(w, 0, AP_INDEX_PATH, padded, w->head_index_size, err);
+    free(padded);
+    if (rc == 0 && w->sig_size)
+        rc = write_head_entry(w, span(w->head_index_size), AP_SIG_PATH, sig, sig_len, err);
+    if (rc < 0)
+        return -1;
+    if (fsync(w->fd) < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+    if (close(w->fd) < 0) {
+        w->fd = -1;
+        return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+    }
+    w->fd = -1;
+    if (rename(w->temp, w->output) < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "renaming %s to %s", w->temp, w->output);
+    w->committed = true;
+    char *dir_copy = strdup(w->output);
+    if (dir_copy) {
+        int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir_copy);
+    }
+    return 0;
+}
+
+void bundle_writer_abort(bundle_writer *w)
+{
+    if (!w)
+        return;
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    if (w->temp && !w->committed)
+        unlink(w->temp);
+}
+
+void bundle_writer_free(bundle_writer *w)
+{
+    if (!w)
+        return;
+    bundle_writer_abort(w);
+    free(w->output);
+    free(w->temp);
+    free(w->buf);
+    ap_sha256_free(w->hash);
+    free(w);
+}
+
+const char *bundle_writer_temp_path(const bundle_writer *w)
+{
+    return w->temp;
+}
+
+uint64_t bundle_writer_offset(const bundle_writer *w)
+{
+    return w->offset;
+}

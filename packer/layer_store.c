@@ -1,0 +1,50 @@
+#include "layer_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+stored_layer *layer_store_find(layer_store *ls, const char *diff_id)
+{
+    for (size_t i = 0; i < ls->n; i++)
+        if (!strcmp(ls->layers[i].diff_id, diff_id))
+            return &ls->layers[i];
+    return NULL;
+}
+
+stored_layer *layer_store_add(layer_store *ls, const char *diff_id, size_t source, const char *path,
+                              const char *image_name, size_t layer_number)
+{
+    stored_layer *l = layer_store_find(ls, diff_id);
+    if (l) {
+        l->uses++;
+        return l;
+    }
+    if (ls->n == ls->cap) {
+        size_t cap = ls->cap ? ls->cap * 2 : 16;
+        stored_layer *grown = realloc(ls->layers, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        ls->layers = grown;
+        ls->cap = cap;
+    }
+    l = &ls->layers[ls->n];
+    memset(l, 0, sizeof *l);
+    strncpy(l->diff_id, diff_id, sizeof l->diff_id - 1);
+    l->path = strdup(path);
+    if (!l->path)
+        return NULL;
+    l->source = source;
+    l->image_name = image_name;
+    l->layer_number = layer_number;
+    l->uses = 1;
+    ls->n++;
+    return l;
+}
+
+void layer_store_free(layer_store *ls)
+{
+    for (size_t i = 0; i < ls->n; i++)
+        free(ls->layers[i].path);
+    free(ls->layers);
+    memset(ls, 0, sizeof *ls);
+}

@@ -1,0 +1,41 @@
+/* layer_store.h: the set of layers a pack stores, one per diff_id.
+ *
+ * A layer's identity is its diff_id (sha256 of its uncompressed tar). The
+ * first input that carries a diff_id provides it; every other occurrence, in
+ * any input and any compression, is not read again. Once packed, a layer
+ * records its blob: digest, stored size, uncompressed size, media type. */
+#ifndef AIRPACK_LAYER_STORE_H
+#define AIRPACK_LAYER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../formats/digest.h"
+#include "../formats/error.h"
+
+typedef struct {
+    char diff_id[AP_DIGEST_LEN + 1];
+    size_t source;             /* index of the input that provides it */
+    char *path;                /* where in that input */
+    const char *image_name;    /* for messages: an image that uses it */
+    size_t layer_number;       /* 1-based position in that image */
+    bool packed;
+    char digest[AP_DIGEST_LEN + 1];
+    uint64_t size;
+    uint64_t uncompressed_size;
+    size_t uses;               /* how many images use it */
+} stored_layer;
+
+typedef struct {
+    stored_layer *layers;
+    size_t n, cap;
+} layer_store;
+
+/* Returns the layer for diff_id, adding it (provided by source/path) if new; NULL on no memory. */
+stored_layer *layer_store_add(layer_store *ls, const char *diff_id, size_t source, const char *path,
+                              const char *image_name, size_t layer_number);
+stored_layer *layer_store_find(layer_store *ls, const char *diff_id);
+void layer_store_free(layer_store *ls);
+
+#endif

@@ -1,0 +1,751 @@
+/* pack.c: see pack.h. */
+#include "pack.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../formats/bundle_index.h"
+#include "../formats/digest.h"
+#include "bundle_writer.h"
+#include "image_ref.h"
+#include "layer_store.h"
+#include "source.h"
+
+#define LAYER_CHUNK (1u << 20)
+#define TOOL_NAME "airpack 0.1.0"
+#define UNTRUSTED_COMMENT "signature from airpack secret key"
+#define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define OCI_INDEX "application/vnd.oci.image.index.v1+json"
+
+typedef struct {
+    source_image *src;
+    size_t source;
+    char **names;                 /* borrowed from the sources */
+    size_t n_names;
+    bool had_names;
+    bool by_id;                   /* selected by --image ID */
+    stored_layer **layers;
+    char manifest_digest[AP_DIGEST_LEN + 1];
+    uint64_t manifest_size;
+} pack_image;
+
+typedef struct {
+    const pack_options *opts;
+    source *sources;
+    size_t n_sources;
+    pack_image *images;
+    size_t n_images;
+    layer_store store;
+    bundle_writer *w;
+    ap_compressor *z;
+    size_t current;               /* the source being streamed */
+    uint64_t done_before;         /* bytes of earlier sources, for progress */
+    ap_sha256 *diff_hash;
+    uint64_t usize;
+    ap_index_entry *entries;
+    size_t n_entries;
+    unsigned char *chunk;
+} packer;
+
+/* ---- choosing images -------------------------------------------------- */
+
+static bool matches_filter(const packer *p, const source_image *img, bool *by_id)
+{
+    const pack_options *o = p->opts;
+    *by_id = false;
+    if (o->n_images == 0)
+        return true;
+    for (size_t f = 0; f < o->n_images; f++) {
+        const char *want = o->images[f];
+        const char *hex = !strncmp(want, "sha256:", 7) ? want + 7 : want;
+        size_t hl = strlen(hex);
+        if (hl >= 12 && hl <= AP_HEX_LEN && !strncmp(img->config_digest + 7, hex, hl)) {
+            *by_id = true;
+            return true;
+        }
+        char full[512];
+        if (image_ref_normalize(want, full, sizeof full, NULL) < 0)
+            continue;
+        for (size_t k = 0; k < img->n_names; k++)
+            if (!strcmp(img->names[k], full))
+                return true;
+    }
+    return false;
+}
+
+static int add_image(packer *p, size_t s, source_image *img, bool by_id, ap_error *err)
+{
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        if (strcmp(pi->src->config_digest, img->config_digest))
+            continue;
+        /* the same image again: merge its names */
+        for (size_t k = 0; k < img->n_names; k++) {
+            bool have = false;
+            for (size_t j = 0; j < pi->n_names; j++)
+                have |= !strcmp(pi->names[j], img->names[k]);
+            if (have)
+                continue;
+            char **grown = realloc(pi->names, (pi->n_names + 1) * sizeof *grown);
+            if (!grown)
+                return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            pi->names = grown;
+            pi->names[pi->n_names++] = img->names[k];
+        }
+        pi->had_names |= img->n_names > 0;
+        pi->by_id |= by_id;
+        return 0;
+    }
+    pack_image *grown = realloc(p->images, (p->n_images + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    p->images = grown;
+    pack_image *pi = &p->images[p->n_images++];
+    memset(pi, 0, sizeof *pi);
+    pi->src = img;
+    pi->source = s;
+    pi->by_id = by_id;
+    pi->had_names = img->n_names > 0;
+    if (img->n_names) {
+        pi->names = malloc(img->n_names * sizeof *pi->names);
+        if (!pi->names)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        memcpy(pi->names, img->names, img->n_names * sizeof *pi->names);
+        pi->n_names = img->n_names;
+    }
+    return 0;
+}
+
+static void drop_name(pack_image *pi, const char *name)
+{
+    for (size_t j = 0; j < pi->n_names; j++)
+        if (!strcmp(pi->names[j], name)) {
+            memmove(&pi->names[j], &pi->names[j + 1], (pi->n_names - j - 1) * sizeof *pi->names);
+            pi->n_names--;
+            return;
+        }
+}
+
+static int resolve_conflicts(packer *p, ap_error *err)
+{
+    for (size_t a = 0; a < p->n_images; a++)
+        for (size_t b = a + 1; b < p->n_images; b++)
+            for (size_t j = 0; j < p->images[b].n_names; j++) {
+                const char *name = p->images[b].names[j];
+                bool clash = false;
+                for (size_t k = 0; k < p->images[a].n_names; k++)
+                    clash |= !strcmp(p->images[a].names[k], name);
+                if (!clash)
+                    continue;
+                switch (p->opts->on_conflict) {
+                case PACK_CONFLICT_ERROR:
+                    return ap_fail(err, AP_ERR_USAGE,
+                                   "image name %s is given to two different images: %s from %s and %s "
+                                   "from %s; say which wins with --on-conflict first or --on-conflict last",
+                                   name, p->images[a].src->config_digest, p->sources[p->images[a].source].spec,
+                                   p->images[b].src->config_digest, p->sources[p->images[b].source].spec);
+                case PACK_CONFLICT_FIRST:
+                    drop_name(&p->images[b], name);
+                    j--;
+                    break;
+                case PACK_CONFLICT_LAST:
+                    drop_name(&p->images[a], name);
+                    break;
+                }
+            }
+    /* an image that lost every name to a conflict is no longer wanted */
+    size_t kept = 0;
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        if (pi->had_names && pi->n_names == 0 && !pi->by_id) {
+            free(pi->names);
+            continue;
+        }
+        p->images[kept++] = *pi;
+    }
+    p->n_images = kept;
+    return 0;
+}
+
+static int choose_images(packer *p, ap_error *err)
+{
+    const pack_options *o = p->opts;
+    for (size_t s = 0; s < p->n_sources; s++)
+        for (size_t i = 0; i < p->sources[s].n_images; i++) {
+            bool by_id;
+            source_image *img = &p->sources[s].images[i];
+            if (matches_filter(p, img, &by_id) && add_image(p, s, img, by_id, err) < 0)
+                return -1;
+        }
+    for (size_t f = 0; f < o->n_images; f++) {
+        bool found = false;
+        for (size_t s = 0; s < p->n_sources && !found; s++)
+            for (size_t i = 0; i < p->sources[s].n_images && !found; i++) {
+                packer one = *p;
+                pack_options fo = *o;
+                fo.images = &o->images[f];
+                fo.n_images = 1;
+                one.opts = &fo;
+                bool by_id;
+                found = matches_filter(&one, &p->sources[s].images[i], &by_id);
+            }
+        if (!found)
+            return ap_fail(err, AP_ERR_USAGE, "--image %s: no input has an image of that name or ID",
+                           o->images[f]);
+    }
+    if (resolve_conflicts(p, err) < 0)
+        return -1;
+    if (p->n_images == 0)
+        return ap_fail(err, AP_ERR_USAGE, "no images to pack");
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        pi->layers = calloc(pi->src->n_layers ? pi->src->n_layers : 1, sizeof *pi->layers);
+        if (!pi->layers)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        const char *label = pi->n_names ? pi->names[0] : pi->src->config_digest;
+        for (size_t k = 0; k < pi->src->n_layers; k++) {
+            source_layer *sl = &pi->src->layers[k];
+            pi->layers[k] = layer_store_add(&p->store, sl->diff_id, pi->source, sl->path, label, k + 1);
+            if (!pi->layers[k])
+                return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* ---- the index -------------------------------------------------------- */
+
+static void format_time(int64_t epoch, char out[32])
+{
+    time_t t = (time_t)epoch;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A dummy digest, unique for n, of the full width: "sha256:" + 64 hex digits. */
+static void placeholder_digest(size_t n, char out[AP_DIGEST_LEN + 1])
+{
+    snprintf(out, AP_DIGEST_LEN + 1, "sha256:%064zx", n);
+}
+
+/* Fills idx from the packer's state. With `placeholder`, every number is as
+ * wide as it can be and every digest not yet known a unique dummy of the same
+ * width, consistently listed as entries, so the JSON is an upper bound on the
+ * real index's size. */
+static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *created, ap_error *err)
+{
+    const uint64_t wide = 9223372036854775807ULL;
+    memset(idx, 0, sizeof *idx);
+    idx->version = AP_BUNDLE_FORMAT_VERSION;
+    format_time(p->opts->epoch, created);
+    idx->created = created;
+    idx->tool = TOOL_NAME;
+    idx->compression = (char *)ap_codec_name(p->opts->codec);
+    idx->images = calloc(p->n_images, sizeof *idx->images);
+    if (!idx->images)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    idx->n_images = p->n_images;
+    size_t n_entries = p->store.n + 2 * p->n_images + 3;
+    if (placeholder) {
+        idx->entries = calloc(n_entries, sizeof *idx->entries);
+        if (!idx->entries)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        ap_index_image *im = &idx->images[i];
+        im->names = pi->names;
+        im->n_names = pi->n_names;
+        if (placeholder)
+            placeholder_digest(p->store.n + i, im->manifest.digest);
+        else
+            strcpy(im->manifest.digest, pi->manifest_digest);
+        im->manifest.size = placeholder ? wide : pi->manifest_size;
+        strcpy(im->config.digest, pi->src->config_digest);
+        im->config.size = placeholder ? wide : pi->src->config_len;
+        im->platform = pi->src->platform;
+        im->layers = calloc(pi->src->n_layers ? pi->src->n_layers : 1, sizeof *im->layers);
+        if (!im->layers)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        im->n_layers = pi->src->n_layers;
+        for (size_t k = 0; k < pi->src->n_layers; k++) {
+            stored_layer *l = pi->layers[k];
+            ap_index_layer *il = &im->layers[k];
+            if (placeholder)
+                placeholder_digest((size_t)(l - p->store.layers), il->digest);
+            else
+                strcpy(il->digest, l->digest);
+            il->size = placeholder ? wide : l->size;
+            strcpy(il->diff_id, l->diff_id);
+            il->uncompressed_size = placeholder ? wide : l->uncompressed_size;
+            il->media_type = (char *)ap_codec_layer_media_type(p->opts->codec);
+        }
+    }
+    if (!placeholder) {
+        idx->entries = p->entries;
+        idx->n_entries = p->n_entries;
+        return 0;
+    }
+    /* layers, then each image's config and manifest, then the three fixed files */
+    char (*paths)[AP_HEX_LEN + 16] = calloc(n_entries, sizeof *paths);
+    if (!paths)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    size_t e = 0;
+    for (size_t i = 0; i < p->store.n; i++, e++) {
+        char d[AP_DIGEST_LEN + 1];
+        placeholder_digest(i, d);
+        snprintf(paths[e], sizeof paths[e], "blobs/sha256/%s", d + 7);
+    }
+    for (size_t i = 0; i < p->n_images; i++) {
+        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", p->images[i].src->config_digest + 7);
+        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", idx->images[i].manifest.digest + 7);
+    }
+    strcpy(paths[e++], "oci-layout");
+    strcpy(paths[e++], "index.json");
+    strcpy(paths[e++], "manifest.json");
+    for (size_t k = 0; k < n_entries; k++) {
+        idx->entries[k].path = paths[k];
+        idx->entries[k].size = wide;
+        if (!strncmp(paths[k], "blobs/sha256/", 13))
+            memcpy(idx->entries[k].sha256, paths[k] + 13, AP_HEX_LEN);
+        else
+            memset(idx->entries[k].sha256, 'f', AP_HEX_LEN);
+    }
+    idx->n_entries = n_entries;
+    return 0;
+}
+
+static void free_built_index(ap_bundle_index *idx, bool placeholder)
+{
+    for (size_t i = 0; i < idx->n_images; i++)
+        free(idx->images[i].layers);
+    free(idx->images);
+    if (placeholder && idx->entries) {
+        free(idx->entries[0].path);   /* the paths array */
+        free(idx->entries);
+    }
+}
+
+static char *index_json(packer *p, bool placeholder, size_t *len, ap_error *err)
+{
+    ap_bundle_index idx;
+    char created[32];
+    char *json = NULL;
+    if (build_index(p, placeholder, &idx, created, err) == 0)
+        json = ap_bundle_index_write(&idx, len, err);
+    free_built_index(&idx, placeholder);
+    return json;
+}
+
+static void trusted_comment(const packer *p, char *out, size_t n)
+{
+    snprintf(out, n, "timestamp:%lld\tfile:bundle.json\thashed", (long long)p->opts->epoch);
+}
+
+/* ---- streaming layers ------------------------------------------------- */
+
+static int record_entry(packer *p, const ap_index_entry *e, ap_error *err)
+{
+    ap_index_entry *grown = realloc(p->entries, (p->n_entries + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    p->entries = grown;
+    p->entries[p->n_entries++] = *e;
+    return 0;
+}
+
+static bool entry_written(const packer *p, const char *path)
+{
+    for (size_t i = 0; i < p->n_entries; i++)
+        if (!strcmp(p->entries[i].path, path))
+            return true;
+    return false;
+}
+
+static bool layer_wanted(void *ctx, const char *path)
+{
+    packer *p = ctx;
+    for (size_t i = 0; i < p->store.n; i++) {
+        stored_layer *l = &p->store.layers[i];
+        if (!l->packed && l->source == p->current && !strcmp(l->path, path))
+            return true;
+    }
+    return false;
+}
+
+static int uncompressed_sink(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    packer *p = ctx;
+    ap_sha256_update(p->diff_hash, buf, n);
+    p->usize += n;
+    return ap_compressor_write(p->z, buf, n, err);
+}
+
+static void pack_progress(void *ctx, uint64_t done)
+{
+    packer *p = ctx;
+    if (p->opts->progress)
+        p->opts->progress(p->opts->progress_ctx, p->done_before + done);
+}
+
+static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_ctx, ap_error *err)
+{
+    packer *p = ctx;
+    const char *spec = p->sources[p->current].spec;
+    /* read a little to see how the layer is compressed */
+    size_t have = 0;
+    while (have < 8) {
+        ssize_t got = read(read_ctx, p->chunk + have, LAYER_CHUNK - have, err);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            break;
+        have += (size_t)got;
+    }
+    ap_codec codec = ap_codec_detect(p->chunk, have);
+    ap_decompressor *d = NULL;
+    if (codec != AP_CODEC_NONE) {
+        d = ap_decompressor_new(codec, 0, uncompressed_sink, p, err);
+        if (!d)
+            return -1;
+    }
+    p->usize = 0;
+    int rc = bundle_writer_begin(p->w, err);
+    if (rc == 0)
+        rc = ap_compressor_reset(p->z, bundle_writer_sink, p->w, err);
+    while (rc == 0 && have > 0) {
+        rc = d ? ap_decompressor_write(d, p->chunk, have, err) : uncompressed_sink(p, p->chunk, have, err);
+        if (rc < 0)
+            break;
+        if (p->opts->cancel && *p->opts->cancel) {
+            rc = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
+            break;
+        }
+        ssize_t got = read(read_ctx, p->chunk, LAYER_CHUNK, err);
+        if (got < 0)
+            rc = -1;
+        else
+            have = (size_t)got;
+    }
+    if (rc == 0 && d)
+        rc = ap_decompressor_finish(d, err);
+    ap_decompressor_free(d);
+    if (rc < 0) {
+        ap_error_prefix(err, "%s: layer %s", spec, path);
+        return -1;
+    }
+    ap_index_entry e;
+    if (ap_compressor_finish(p->z, err) < 0 || bundle_writer_end(p->w, NULL, &e, err) < 0)
+        return -1;
+    char hex[AP_HEX_LEN + 1];
+    ap_sha256_final_hex(p->diff_hash, hex);
+    bool matched = false;
+    for (size_t i = 0; i < p->store.n; i++) {
+        stored_layer *l = &p->store.layers[i];
+        if (l->packed || l->source != p->current || strcmp(l->path, path))
+            continue;
+        if (strcmp(l->diff_id + 7, hex)) {
+            free(e.path);
+            return ap_fail(err, AP_ERR_FORMAT,
+                           "%s: image %s: layer %zu (%s) does not match its diff_id: the config declares "
+                           "%s but the content hashes to sha256:%s",
+                           spec, l->image_name, l->layer_number, path, l->diff_id, hex);
+        }
+        matched = true;
+        l->packed = true;
+        snprintf(l->digest, sizeof l->digest, "sha256:%s", e.sha256);
+        l->size = e.size;
+        l->uncompressed_size = p->usize;
+    }
+    if (!matched) {
+        free(e.path);
+        return ap_fail(err, AP_ERR_FORMAT, "%s: layer %s: read twice", spec, path);
+    }
+    if (entry_written(p, e.path)) {
+        /* two different diff_ids cannot compress to one blob; keep the tar valid anyway */
+        free(e.path);
+        return ap_fail(err, AP_ERR_FORMAT, "%s: layer %s: its blob was already written", spec, path);
+    }
+    return record_entry(p, &e, err);
+}
+
+/* ---- the small JSON entries ------------------------------------------- */
+
+static int add_json_entry(packer *p, const char *path, json_t *j, char *digest_out, uint64_t *size_out,
+                          ap_error *err)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    if (!text)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory writing %s", path ? path : "a manifest");
+    ap_index_entry e;
+    int rc = 0;
+    size_t len = strlen(text);
+    if (!path) {
+        char hex[AP_HEX_LEN + 1];
+        ap_sha256_hex(text, len, hex);
+        char bp[AP_HEX_LEN + 16];
+        snprintf(bp, sizeof bp, "blobs/sha256/%s", hex);
+        if (digest_out)
+            snprintf(digest_out, AP_DIGEST_LEN + 1, "sha256:%s", hex);
+        if (size_out)
+            *size_out = len;
+        if (entry_written(p, bp)) {
+            free(text);
+            return 0;
+        }
+    }
+    rc = bundle_writer_add(p->w, path, text, len, &e, err);
+    if (rc == 0)
+        rc = record_entry(p, &e, err);
+    free(text);
+    return rc;
+}
+
+static json_t *platform_json(const char *platform)
+{
+    char os[64] = "linux", arch[64] = "amd64", variant[64] = "";
+    sscanf(platform, "%63[^/]/%63[^/]/%63s", os, arch, variant);
+    json_t *j = json_object();
+    json_object_set_new(j, "architecture", json_string(arch));
+    json_object_set_new(j, "os", json_string(os));
+    if (variant[0])
+        json_object_set_new(j, "variant", json_string(variant));
+    return j;
+}
+
+static int write_metadata(packer *p, ap_error *err)
+{
+    const char *layer_type = ap_codec_layer_media_type(p->opts->codec);
+    /* configs, byte for byte, then the manifests airpack writes */
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        char path[AP_HEX_LEN + 16];
+        snprintf(path, sizeof path, "blobs/sha256/%s", pi->src->config_digest + 7);
+        if (!entry_written(p, path)) {
+            ap_index_entry e;
+            if (bundle_writer_add(p->w, path, pi->src->config, pi->src->config_len, &e, err) < 0 ||
+                record_entry(p, &e, err) < 0)
+                return -1;
+        }
+        json_t *m = json_object();
+        json_object_set_new(m, "schemaVersion", json_integer(2));
+        json_object_set_new(m, "mediaType", json_string(OCI_MANIFEST));
+        json_t *c = json_object();
+        json_object_set_new(c, "mediaType", json_string(OCI_CONFIG));
+        json_object_set_new(c, "digest", json_string(pi->src->config_digest));
+        json_object_set_new(c, "size", json_integer((json_int_t)pi->src->config_len));
+        json_object_set_new(m, "config", c);
+        json_t *ls = json_array();
+        for (size_t k = 0; k < pi->src->n_layers; k++) {
+            json_t *l = json_object();
+            json_object_set_new(l, "mediaType", json_string(layer_type));
+            json_object_set_new(l, "digest", json_string(pi->layers[k]->digest));
+            json_object_set_new(l, "size", json_integer((json_int_t)pi->layers[k]->size));
+            json_array_append_new(ls, l);
+        }
+        json_object_set_new(m, "layers", ls);
+        int rc = add_json_entry(p, NULL, m, pi->manifest_digest, &pi->manifest_size, err);
+        json_decref(m);
+        if (rc < 0)
+            return -1;
+    }
+    json_t *layout = json_pack("{s:s}", "imageLayoutVersion", "1.0.0");
+    int rc = add_json_entry(p, "oci-layout", layout, NULL, NULL, err);
+    json_decref(layout);
+    if (rc < 0)
+        return -1;
+    /* index.json: one descriptor per name */
+    json_t *index = json_object();
+    json_object_set_new(index, "schemaVersion", json_integer(2));
+    json_object_set_new(index, "mediaType", json_string(OCI_INDEX));
+    json_t *mans = json_array();
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        size_t n = pi->n_names ? pi->n_names : 1;
+        for (size_t k = 0; k < n; k++) {
+            json_t *d = json_object();
+            json_object_set_new(d, "mediaType", json_string(OCI_MANIFEST));
+            json_object_set_new(d, "digest", json_string(pi->manifest_digest));
+            json_object_set_new(d, "size", json_integer((json_int_t)pi->manifest_size));
+            if (pi->n_names) {
+                json_t *ann = json_object();
+                json_object_set_new(ann, "io.containerd.image.name", json_string(pi->names[k]));
+                json_object_set_new(ann, "org.opencontainers.image.ref.name",
+                                    json_string(image_ref_tag(pi->names[k])));
+                json_object_set_new(d, "annotations", ann);
+            }
+            json_object_set_new(d, "platform", platform_json(pi->src->platform));
+            json_array_append_new(mans, d);
+        }
+    }
+    json_object_set_new(index, "manifests", mans);
+    rc = add_json_entry(p, "index.json", index, NULL, NULL, err);
+    json_decref(index);
+    if (rc < 0)
+        return -1;
+    /* manifest.json, last: what makes docker load commit */
+    json_t *dm = json_array();
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        json_t *o = json_object();
+        char path[AP_HEX_LEN + 16];
+        snprintf(path, sizeof path, "blobs/sha256/%s", pi->src->config_digest + 7);
+        json_object_set_new(o, "Config", json_string(path));
+        if (pi->n_names) {
+            json_t *tags = json_array();
+            /* full names: docker load shows them in their familiar form, and
+             * podman keeps docker.io/... instead of guessing localhost/ */
+            for (size_t k = 0; k < pi->n_names; k++)
+                json_array_append_new(tags, json_string(pi->names[k]));
+            json_object_set_new(o, "RepoTags", tags);
+        } else {
+            json_object_set_new(o, "RepoTags", json_null());
+        }
+        json_t *ls = json_array();
+        for (size_t k = 0; k < pi->src->n_layers; k++) {
+            snprintf(path, sizeof path, "blobs/sha256/%s", pi->layers[k]->digest + 7);
+            json_array_append_new(ls, json_string(path));
+        }
+        json_object_set_new(o, "Layers", ls);
+        json_array_append_new(dm, o);
+    }
+    rc = add_json_entry(p, "manifest.json", dm, NULL, NULL, err);
+    json_decref(dm);
+    return rc;
+}
+
+/* ---- the whole run ---------------------------------------------------- */
+
+static int run(packer *p, pack_report *report, ap_error *err)
+{
+    const pack_options *o = p->opts;
+    p->sources = calloc(o->n_inputs, sizeof *p->sources);
+    if (!p->sources)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < o->n_inputs; i++) {
+        p->n_sources = i + 1;
+        if (source_open(o->inputs[i], &p->sources[i], err) < 0)
+            return -1;
+        report->input_bytes += p->sources[i].size;
+    }
+    if (choose_images(p, err) < 0)
+        return -1;
+
+    size_t head_len;
+    char *head = index_json(p, true, &head_len, err);
+    if (!head)
+        return -1;
+    free(head);
+    size_t head_size = head_len + 1;
+    char tc[128];
+    trusted_comment(p, tc, sizeof tc);
+    size_t sig_size = o->key ? ap_signature_size(UNTRUSTED_COMMENT, tc) : 0;
+    p->w = bundle_writer_open(o->output, o->epoch, head_size, sig_size, err);
+    if (!p->w)
+        return -1;
+    if (o->on_temp)
+        o->on_temp(bundle_writer_temp_path(p->w));
+
+    p->z = ap_compressor_new(o->codec, o->level, o->threads, bundle_writer_sink, p->w, err);
+    p->diff_hash = ap_sha256_new();
+    p->chunk = malloc(LAYER_CHUNK);
+    if (!p->z || !p->diff_hash || !p->chunk)
+        return p->z ? ap_fail(err, AP_ERR_NOMEM, "out of memory") : -1;
+
+    for (size_t s = 0; s < p->n_sources; s++) {
+        p->current = s;
+        bool any = false;
+        for (size_t i = 0; i < p->store.n; i++)
+            any |= p->store.layers[i].source == s;
+        if (any && source_stream(&p->sources[s], layer_wanted, pack_layer, p, pack_progress, err) < 0)
+            return -1;
+        p->done_before += p->sources[s].size;
+        for (size_t i = 0; i < p->store.n; i++) {
+            stored_layer *l = &p->store.layers[i];
+            if (l->source == s && !l->packed)
+                return ap_fail(err, AP_ERR_FORMAT, "%s: image %s: layer %zu (%s) is missing from the input",
+                               p->sources[s].spec, l->image_name, l->layer_number, l->path);
+        }
+    }
+    if (write_metadata(p, err) < 0)
+        return -1;
+
+    size_t len;
+    char *json = index_json(p, false, &len, err);
+    if (!json)
+        return -1;
+    if (len >= head_size) {
+        free(json);
+        return ap_fail(err, AP_ERR_FORMAT, "internal error: the index outgrew its reserved room");
+    }
+    char *padded = malloc(head_size);
+    if (!padded) {
+        free(json);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    memcpy(padded, json, len);
+    memset(padded + len, ' ', head_size - len);
+    padded[head_size - 1] = '\n';
+    free(json);
+    char *sig = NULL;
+    size_t sig_len = 0;
+    int rc = 0;
+    if (o->key)
+        rc = ap_sign(o->key, padded, head_size, UNTRUSTED_COMMENT, tc, &sig, &sig_len, err);
+    if (rc == 0)
+        rc = bundle_writer_commit(p->w, padded, head_size, sig, sig_len, err);
+    report->bundle_bytes = bundle_writer_offset(p->w);
+    free(padded);
+    free(sig);
+    if (rc < 0)
+        return -1;
+    report->n_images = p->n_images;
+    report->n_layers_stored = p->store.n;
+    for (size_t i = 0; i < p->store.n; i++)
+        report->uncompressed_bytes += p->store.layers[i].uncompressed_size;
+    for (size_t i = 0; i < p->n_images; i++) {
+        report->n_layers_referenced += p->images[i].src->n_layers;
+        for (size_t k = 0; k < p->images[i].src->n_layers; k++)
+            report->referenced_bytes += p->images[i].layers[k]->uncompressed_size;
+    }
+    return 0;
+}
+
+int pack_run(const pack_options *opts, pack_report *report, ap_error *err)
+{
+    packer p;
+    memset(&p, 0, sizeof p);
+    memset(report, 0, sizeof *report);
+    p.opts = opts;
+    if (opts->n_inputs == 0)
+        return ap_fail(err, AP_ERR_USAGE, "no inputs given");
+    int rc = run(&p, report, err);
+    if (rc < 0)
+        bundle_writer_abort(p.w);
+    bundle_writer_free(p.w);
+    ap_compressor_free(p.z);
+    ap_sha256_free(p.diff_hash);
+    free(p.chunk);
+    for (size_t i = 0; i < p.n_entries; i++)
+        free(p.entries[i].path);
+    free(p.entries);
+    for (size_t i = 0; i < p.n_images; i++) {
+        free(p.images[i].names);
+        free(p.images[i].layers);
+    }
+    free(p.images);
+    layer_store_free(&p.store);
+    for (size_t i = 0; i < p.n_sources; i++)
+        source_close(&p.sources[i]);
+    free(p.sources);
+    return rc;
+}

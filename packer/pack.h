@@ -1,0 +1,55 @@
+/* pack.h: many images in, one deduplicated, signed bundle out.
+ *
+ * pack_run() opens every input (a cheap first pass over each), chooses the
+ * images and checks their names, then streams every distinct layer once (by
+ * diff_id) from the first input that has it: decompressed, hashed and checked
+ * against the diff_id its config declares, recompressed, written. Configs are
+ * copied byte for byte; manifests, index.json and manifest.json are written
+ * by airpack; the signed index goes first. The bundle appears under its name
+ * only when complete; on any error, or when *cancel becomes nonzero, nothing
+ * is left behind. Memory stays bounded whatever the input size. */
+#ifndef AIRPACK_PACK_H
+#define AIRPACK_PACK_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../formats/codec.h"
+#include "../formats/error.h"
+#include "../formats/minisign.h"
+
+typedef enum { PACK_CONFLICT_ERROR, PACK_CONFLICT_FIRST, PACK_CONFLICT_LAST } pack_conflict;
+
+typedef struct {
+    const char *const *inputs;
+    size_t n_inputs;
+    const char *output;
+    ap_codec codec;
+    int level;                      /* 0 = the codec's default */
+    int threads;                    /* >= 1 */
+    const char *const *images;      /* --image filters; NULL/0 = every image */
+    size_t n_images;
+    pack_conflict on_conflict;
+    const ap_seckey *key;           /* NULL = unsigned bundle */
+    int64_t epoch;                  /* tar mtime and index "created" */
+    volatile sig_atomic_t *cancel;  /* may be NULL */
+    /* told the temporary file's path as soon as it exists (for a signal handler) */
+    void (*on_temp)(const char *path);
+    void (*progress)(void *ctx, uint64_t done);
+    void *progress_ctx;
+} pack_options;
+
+typedef struct {
+    size_t n_images;
+    size_t n_layers_referenced;     /* layers as images use them */
+    size_t n_layers_stored;         /* distinct diff_ids */
+    uint64_t input_bytes;           /* sizes of the input files */
+    uint64_t uncompressed_bytes;    /* distinct layers, uncompressed */
+    uint64_t referenced_bytes;      /* layers as images use them, uncompressed */
+    uint64_t bundle_bytes;
+} pack_report;
+
+int pack_run(const pack_options *opts, pack_report *report, ap_error *err);
+
+#endif

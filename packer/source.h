@@ -1,0 +1,68 @@
+/* source.h: one pack input, its images, and a way to stream its layers.
+ *
+ * An input is a docker-archive (Docker <=24 with per-layer directories and
+ * symlinked layer.tar files, Docker >=25 with an OCI layout inside, podman,
+ * skopeo), an OCI archive, or an OCI layout directory; tar inputs may be
+ * compressed as a whole (gzip, zstd, xz). The kind is found from the content.
+ * source_open() makes the first, cheap pass: it reads only the small JSON
+ * entries (manifests, configs, indexes) and the links, and describes every
+ * image. source_stream() makes the second pass and hands each wanted layer's
+ * bytes to a callback as a reader, so no layer is ever held in memory. */
+#ifndef AIRPACK_SOURCE_H
+#define AIRPACK_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../formats/digest.h"
+#include "../formats/error.h"
+#include "../formats/stream.h"
+
+#define SOURCE_JSON_MAX (16u << 20)        /* one manifest, config or index */
+#define SOURCE_JSON_TOTAL_MAX (256u << 20) /* all of them in one input */
+
+typedef struct {
+    char diff_id[AP_DIGEST_LEN + 1];
+    char *path;                /* the layer's data inside the input, links resolved */
+} source_layer;
+
+typedef struct {
+    char **names;              /* normalized full names; may be empty */
+    size_t n_names;
+    char config_digest[AP_DIGEST_LEN + 1];
+    unsigned char *config;     /* the config bytes exactly as found */
+    size_t config_len;
+    char platform[128];        /* "linux/amd64", "linux/arm64/v8" */
+    source_layer *layers;
+    size_t n_layers;
+} source_image;
+
+typedef struct source_internal source_internal;
+
+typedef struct {
+    char *spec;                /* as the user gave it, for messages */
+    source_image *images;
+    size_t n_images;
+    uint64_t size;             /* bytes on disk, for progress */
+    source_internal *in;
+} source;
+
+/* Parses the spec (FILE, DIR, oci:DIR[:REF], oci-archive:FILE[:REF],
+ * docker-archive:FILE) and makes the first pass. */
+int source_open(const char *spec, source *s, ap_error *err);
+
+/* Called for each wanted path with a reader of its bytes (as stored: maybe
+ * compressed). The reader's errors name the input. */
+typedef int (*source_layer_fn)(void *ctx, const char *path, ap_read_fn read, void *read_ctx,
+                               ap_error *err);
+typedef bool (*source_wanted_fn)(void *ctx, const char *path);
+
+/* Second pass: every regular entry for which wanted() is true goes to fn, in the
+ * order the input stores them. `progress` (may be NULL) gets bytes read so far. */
+int source_stream(source *s, source_wanted_fn wanted, source_layer_fn fn, void *ctx,
+                  void (*progress)(void *ctx, uint64_t done), ap_error *err);
+
+void source_close(source *s);
+
+#endif
