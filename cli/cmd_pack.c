@@ -52,6 +52,11 @@ static void on_signal(int sig)
     _exit(128 + sig);
 }
 
+static void set_total(void *ctx, uint64_t total)
+{
+    ((progress_line *)ctx)->total = total;
+}
+
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -215,6 +220,7 @@ int cmd_pack(int argc, char **argv)
     progress_line pl;
     progress_init(&pl, "packing", total, quiet);
     o.progress = progress_update;
+    o.progress_total = set_total;
     o.progress_ctx = &pl;
 
     struct sigaction sa;

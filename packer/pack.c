@@ -639,6 +639,8 @@ static int run(packer *p, pack_report *report, ap_error *err)
     }
     if (choose_images(p, err) < 0)
         return -1;
+    if (o->progress_total)
+        o->progress_total(o->progress_ctx, report->input_bytes);
 
     size_t head_len;
     char *head = index_json(p, true, &head_len, err);

@@ -36,6 +36,8 @@ typedef struct {
     volatile sig_atomic_t *cancel;  /* may be NULL */
     /* told the temporary file's path as soon as it exists (for a signal handler) */
     void (*on_temp)(const char *path);
+    /* progress: told the total input bytes once the inputs are open, then bytes done */
+    void (*progress_total)(void *ctx, uint64_t total);
     void (*progress)(void *ctx, uint64_t done);
     void *progress_ctx;
 } pack_options;

@@ -787,13 +787,26 @@ int source_open(const char *spec, source *s, ap_error *err)
     }
     /* Docker >=25 writes both; manifest.json carries the RepoTags docker load uses. */
     if (docker && !s->in->ref)
-        return describe_docker(s, err);
+        oci = false;
+    int rc;
     if (oci)
-        return describe_oci(s, err);
-    if (docker)
-        return describe_docker(s, err);
-    return ap_fail(err, AP_ERR_FORMAT,
+        rc = describe_oci(s, err);
+    else if (docker)
+        rc = describe_docker(s, err);
+    else
+        return ap_fail(err, AP_ERR_FORMAT,
                    "%s: not a container image archive or layout (no manifest.json or index.json found)", spec);
+    if (rc == 0 && s->in->is_dir) {
+        /* progress counts the layer files a directory input will be read for */
+        for (size_t i = 0; i < s->n_images; i++)
+            for (size_t k = 0; k < s->images[i].n_layers; k++) {
+                char full[8192];
+                snprintf(full, sizeof full, "%s/%s", s->in->path, s->images[i].layers[k].path);
+                if (stat(full, &st) == 0)
+                    s->size += (uint64_t)st.st_size;
+            }
+    }
+    return rc;
 }
 
 /* ---- the second pass -------------------------------------------------- */

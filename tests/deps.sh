@@ -3,8 +3,8 @@
 #   deps.sh install           install everything missing (root), else say what is missing
 #   deps.sh check-or-install  same, but only touch apt when something is missing
 set -eu
-BUILD_PKGS="gcc make pkg-config libzstd-dev zlib1g-dev libarchive-dev libsodium-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev"
-TOOL_PKGS="zstd xz-utils gzip tar jq minisign skopeo podman uidmap docker.io containerd docker-registry umoci openssl clang libclang-rt-14-dev time"
+BUILD_PKGS="gcc make pkg-config libzstd-dev zlib1g-dev libarchive-dev libsodium-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev"
+TOOL_PKGS="zstd xz-utils gzip tar jq minisign skopeo podman uidmap docker.io containerd docker-registry umoci openssl apache2-utils clang libclang-rt-14-dev time libc6-dev iproute2 curl python3 runc util-linux"
 missing=""
 for p in $BUILD_PKGS $TOOL_PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
