@@ -1,9 +1,163 @@
-/* cmd_keygen.c: placeholder until the subcommand lands. */
+/* cmd_keygen.c: `airpack keygen`: create a minisign-compatible key pair.
+ *
+ * The public key goes to ./airpack.pub, the secret key to the config directory
+ * ($AIRPACK_CONFIG_DIR, else ~/.airpack, created 0700) as airpack.key, mode 0600.
+ * Existing files are kept unless -f. The secret key is encrypted with a password
+ * (scrypt, as minisign does) unless -W. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "../formats/minisign.h"
 #include "commands.h"
+#include "keys.h"
+
+static void keygen_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: airpack keygen [-p PUB] [-s SEC] [-W] [-f] [-c COMMENT] [--password-file F]\n"
+            "\n"
+            "Creates a minisign-compatible Ed25519 key pair for signing bundles.\n"
+            "\n"
+            "  -p PUB              public key file (default: ./airpack.pub)\n"
+            "  -s SEC              secret key file (default: $AIRPACK_CONFIG_DIR/airpack.key,\n"
+            "                      else ~/.airpack/airpack.key)\n"
+            "  -W                  do not encrypt the secret key with a password\n"
+            "  -f                  overwrite existing key files\n"
+            "  -c COMMENT          untrusted comment for the public key file\n"
+            "  --password-file F   read the password from the first line of F\n"
+            "\n"
+            "The password comes from AIRPACK_PASSWORD, else --password-file, else the terminal.\n");
+}
+
+/* Creates the parent directory of path (one level, mode 0700) when it is missing. */
+static int make_parent_dir(const char *path)
+{
+    char dir[4096];
+    if ((size_t)snprintf(dir, sizeof dir, "%s", path) >= sizeof dir)
+        return 0;
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "airpack keygen: creating directory %s: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int refuse_existing(const char *path, const char *what)
+{
+    if (access(path, F_OK) != 0)
+        return 0;
+    fprintf(stderr, "airpack keygen: %s %s already exists; use -f to overwrite it\n", what, path);
+    return -1;
+}
+
 int cmd_keygen(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "airpack keygen: not built yet\n");
-    return 2;
+    static const struct option longopts[] = {
+        {"password-file", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *pub_path = "./airpack.pub", *sec_path = NULL, *comment = NULL, *password_file = NULL;
+    bool unencrypted = false, force = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "p:s:Wfc:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': pub_path = optarg; break;
+        case 's': sec_path = optarg; break;
+        case 'W': unencrypted = true; break;
+        case 'f': force = true; break;
+        case 'c': comment = optarg; break;
+        case 'P': password_file = optarg; break;
+        case 'h': keygen_usage(stdout); return 0;
+        default: keygen_usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "airpack keygen: unexpected argument '%s'\n", argv[optind]);
+        keygen_usage(stderr);
+        return 2;
+    }
+    ap_error err;
+    ap_error_clear(&err);
+    if (ap_minisign_init(&err) != 0) {
+        fprintf(stderr, "airpack keygen: %s\n", err.msg);
+        return 2;
+    }
+    char sec_default[4096];
+    if (!sec_path) {
+        if (ap_default_seckey_path(sec_default, sizeof sec_default, &err) != 0) {
+            fprintf(stderr, "airpack keygen: %s\n", err.msg);
+            return 2;
+        }
+        sec_path = sec_default;
+    }
+    if (!force && (refuse_existing(sec_path, "secret key") || refuse_existing(pub_path, "public key")))
+        return 2;
+    if (make_parent_dir(sec_path) != 0)
+        return 2;
+
+    char *password = NULL;
+    if (!unencrypted) {
+        password = ap_read_password(password_file, "Password for the new secret key: ", true, &err);
+        if (!password) {
+            fprintf(stderr, "airpack keygen: %s (or use -W for a key without a password)\n", err.msg);
+            return 2;
+        }
+        if (!*password) {
+            ap_password_free(password);
+            fprintf(stderr, "airpack keygen: the password is empty; choose one, or use -W for a key without a password\n");
+            return 2;
+        }
+        fprintf(stderr, "Deriving a key from the password (scrypt, about 1 GiB of memory)...\n");
+    }
+
+    ap_pubkey pk;
+    ap_seckey sk;
+    ap_keypair_generate(&pk, &sk);
+    bool sec_existed = access(sec_path, F_OK) == 0;
+    int rc = ap_seckey_save(sec_path, &sk, password, &err);
+    ap_seckey_wipe(&sk);
+    ap_password_free(password);
+    if (rc != 0) {
+        fprintf(stderr, "airpack keygen: %s\n", err.msg);
+        return 2;
+    }
+    if (ap_pubkey_save_comment(pub_path, &pk, comment, &err) != 0) {
+        fprintf(stderr, "airpack keygen: %s\n", err.msg);
+        if (!sec_existed)
+            unlink(sec_path);   /* a secret key without its public key is of no use */
+        return 2;
+    }
+
+    char id[2 * AP_KEYNUM_LEN + 1];
+    ap_pubkey_key_id(&pk, id);
+    char pub_b64[128];
+    {
+        uint8_t bin[2 + AP_KEYNUM_LEN + AP_PK_LEN];
+        memcpy(bin, "Ed", 2);
+        memcpy(bin + 2, pk.keynum, AP_KEYNUM_LEN);
+        memcpy(bin + 2 + AP_KEYNUM_LEN, pk.pk, AP_PK_LEN);
+        sodium_bin2base64(pub_b64, sizeof pub_b64, bin, sizeof bin, sodium_base64_VARIANT_ORIGINAL);
+    }
+    printf("key ID %s\n", id);
+    printf("secret key: %s (%s) - keep it secret\n", sec_path,
+           unencrypted ? "NOT encrypted" : "encrypted with your password");
+    printf("public key: %s - give it to whoever verifies your bundles\n", pub_path);
+    printf("\nVerify a bundle with airpack:\n  airpack verify -p %s BUNDLE\n", pub_path);
+    printf("or its signed index with minisign:\n"
+           "  tar -xf BUNDLE airpack/bundle.json airpack/bundle.json.minisig\n"
+           "  minisign -Vm airpack/bundle.json -P %s\n", pub_b64);
+    return 0;
 }

@@ -21,6 +21,8 @@
 #define AP_PK_LEN 32
 #define AP_SK_LEN 64
 #define AP_TRUSTED_COMMENT_MAX 1024
+#define AP_UNTRUSTED_COMMENT_MAX 1003   /* minisign reads comment lines with fgets(1024) */
+#define AP_PASSWORD_MAX 1022            /* minisign reads passwords with fgets(1024) */
 
 typedef struct {
     uint8_t keynum[AP_KEYNUM_LEN];
@@ -43,6 +45,9 @@ int ap_minisign_init(ap_error *err);  /* sodium_init; call once before anything 
 int ap_pubkey_parse(const char *text, size_t len, ap_pubkey *out, ap_error *err);
 int ap_pubkey_load(const char *path, ap_pubkey *out, ap_error *err);
 int ap_pubkey_save(const char *path, const ap_pubkey *pk, ap_error *err);
+/* Like ap_pubkey_save with "untrusted comment: <comment>" (NULL: minisign's
+ * "minisign public key <KEY ID>"). Mode 0644, via temp + rename. */
+int ap_pubkey_save_comment(const char *path, const ap_pubkey *pk, const char *comment, ap_error *err);
 void ap_pubkey_key_id(const ap_pubkey *pk, char out[2 * AP_KEYNUM_LEN + 1]);
 
 /* Secret keys. *encrypted tells whether a password is needed. */
@@ -53,6 +58,9 @@ int ap_seckey_load(const char *path, const char *password, ap_seckey *out, ap_er
 /* password NULL writes an unencrypted key (minisign -W). Mode 0600, via temp + rename. */
 int ap_seckey_save(const char *path, const ap_seckey *sk, const char *password, ap_error *err);
 void ap_seckey_wipe(ap_seckey *sk);
+/* Tests only: lower the scrypt limits ap_seckey_save uses for new encrypted keys
+ * (real keys use minisign's OPSLIMIT/MEMLIMIT_SENSITIVE). 0, 0 restores them. */
+void ap_minisign_set_kdf_limits_for_tests(unsigned long long opslimit, size_t memlimit);
 
 void ap_keypair_generate(ap_pubkey *pk, ap_seckey *sk);
 void ap_seckey_public(const ap_seckey *sk, ap_pubkey *pk);
@@ -74,9 +82,11 @@ int ap_verify(const ap_pubkey *keys, size_t n_keys, const void *msg, size_t msg_
 /* Reads a password: AIRPACK_PASSWORD, else the file, else the terminal (no echo).
  * prompt is shown on the terminal; confirm asks twice (keygen). Caller wipes and frees. */
 char *ap_read_password(const char *password_file, const char *prompt, bool confirm, ap_error *err);
+/* Wipes and frees what ap_read_password returned (NULL is fine). */
+void ap_password_free(char *password);
 
-/* Default secret key path: $AIRPACK_SECRET_KEY, else $XDG_CONFIG_HOME/airpack/airpack.key,
- * else ~/.airpack/airpack.key... see minisign.c. Writes into out. */
+/* Default secret key path: $AIRPACK_SECRET_KEY, else $AIRPACK_CONFIG_DIR/airpack.key,
+ * else ~/.airpack/airpack.key (as cli/keys.h says). Writes into out. */
 int ap_default_seckey_path(char *out, size_t n, ap_error *err);
 
 #endif

@@ -1,0 +1,147 @@
+/* keys.c: where the subcommands find keys and passwords (see keys.h). */
+#include "keys.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+int config_dir(char *out, size_t n, ap_error *err)
+{
+    const char *dir = getenv("AIRPACK_CONFIG_DIR");
+    int len;
+    if (dir && *dir) {
+        len = snprintf(out, n, "%s", dir);
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || !*home) {
+            struct passwd *pw = getpwuid(getuid());
+            home = pw ? pw->pw_dir : NULL;
+        }
+        if (!home || !*home)
+            return ap_fail(err, AP_ERR_USAGE, "no home directory for the airpack config: set AIRPACK_CONFIG_DIR");
+        len = snprintf(out, n, "%s/.airpack", home);
+    }
+    if (len < 0 || (size_t)len >= n)
+        return ap_fail(err, AP_ERR_USAGE, "the airpack config directory path is too long");
+    return 0;
+}
+
+/* Adds pk unless the same key is already trusted. */
+static int trusted_keys_add(trusted_keys *t, const ap_pubkey *pk, ap_error *err)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (!memcmp(&t->keys[i], pk, sizeof *pk))
+            return 0;
+    ap_pubkey *grown = realloc(t->keys, (t->n + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "adding a trusted key: out of memory");
+    t->keys = grown;
+    t->keys[t->n++] = *pk;
+    return 0;
+}
+
+int trusted_keys_add_file(trusted_keys *t, const char *path, ap_error *err)
+{
+    ap_pubkey pk;
+    if (ap_pubkey_load(path, &pk, err) != 0)   /* "reading public key PATH: ..." */
+        return -1;
+    return trusted_keys_add(t, &pk, err);
+}
+
+int trusted_keys_add_base64(trusted_keys *t, const char *b64, ap_error *err)
+{
+    ap_pubkey pk;
+    if (ap_pubkey_parse(b64, strlen(b64), &pk, err) != 0) {
+        ap_error_prefix(err, "public key given with -P");
+        return -1;
+    }
+    return trusted_keys_add(t, &pk, err);
+}
+
+static int ends_with_pub(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && !strcmp(name + n - 4, ".pub");
+}
+
+int trusted_keys_add_default_dir(trusted_keys *t, ap_error *err)
+{
+    char dir[4096];
+    const char *env = getenv("AIRPACK_TRUSTED_KEYS");
+    if (env && *env) {
+        if ((size_t)snprintf(dir, sizeof dir, "%s", env) >= sizeof dir)
+            return ap_fail(err, AP_ERR_USAGE, "AIRPACK_TRUSTED_KEYS is too long");
+    } else {
+        char conf[4000];
+        if (config_dir(conf, sizeof conf, err) != 0)
+            return -1;
+        snprintf(dir, sizeof dir, "%s/trusted.d", conf);
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return 0;   /* no trusted-keys directory: nothing to add */
+        return ap_fail_errno(err, AP_ERR_IO, "reading trusted keys directory %s", dir);
+    }
+    if (S_ISREG(st.st_mode))   /* AIRPACK_TRUSTED_KEYS may name one key file */
+        return trusted_keys_add_file(t, dir, err);
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "reading trusted keys directory %s", dir);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        if (rc == 0 && names[i]->d_name[0] != '.' && ends_with_pub(names[i]->d_name)) {
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
+            rc = trusted_keys_add_file(t, path, err);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+void trusted_keys_free(trusted_keys *t)
+{
+    free(t->keys);
+    t->keys = NULL;
+    t->n = 0;
+}
+
+int secret_key_load(const char *path, const char *password_file, ap_seckey *out, ap_error *err)
+{
+    char def[4096];
+    if (!path) {
+        if (ap_default_seckey_path(def, sizeof def, err) != 0)
+            return -1;
+        path = def;
+    }
+    bool encrypted = false;
+    if (ap_seckey_is_encrypted(path, &encrypted, err) != 0) {
+        if (err && err->code == AP_ERR_IO && access(path, F_OK) != 0 && path == def)
+            ap_fail(err, AP_ERR_IO,
+                    "reading secret key %s: no such file (create a key with 'airpack keygen' or pass -s FILE)", path);
+        return -1;
+    }
+    char *password = NULL;
+    if (encrypted) {
+        char prompt[4200];
+        snprintf(prompt, sizeof prompt, "Password for %s: ", path);
+        password = ap_read_password(password_file, prompt, false, err);
+        if (!password) {
+            ap_error_prefix(err, "secret key %s is encrypted", path);
+            return -1;
+        }
+    }
+    int rc = ap_seckey_load(path, password, out, err);
+    ap_password_free(password);
+    return rc;
+}
