@@ -10,8 +10,13 @@ CC      ?= cc
 PKGS    := libzstd zlib libarchive libsodium jansson libcrypto libcurl
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -fstack-protector-strong
+override CFLAGS += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -fstack-protector-strong
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lz -larchive -lsodium -ljansson -lcrypto -lcurl) -lpthread
+# xz-compressed layers (formats/codec.c): only when liblzma's headers are installed.
+ifeq ($(shell pkg-config --exists liblzma && echo yes),yes)
+override CFLAGS += -DAP_HAVE_LZMA
+LDLIBS  += $(shell pkg-config --libs liblzma)
+endif
 
 BUILD   ?= build
 LIB_SRC := $(wildcard formats/*.c) $(wildcard packer/*.c) $(wildcard verify/*.c)
@@ -63,10 +68,14 @@ test-unit: airpack $(UNIT_BIN)
 test-integration: airpack
 	sh tests/run.sh integration
 
-# The whole suite again under AddressSanitizer and UndefinedBehaviorSanitizer.
-asan:
+# Unit tests and the integration scripts that feed airpack hostile or broken
+# input, again under AddressSanitizer and UndefinedBehaviorSanitizer.
+ASAN_SUITES ?= verify_hostile pack_inputs pack_badinput load_oci
+asan: deps-check
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" build-asan/airpack $(UNIT_BIN:$(BUILD)/%=build-asan/%)
+	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh unit
+	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh integration $(ASAN_SUITES)
 
 FUZZ_SECONDS ?= 30
 fuzz:

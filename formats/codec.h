@@ -21,9 +21,10 @@ typedef enum { AP_CODEC_NONE = 0, AP_CODEC_GZIP, AP_CODEC_ZSTD, AP_CODEC_XZ } ap
  * 6 bytes should be given). Anything unrecognized is AP_CODEC_NONE. */
 ap_codec ap_codec_detect(const void *buf, size_t n);
 const char *ap_codec_name(ap_codec c);              /* "none", "gzip", "zstd", "xz" */
+/* Output compression names only: "zstd", "gzip", "none" (xz is read, never written). */
 int ap_codec_parse(const char *name, ap_codec *out, ap_error *err);
 
-/* OCI layer media type for a layer stored with codec c. */
+/* OCI layer media type for a layer stored with codec c (NULL for xz). */
 const char *ap_codec_layer_media_type(ap_codec c);
 /* Codec of an OCI or Docker layer media type; -1 with *err if unknown. */
 int ap_codec_from_media_type(const char *media_type, ap_codec *out, ap_error *err);
@@ -42,7 +43,10 @@ int ap_compressor_reset(ap_compressor *z, ap_sink_fn sink, void *sink_ctx, ap_er
 typedef struct ap_decompressor ap_decompressor;
 
 /* max_out: refuse (AP_ERR_FORMAT, "decompresses past ...") once output exceeds it; 0 = no cap.
- * Concatenated gzip members and zstd frames are decoded as one stream. */
+ * The sink never receives bytes past the cap.
+ * Concatenated gzip members, zstd frames and xz streams are decoded as one stream;
+ * anything else after the end (trailing garbage) is an error. xz needs liblzma
+ * (AP_HAVE_LZMA, set by the Makefile); without it ap_decompressor_new refuses xz. */
 ap_decompressor *ap_decompressor_new(ap_codec c, uint64_t max_out,
                                      ap_sink_fn sink, void *sink_ctx, ap_error *err);
 int ap_decompressor_write(ap_decompressor *d, const void *buf, size_t n, ap_error *err);

@@ -6,8 +6,15 @@
  * In strict mode (AP_TAR_STRICT) it refuses, naming the entry and its byte
  * offset: any entry that is not a regular file (links, devices, directories,
  * FIFOs, GNU extensions, global pax headers), absolute paths, ".." components,
- * empty paths, and a path seen twice. ap_tar_finish() checks that the archive
- * ended with its two zero blocks and that nothing but zero padding follows. */
+ * empty paths, empty or "." components (so equal files have equal paths), and a
+ * path seen twice. ap_tar_finish() checks that the archive ended with its two
+ * zero blocks (one zero block then end of stream is accepted, as GNU tar does)
+ * and that nothing but zero padding follows.
+ * Messages: "NAME: entry PATH at offset N: REASON", "NAME: truncated at offset N
+ * (inside entry PATH)", "NAME: data after the end of the archive at offset N".
+ * Not strict: every entry type is returned (links with linkname, header-only
+ * types with size 0), GNU 'L'/'K' long names are applied, global headers skipped.
+ * Pax headers carry path, linkpath, size and mtime; GNU sparse files are refused. */
 #ifndef AIRPACK_TAR_READER_H
 #define AIRPACK_TAR_READER_H
 
