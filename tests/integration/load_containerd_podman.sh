@@ -1,0 +1,126 @@
+#!/bin/bash
+# load_containerd_podman: `airpack load --into containerd:NS` against a private
+# containerd started here, and `--into containers-storage:[vfs@ROOT+RUNROOT]`
+# into a private podman store: names and image IDs (config digests) as in the
+# bundle, a second load changes nothing, a tampered bundle loads nothing, no
+# temporary layout is left behind.
+. "$(dirname "$0")/../lib.sh"
+skip_unless jq minisign python3
+make_samples || exit 1
+make_keys || exit 1
+
+B="$T/bundle.tar"
+if "$AIRPACK" pack -q -o "$B" -s "$KEYS/sec" "$S/docker24/all.tar" >"$T/pack.out" 2>&1; then pass pack
+else fail pack "$(head -c 300 "$T/pack.out")"; exit 0; fi
+IMAGES="sample/base:1.0 sample/app-a:1.0 sample/app-b:1.0"
+bundle_manifest() { index_json "$B" | jq -r --arg n "$1" '.images[] | select(.names | index($n)) | .manifest.digest'; }
+cp "$B" "$T/bad.tar"
+off=$(python3 -c 'import tarfile,sys; m=tarfile.open(sys.argv[1]).getmembers()[-1]; print(m.offset_data + m.size // 2)' "$T/bad.tar")
+printf '\x01' | dd of="$T/bad.tar" bs=1 seek="$off" count=1 conv=notrunc 2>/dev/null
+# the temporary layouts live in our own TMPDIR, so we can see that none is left
+export TMPDIR="$T/tmp"; mkdir -p "$TMPDIR"
+leftovers() { ls -A "$TMPDIR" | grep -c '^airpack-'; }
+load() { "$AIRPACK" load -q -p "$KEYS/pub" "$@"; }
+
+# ---- containerd -------------------------------------------------------------------
+CTRD_PID=""
+stop_containerd() {
+    [ -n "$CTRD_PID" ] || return 0
+    kill "$CTRD_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$CTRD_PID" 2>/dev/null
+    CTRD_PID=""
+}
+containerd_tests() {
+    local C="$T/ctrd" ok=""
+    mkdir -p "$C"
+    cat >"$C/config.toml" <<EOF
+version = 2
+root = "$C/root"
+state = "$C/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$C/c.sock"
+[ttrpc]
+  address = "$C/c.sock.ttrpc"
+EOF
+    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
+    CTRD_PID=$!
+    add_cleanup stop_containerd
+    for _ in $(seq 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
+    if [ -z "$ok" ]; then echo "SKIP: containerd cannot run here: $(tail -3 "$C/log" | tr '\n' ' ')"; return; fi
+    local CTR="ctr -a $C/c.sock -n testns"
+    export CONTAINERD_ADDRESS="$C/c.sock"
+    if load --into containerd:testns "$B" >"$T/c1.out" 2>&1; then pass containerd-load
+    else fail containerd-load "$(head -c 400 "$T/c1.out")"; fi
+    local bad="" i got
+    for i in $IMAGES; do
+        got=$($CTR images ls | awk -v n="docker.io/$i" '$1 == n { print $3 }')
+        [ "$got" = "$(bundle_manifest "docker.io/$i")" ] || bad="$bad $i:${got:-missing}"
+    done
+    if [ -z "$bad" ]; then pass containerd-names-and-digests; else fail containerd-names-and-digests "$bad"; fi
+    # the image ID: the config that containerd resolves for the name
+    bad=""
+    for i in $IMAGES; do
+        got=$($CTR content get "$($CTR images ls | awk -v n="docker.io/$i" '$1 == n { print $3 }')" 2>/dev/null | jq -r .config.digest)
+        [ "$got" = "$(image_id "$i")" ] || bad="$bad $i:${got:-missing}"
+    done
+    if [ -z "$bad" ]; then pass containerd-image-ids; else fail containerd-image-ids "$bad"; fi
+    if $CTR images check 2>/dev/null | grep 'sample/app-a' | grep -q 'complete'; then pass containerd-content-complete
+    else fail containerd-content-complete "$($CTR images check 2>&1 | head -c 300)"; fi
+    if load --into containerd:testns "$B" >"$T/c2.out" 2>&1 && grep -q 'already present' "$T/c2.out" &&
+       ! grep -qw 'new' "$T/c2.out"; then pass containerd-second-load-already-present
+    else fail containerd-second-load-already-present "$(head -c 300 "$T/c2.out")"; fi
+    if load --into containerd:only --image sample/app-b:1.0 "$B" >"$T/c3.out" 2>&1 &&
+       [ "$(ctr -a "$C/c.sock" -n only images ls -q)" = "docker.io/sample/app-b:1.0" ]; then pass containerd-image-filter
+    else fail containerd-image-filter "$(head -c 300 "$T/c3.out") / $(ctr -a "$C/c.sock" -n only images ls -q | tr '\n' ' ')"; fi
+    expect_fail containerd-tampered-fails 1 'manifest.json' load --into containerd:tampered "$T/bad.tar"
+    if [ -z "$(ctr -a "$C/c.sock" -n tampered images ls -q)" ]; then pass containerd-tampered-loads-nothing
+    else fail containerd-tampered-loads-nothing "$(ctr -a "$C/c.sock" -n tampered images ls -q | tr '\n' ' ')"; fi
+    CONTAINERD_ADDRESS="$T/no-such.sock" expect_fail containerd-unreachable 2 'ctr.*no-such.sock' \
+        load --into containerd:testns "$B"
+    expect_fail containerd-bad-namespace 2 'namespace' load --into 'containerd:bad/ns' "$B"
+    unset CONTAINERD_ADDRESS
+    stop_containerd
+}
+if have containerd && have ctr; then containerd_tests; else echo "SKIP: containerd/ctr not installed"; fi
+
+# ---- podman's containers-storage (vfs under $T) -----------------------------------
+storage_tests() {
+    local P="$T/podman"
+    mkdir -p "$P"
+    local STORE="vfs@$P/root+$P/run"
+    local PODMAN="podman --root $P/root --runroot $P/run --storage-driver vfs"
+    if ! $PODMAN images >/dev/null 2>"$T/p.err"; then echo "SKIP: podman cannot run here: $(head -c 200 "$T/p.err")"; return; fi
+    if load --into "containers-storage:[$STORE]" "$B" >"$T/p1.out" 2>&1; then pass storage-load
+    else fail storage-load "$(head -c 400 "$T/p1.out")"; fi
+    local bad="" i got
+    for i in $IMAGES; do
+        got=$($PODMAN images --no-trunc --format '{{.ID}}' "docker.io/$i" 2>/dev/null)
+        want=$(image_id "$i"); want=${want#sha256:}
+        [ "${got#sha256:}" = "$want" ] || bad="$bad $i:${got:-missing}"
+    done
+    if [ -z "$bad" ]; then pass storage-image-ids; else fail storage-image-ids "$bad"; fi
+    if [ "$($PODMAN images --format '{{.Repository}}:{{.Tag}}' | sort | tr '\n' ' ')" = \
+         "docker.io/sample/app-a:1.0 docker.io/sample/app-b:1.0 docker.io/sample/base:1.0 " ]; then
+        pass storage-names
+    else fail storage-names "$($PODMAN images --format '{{.Repository}}:{{.Tag}}' | tr '\n' ' ')"; fi
+    # the store's own check of every layer against the diff_ids
+    if $PODMAN image inspect docker.io/sample/app-a:1.0 2>/dev/null | jq -r '.[0].RootFS.Layers | join(",")' |
+       grep -qx "$(diff_ids sample/app-a:1.0 | paste -sd,)"; then pass storage-diff-ids
+    else fail storage-diff-ids "$($PODMAN image inspect docker.io/sample/app-a:1.0 2>&1 | head -c 200)"; fi
+    # the same store named without brackets; a second load changes nothing
+    if load --into "containers-storage:$STORE" "$B" >"$T/p2.out" 2>&1 && grep -q 'already present' "$T/p2.out" &&
+       ! grep -qw 'new' "$T/p2.out"; then pass storage-second-load-already-present
+    else fail storage-second-load-already-present "$(head -c 300 "$T/p2.out")"; fi
+    local Q="$T/podman2" n
+    mkdir -p "$Q"
+    expect_fail storage-tampered-fails 1 'manifest.json' load --into "containers-storage:[vfs@$Q/root+$Q/run]" "$T/bad.tar"
+    n=$(podman --root "$Q/root" --runroot "$Q/run" --storage-driver vfs images -q 2>/dev/null | wc -l)
+    if [ "$n" -eq 0 ]; then pass storage-tampered-loads-nothing; else fail storage-tampered-loads-nothing "$n images"; fi
+    expect_fail storage-bad-spec 2 'containers-storage' load --into "containers-storage:[vfs@$Q/root" "$B"
+}
+if have podman && have skopeo; then storage_tests; else echo "SKIP: podman/skopeo not installed"; fi
+
+n=$(leftovers)
+if [ "$n" -eq 0 ]; then pass no-temporary-layout-left; else fail no-temporary-layout-left "$(ls -A "$TMPDIR" | head -3 | tr '\n' ' ')"; fi
