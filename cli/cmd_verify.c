@@ -1,9 +1,237 @@
-/* cmd_verify.c: placeholder until the subcommand lands. */
+/* cmd_verify.c: `airpack verify`: check a bundle's signature and every entry, in one pass.
+ *
+ *   airpack verify [-p PUBFILE]... [-P BASE64]... [--deep] [--json] [-q] BUNDLE|-
+ *
+ * Exit status: 0 verified, 1 verification failed, 2 could not run (usage, unreadable
+ * file, no trusted key). Without -p/-P the trusted keys are those of the trusted-keys
+ * directory and ./airpack.pub when it exists; which were used is said on stderr. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../formats/minisign.h"
+#include "../formats/stream.h"
+#include "../verify/verifier.h"
 #include "commands.h"
+#include "keys.h"
+#include "progress.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: airpack verify [-p PUBFILE]... [-P BASE64]... [--deep] [--json] [-q] BUNDLE|-\n"
+            "\n"
+            "Reads BUNDLE (or standard input for -) once, front to back, and checks that its\n"
+            "index is signed by a trusted key and that every entry matches the index.\n"
+            "\n"
+            "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
+            "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
+            "      --deep            also decompress every layer and check its diff_id, and check\n"
+            "                        manifests, configs, index.json and manifest.json\n"
+            "      --json            print one JSON report object on stdout\n"
+            "  -q, --quiet           no progress line\n"
+            "\n"
+            "Without -p or -P: the keys in the trusted-keys directory ($AIRPACK_TRUSTED_KEYS,\n"
+            "else $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d) and ./airpack.pub.\n"
+            "Exit status: 0 verified, 1 verification failed, 2 could not run.\n");
+}
+
+/* Collects what the report prints about the images, once the signed index is known. */
+typedef struct {
+    json_t *images;
+} report_ctx;
+
+static int on_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *sig, ap_error *err)
+{
+    (void)sig;
+    report_ctx *r = ctx;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        json_t *names = json_array();
+        for (size_t k = 0; k < idx->images[i].n_names; k++)
+            json_array_append_new(names, json_string(idx->images[i].names[k]));
+        json_t *o = json_object();
+        if (!names || !o || json_object_set_new(o, "names", names) < 0 ||
+            json_object_set_new(o, "id", json_string(idx->images[i].config.digest)) < 0 ||
+            json_array_append_new(r->images, o) < 0)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Default trusted keys: the trusted-keys directory, then ./airpack.pub. */
+static int default_keys(trusted_keys *keys, bool quiet, ap_error *err)
+{
+    if (trusted_keys_add_default_dir(keys, err) < 0)
+        return -1;
+    size_t from_dir = keys->n;
+    bool local = access("airpack.pub", R_OK) == 0;
+    if (local && trusted_keys_add_file(keys, "airpack.pub", err) < 0)
+        return -1;
+    if (!quiet) {
+        const char *env = getenv("AIRPACK_TRUSTED_KEYS");
+        char dir[4096] = "the trusted-keys directory";
+        if (env && *env)
+            snprintf(dir, sizeof dir, "%s", env);
+        else if (config_dir(dir, sizeof dir - 10, NULL) == 0)
+            strcat(dir, "/trusted.d");
+        if (from_dir > 0)
+            fprintf(stderr, "airpack verify: using %zu trusted key%s from %s\n", from_dir,
+                    from_dir == 1 ? "" : "s", dir);
+        if (local)
+            fprintf(stderr, "airpack verify: using trusted key ./airpack.pub\n");
+    }
+    if (keys->n == 0)
+        return ap_fail(err, AP_ERR_USAGE,
+                       "no trusted key: give -p KEY.pub or -P BASE64, or put KEY.pub files in the "
+                       "trusted-keys directory, or ./airpack.pub");
+    return 0;
+}
+
+static void print_json(const char *bundle, int verdict_ok, const ap_verify_report *rep, json_t *images,
+                       const ap_error *err)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "verdict", json_string(verdict_ok ? "verified" : "failed"));
+    json_object_set_new(o, "bundle", json_string(bundle));
+    json_object_set_new(o, "key_id", rep->sig.key_id[0] ? json_string(rep->sig.key_id) : json_null());
+    json_t *tc = rep->sig.key_id[0] ? json_string(rep->sig.trusted_comment) : NULL;
+    json_object_set_new(o, "trusted_comment", tc ? tc : json_null());
+    json_object_set(o, "images", images);
+    json_object_set_new(o, "entries_checked", json_integer((json_int_t)rep->entries_checked));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)rep->bytes));
+    json_object_set_new(o, "seconds", json_real(rep->seconds));
+    if (!verdict_ok)
+        json_object_set_new(o, "error", json_string(err->msg));
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
 int cmd_verify(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "airpack verify: not built yet\n");
+    static const struct option longopts[] = {
+        {"pubkey", required_argument, NULL, 'p'},
+        {"pubkey-base64", required_argument, NULL, 'P'},
+        {"deep", no_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    trusted_keys keys = {0};
+    ap_error err;
+    ap_error_clear(&err);
+    bool deep = false, as_json = false, quiet = false, explicit_keys = false;
+    int status = 2;
+
+    if (ap_minisign_init(&err) < 0) {
+        fprintf(stderr, "airpack verify: %s\n", err.msg);
+        return 2;
+    }
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+p:P:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            explicit_keys = true;
+            if (trusted_keys_add_file(&keys, optarg, &err) < 0)
+                goto fail_run;
+            break;
+        case 'P':
+            explicit_keys = true;
+            if (trusted_keys_add_base64(&keys, optarg, &err) < 0)
+                goto fail_run;
+            break;
+        case 'd': deep = true; break;
+        case 'j': as_json = true; break;
+        case 'q': quiet = true; break;
+        case 'h':
+            usage(stdout);
+            trusted_keys_free(&keys);
+            return 0;
+        default:
+            if (optopt)
+                fprintf(stderr, "airpack verify: option -%c %s\n", optopt,
+                        strchr("pP", optopt) ? "needs an argument" : "is not known");
+            else
+                fprintf(stderr, "airpack verify: option %s is not known\n", argv[optind - 1]);
+            usage(stderr);
+            trusted_keys_free(&keys);
+            return 2;
+        }
+    }
+    if (argc - optind != 1) {
+        fprintf(stderr, "airpack verify: give exactly one BUNDLE (or - for standard input)\n");
+        usage(stderr);
+        trusted_keys_free(&keys);
+        return 2;
+    }
+    const char *path = argv[optind];
+    if (!explicit_keys && default_keys(&keys, quiet, &err) < 0)
+        goto fail_run;
+
+    bool from_stdin = !strcmp(path, "-");
+    const char *name = from_stdin ? "stdin" : path;
+    int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ap_fail_errno(&err, AP_ERR_IO, "cannot open %s", path);
+        goto fail_run;
+    }
+    uint64_t total = 0;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        total = (uint64_t)st.st_size;
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+
+    progress_line pl;
+    progress_init(&pl, "verifying", total, quiet);
+    ap_fd_reader reader = {.fd = fd, .name = name, .offset = 0};
+    ap_verify_opts opts = {
+        .keys = keys.keys,
+        .n_keys = keys.n,
+        .deep = deep,
+        .progress = progress_update,
+        .progress_ctx = &pl,
+    };
+    report_ctx rc = {.images = json_array()};
+    ap_verify_sink sink = {.on_index = on_index};
+    ap_verify_report rep;
+    int r = ap_verify_stream(ap_fd_read, &reader, name, &opts, &sink, &rc, &rep, &err);
+    progress_done(&pl);
+    if (!from_stdin)
+        close(fd);
+
+    if (r == 0) {
+        status = 0;
+        if (!as_json)
+            printf("%s: verified: %zu image%s, %zu entries, %llu bytes, signed by key ID %s "
+                   "(trusted comment: %s)\n",
+                   name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.entries_checked,
+                   (unsigned long long)rep.bytes, rep.sig.key_id, rep.sig.trusted_comment);
+    } else {
+        status = (err.code == AP_ERR_IO || err.code == AP_ERR_NOMEM || err.code == AP_ERR_USAGE) ? 2 : 1;
+        fprintf(stderr, "airpack verify: %s\n", err.msg);
+        if (status == 1)
+            fprintf(stderr, "airpack verify: %s: verification FAILED\n", name);
+    }
+    if (as_json)
+        print_json(name, r == 0, &rep, rc.images, &err);
+    json_decref(rc.images);
+    trusted_keys_free(&keys);
+    return status;
+
+fail_run:
+    fprintf(stderr, "airpack verify: %s\n", err.msg);
+    trusted_keys_free(&keys);
     return 2;
 }

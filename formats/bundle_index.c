@@ -1,0 +1,601 @@
+/* bundle_index.c: parse and write the signed bundle index (airpack/bundle.json).
+ *
+ * Parsing is strict: the JSON is depth-checked, loaded with jansson (duplicate
+ * keys refused), every key must be one the format defines, every digest goes
+ * through ap_digest_parse, every path is one of the allowed forms, every size is
+ * a non-negative integer, no path is listed twice, and every blob an image names
+ * is a listed entry of the same size. Writing builds the canonical compact JSON
+ * (keys in the documented order) and checks that it parses back. */
+#include "bundle_index.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOB_PREFIX "blobs/sha256/"
+#define BLOB_PREFIX_LEN (sizeof BLOB_PREFIX - 1)
+
+static const char *const layer_media_types[] = {
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar",
+};
+
+static const char *const compressions[] = {"zstd", "gzip", "none"};
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, list[i]))
+            return true;
+    return false;
+}
+
+int ap_json_check_depth(const char *buf, size_t len, int max_depth, const char *what, ap_error *err)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = buf[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;            /* skip the escaped character, whatever it is */
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return ap_fail(err, AP_ERR_FORMAT,
+                               "%s: JSON nested deeper than %d levels (at byte %zu)",
+                               what, max_depth, i);
+        } else if (c == ']' || c == '}') {
+            if (depth > 0)
+                depth--;
+        }
+    }
+    return 0;
+}
+
+/* ---- parsing ---------------------------------------------------------------- */
+
+static bool blob_path_valid(const char *path)
+{
+    return !strncmp(path, BLOB_PREFIX, BLOB_PREFIX_LEN) && ap_hex_valid(path + BLOB_PREFIX_LEN);
+}
+
+static bool entry_path_valid(const char *path)
+{
+    return blob_path_valid(path) || !strcmp(path, "oci-layout") || !strcmp(path, "index.json") ||
+           !strcmp(path, "manifest.json");
+}
+
+/* Only the listed keys may appear in obj. */
+static int check_keys(json_t *obj, const char *const *keys, size_t n, const char *where, ap_error *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        (void)v;
+        if (!in_list(k, keys, n))
+            return ap_fail(err, AP_ERR_FORMAT, "%s: unknown key \"%.100s\"", where, k);
+    }
+    return 0;
+}
+
+static json_t *get_typed(json_t *obj, const char *key, json_type type, const char *type_name,
+                         const char *where, ap_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        ap_fail(err, AP_ERR_FORMAT, "%s: missing \"%s\"", where, key);
+        return NULL;
+    }
+    if (json_typeof(v) != type) {
+        ap_fail(err, AP_ERR_FORMAT, "%s: \"%s\" is not %s", where, key, type_name);
+        return NULL;
+    }
+    return v;
+}
+
+static int get_string(json_t *obj, const char *key, const char **out, const char *where, ap_error *err)
+{
+    json_t *v = get_typed(obj, key, JSON_STRING, "a string", where, err);
+    if (!v)
+        return -1;
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int get_dup_string(json_t *obj, const char *key, char **out, const char *where, ap_error *err)
+{
+    const char *s;
+    if (get_string(obj, key, &s, where, err) < 0)
+        return -1;
+    if (!(*out = strdup(s)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+static int get_size(json_t *obj, const char *key, uint64_t *out, const char *where, ap_error *err)
+{
+    json_t *v = get_typed(obj, key, JSON_INTEGER, "an integer", where, err);
+    if (!v)
+        return -1;
+    json_int_t n = json_integer_value(v);
+    if (n < 0)
+        return ap_fail(err, AP_ERR_FORMAT, "%s: \"%s\" is negative (%lld)", where, key, (long long)n);
+    *out = (uint64_t)n;
+    return 0;
+}
+
+static int get_digest(json_t *obj, const char *key, char out[AP_DIGEST_LEN + 1], const char *where,
+                      ap_error *err)
+{
+    const char *s;
+    char hex[AP_HEX_LEN + 1];
+    char what[256];
+    if (get_string(obj, key, &s, where, err) < 0)
+        return -1;
+    snprintf(what, sizeof what, "%s: \"%s\"", where, key);
+    if (ap_digest_parse(s, hex, what, err) < 0)
+        return -1;
+    snprintf(out, AP_DIGEST_LEN + 1, "sha256:%s", hex);
+    return 0;
+}
+
+static int parse_blob(json_t *obj, const char *key, ap_index_blob *out, const char *where, ap_error *err)
+{
+    static const char *const keys[] = {"digest", "size"};
+    char w[200];
+    json_t *b = get_typed(obj, key, JSON_OBJECT, "an object", where, err);
+    if (!b)
+        return -1;
+    snprintf(w, sizeof w, "%s %s", where, key);
+    if (check_keys(b, keys, 2, w, err) < 0 || get_digest(b, "digest", out->digest, w, err) < 0 ||
+        get_size(b, "size", &out->size, w, err) < 0)
+        return -1;
+    return 0;
+}
+
+static int parse_layer(json_t *l, ap_index_layer *out, const char *where, ap_error *err)
+{
+    static const char *const keys[] = {"digest", "size", "diff_id", "uncompressed_size", "media_type"};
+    if (!json_is_object(l))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
+    if (check_keys(l, keys, 5, where, err) < 0 || get_digest(l, "digest", out->digest, where, err) < 0 ||
+        get_size(l, "size", &out->size, where, err) < 0 ||
+        get_digest(l, "diff_id", out->diff_id, where, err) < 0 ||
+        get_size(l, "uncompressed_size", &out->uncompressed_size, where, err) < 0 ||
+        get_dup_string(l, "media_type", &out->media_type, where, err) < 0)
+        return -1;
+    if (!in_list(out->media_type, layer_media_types, 3))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: unknown layer media type \"%.200s\"", where,
+                       out->media_type);
+    return 0;
+}
+
+static int parse_image(json_t *im, ap_index_image *out, size_t i, ap_error *err)
+{
+    static const char *const keys[] = {"names", "manifest", "config", "platform", "layers"};
+    char where[64];
+    snprintf(where, sizeof where, "images[%zu]", i);
+    if (!json_is_object(im))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
+    if (check_keys(im, keys, 5, where, err) < 0)
+        return -1;
+
+    json_t *names = get_typed(im, "names", JSON_ARRAY, "an array", where, err);
+    if (!names)
+        return -1;
+    size_t nn = json_array_size(names);
+    if (nn > 0 && !(out->names = calloc(nn, sizeof *out->names)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < nn; k++) {
+        json_t *n = json_array_get(names, k);
+        if (!json_is_string(n) || json_string_length(n) == 0 || json_string_length(n) > 4096)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: names[%zu] is not a non-empty string", where, k);
+        if (!(out->names[k] = strdup(json_string_value(n))))
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        out->n_names = k + 1;
+    }
+
+    if (parse_blob(im, "manifest", &out->manifest, where, err) < 0 ||
+        parse_blob(im, "config", &out->config, where, err) < 0)
+        return -1;
+
+    json_t *plat = json_object_get(im, "platform");
+    if (plat && !json_is_null(plat)) {
+        if (!json_is_string(plat))
+            return ap_fail(err, AP_ERR_FORMAT, "%s: \"platform\" is not a string", where);
+        if (!(out->platform = strdup(json_string_value(plat))))
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+
+    json_t *layers = get_typed(im, "layers", JSON_ARRAY, "an array", where, err);
+    if (!layers)
+        return -1;
+    size_t nl = json_array_size(layers);
+    if (nl > 0 && !(out->layers = calloc(nl, sizeof *out->layers)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < nl; k++) {
+        char lw[96];
+        snprintf(lw, sizeof lw, "%s layers[%zu]", where, k);
+        out->n_layers = k + 1;
+        if (parse_layer(json_array_get(layers, k), &out->layers[k], lw, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_entry(json_t *e, ap_index_entry *out, size_t i, ap_error *err)
+{
+    static const char *const keys[] = {"path", "size", "sha256"};
+    char where[64];
+    const char *hex;
+    snprintf(where, sizeof where, "entries[%zu]", i);
+    if (!json_is_object(e))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
+    if (check_keys(e, keys, 3, where, err) < 0 || get_dup_string(e, "path", &out->path, where, err) < 0 ||
+        get_size(e, "size", &out->size, where, err) < 0 || get_string(e, "sha256", &hex, where, err) < 0)
+        return -1;
+    if (!entry_path_valid(out->path))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: path \"%.200s\" is not one a bundle may hold", where,
+                       out->path);
+    if (!ap_hex_valid(hex))
+        return ap_fail(err, AP_ERR_FORMAT, "%s (%s): sha256 \"%.100s\" is not 64 lowercase hex digits",
+                       where, out->path, hex);
+    memcpy(out->sha256, hex, AP_HEX_LEN + 1);
+    if (blob_path_valid(out->path) && strcmp(out->path + BLOB_PREFIX_LEN, out->sha256))
+        return ap_fail(err, AP_ERR_FORMAT, "%s (%s): sha256 %s does not match the blob's name", where,
+                       out->path, out->sha256);
+    return 0;
+}
+
+static int cmp_entry_ptr(const void *a, const void *b)
+{
+    const ap_index_entry *x = *(const ap_index_entry *const *)a;
+    const ap_index_entry *y = *(const ap_index_entry *const *)b;
+    return strcmp(x->path, y->path);
+}
+
+/* Entries sorted by path, for duplicate detection and lookups. */
+static const ap_index_entry **sorted_entries(const ap_bundle_index *idx, ap_error *err)
+{
+    const ap_index_entry **s = malloc((idx->n_entries ? idx->n_entries : 1) * sizeof *s);
+    if (!s) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < idx->n_entries; i++)
+        s[i] = &idx->entries[i];
+    qsort(s, idx->n_entries, sizeof *s, cmp_entry_ptr);
+    return s;
+}
+
+static const ap_index_entry *lookup_sorted(const ap_index_entry **s, size_t n, const char *path)
+{
+    ap_index_entry key = {.path = (char *)path};
+    const ap_index_entry *kp = &key;
+    const ap_index_entry **hit = bsearch(&kp, s, n, sizeof *s, cmp_entry_ptr);
+    return hit ? *hit : NULL;
+}
+
+static int check_blob_listed(const ap_index_entry **s, size_t n, const char *digest, uint64_t size,
+                             const char *where, ap_error *err)
+{
+    char path[BLOB_PREFIX_LEN + AP_HEX_LEN + 1];
+    snprintf(path, sizeof path, BLOB_PREFIX "%s", digest + 7);
+    const ap_index_entry *e = lookup_sorted(s, n, path);
+    if (!e)
+        return ap_fail(err, AP_ERR_FORMAT, "%s: blob %s is not a listed entry", where, digest);
+    if (e->size != size)
+        return ap_fail(err, AP_ERR_FORMAT, "%s: blob %s has size %llu, its entry says %llu", where,
+                       digest, (unsigned long long)size, (unsigned long long)e->size);
+    return 0;
+}
+
+typedef struct {
+    const ap_index_layer *layer;
+    size_t image;
+} layer_ref;
+
+static int cmp_layer_ref(const void *a, const void *b)
+{
+    return strcmp(((const layer_ref *)a)->layer->digest, ((const layer_ref *)b)->layer->digest);
+}
+
+/* Cross-checks: no path twice, every image blob listed with its size, and a layer
+ * blob named by several images described the same way each time. */
+static int check_references(const ap_bundle_index *idx, ap_error *err)
+{
+    int rc = -1;
+    layer_ref *refs = NULL;
+    const ap_index_entry **s = sorted_entries(idx, err);
+    if (!s)
+        return -1;
+    for (size_t i = 1; i < idx->n_entries; i++)
+        if (!strcmp(s[i - 1]->path, s[i]->path)) {
+            ap_fail(err, AP_ERR_FORMAT, "entries: path %s is listed twice", s[i]->path);
+            goto out;
+        }
+    size_t n_refs = 0;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        const ap_index_image *im = &idx->images[i];
+        char where[64];
+        snprintf(where, sizeof where, "images[%zu] manifest", i);
+        if (check_blob_listed(s, idx->n_entries, im->manifest.digest, im->manifest.size, where, err) < 0)
+            goto out;
+        snprintf(where, sizeof where, "images[%zu] config", i);
+        if (check_blob_listed(s, idx->n_entries, im->config.digest, im->config.size, where, err) < 0)
+            goto out;
+        for (size_t k = 0; k < im->n_layers; k++) {
+            snprintf(where, sizeof where, "images[%zu] layers[%zu]", i, k);
+            if (check_blob_listed(s, idx->n_entries, im->layers[k].digest, im->layers[k].size, where,
+                                  err) < 0)
+                goto out;
+        }
+        n_refs += im->n_layers;
+    }
+    refs = malloc((n_refs ? n_refs : 1) * sizeof *refs);
+    if (!refs) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t r = 0;
+    for (size_t i = 0; i < idx->n_images; i++)
+        for (size_t k = 0; k < idx->images[i].n_layers; k++)
+            refs[r++] = (layer_ref){&idx->images[i].layers[k], i};
+    qsort(refs, n_refs, sizeof *refs, cmp_layer_ref);
+    for (size_t i = 1; i < n_refs; i++) {
+        const ap_index_layer *a = refs[i - 1].layer, *b = refs[i].layer;
+        if (strcmp(a->digest, b->digest))
+            continue;
+        if (strcmp(a->diff_id, b->diff_id) || a->uncompressed_size != b->uncompressed_size ||
+            strcmp(a->media_type, b->media_type)) {
+            ap_fail(err, AP_ERR_FORMAT,
+                    "images[%zu] and images[%zu]: layer blob %s is described differently "
+                    "(diff_id, uncompressed_size or media_type)",
+                    refs[i - 1].image, refs[i].image, a->digest);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(refs);
+    free(s);
+    return rc;
+}
+
+static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
+{
+    static const char *const keys[] = {"airpack_bundle", "created", "tool", "compression", "images",
+                                       "entries"};
+    if (!json_is_object(root))
+        return ap_fail(err, AP_ERR_FORMAT, "not a JSON object");
+    /* The version first: an index from a newer airpack is refused as such. */
+    json_t *ver = json_object_get(root, "airpack_bundle");
+    if (!ver)
+        return ap_fail(err, AP_ERR_FORMAT, "not an airpack bundle index (no \"airpack_bundle\")");
+    if (!json_is_integer(ver) || json_integer_value(ver) != AP_BUNDLE_FORMAT_VERSION) {
+        char *v = json_dumps(ver, JSON_COMPACT | JSON_ENCODE_ANY);
+        ap_fail(err, AP_ERR_FORMAT, "unknown bundle format version %.40s (this airpack reads version %d)",
+                v ? v : "?", AP_BUNDLE_FORMAT_VERSION);
+        free(v);
+        return -1;
+    }
+    out->version = AP_BUNDLE_FORMAT_VERSION;
+    if (check_keys(root, keys, 6, "index", err) < 0 ||
+        get_dup_string(root, "created", &out->created, "index", err) < 0 ||
+        get_dup_string(root, "tool", &out->tool, "index", err) < 0 ||
+        get_dup_string(root, "compression", &out->compression, "index", err) < 0)
+        return -1;
+    if (!in_list(out->compression, compressions, 3))
+        return ap_fail(err, AP_ERR_FORMAT, "index: unknown compression \"%.40s\"", out->compression);
+
+    json_t *images = get_typed(root, "images", JSON_ARRAY, "an array", "index", err);
+    if (!images)
+        return -1;
+    size_t ni = json_array_size(images);
+    if (ni > 0 && !(out->images = calloc(ni, sizeof *out->images)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ni; i++) {
+        out->n_images = i + 1;
+        if (parse_image(json_array_get(images, i), &out->images[i], i, err) < 0)
+            return -1;
+    }
+
+    json_t *entries = get_typed(root, "entries", JSON_ARRAY, "an array", "index", err);
+    if (!entries)
+        return -1;
+    size_t ne = json_array_size(entries);
+    if (ne > 0 && !(out->entries = calloc(ne, sizeof *out->entries)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < ne; i++) {
+        out->n_entries = i + 1;
+        if (parse_entry(json_array_get(entries, i), &out->entries[i], i, err) < 0)
+            return -1;
+    }
+    return check_references(out, err);
+}
+
+int ap_bundle_index_parse(const char *buf, size_t len, ap_bundle_index *out, ap_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (len > AP_INDEX_MAX_SIZE)
+        return ap_fail(err, AP_ERR_FORMAT, "bundle index: %zu bytes, over the %u MiB limit", len,
+                       AP_INDEX_MAX_SIZE >> 20);
+    if (ap_json_check_depth(buf, len, AP_JSON_MAX_DEPTH, "bundle index", err) < 0)
+        return -1;
+    /* Only ASCII whitespace may follow the object (padding). jansson allows
+     * exactly space, tab, CR and LF after the value, which is that. */
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return ap_fail(err, AP_ERR_FORMAT, "bundle index: invalid JSON at byte %d: %s", jerr.position,
+                       jerr.text);
+    int rc = parse_root(root, out, err);
+    json_decref(root);
+    if (rc < 0) {
+        if (err && strncmp(err->msg, "bundle index", 12))
+            ap_error_prefix(err, "bundle index");
+        if (err && err->code != AP_ERR_NOMEM)
+            err->code = AP_ERR_FORMAT;
+        ap_bundle_index_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+void ap_bundle_index_free(ap_bundle_index *idx)
+{
+    if (!idx)
+        return;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        ap_index_image *im = &idx->images[i];
+        for (size_t k = 0; k < im->n_names; k++)
+            free(im->names[k]);
+        free(im->names);
+        free(im->platform);
+        for (size_t k = 0; k < im->n_layers; k++)
+            free(im->layers[k].media_type);
+        free(im->layers);
+    }
+    free(idx->images);
+    for (size_t i = 0; i < idx->n_entries; i++)
+        free(idx->entries[i].path);
+    free(idx->entries);
+    free(idx->created);
+    free(idx->tool);
+    free(idx->compression);
+    memset(idx, 0, sizeof *idx);
+}
+
+const ap_index_entry *ap_bundle_index_find(const ap_bundle_index *idx, const char *path)
+{
+    for (size_t i = 0; i < idx->n_entries; i++)
+        if (!strcmp(idx->entries[i].path, path))
+            return &idx->entries[i];
+    return NULL;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+/* Adds key: value to obj, taking the reference; a NULL value (allocation failure) fails. */
+static int put(json_t *obj, const char *key, json_t *v)
+{
+    return v ? json_object_set_new(obj, key, v) : -1;
+}
+
+static json_t *size_value(uint64_t n)
+{
+    return n > (uint64_t)INT64_MAX ? NULL : json_integer((json_int_t)n);
+}
+
+static json_t *blob_json(const ap_index_blob *b)
+{
+    json_t *o = json_object();
+    if (!o || put(o, "digest", json_string(b->digest)) < 0 || put(o, "size", size_value(b->size)) < 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *image_json(const ap_index_image *im)
+{
+    json_t *o = json_object(), *names = json_array(), *layers = json_array();
+    if (!o || !names || !layers)
+        goto fail;
+    for (size_t k = 0; k < im->n_names; k++)
+        if (json_array_append_new(names, json_string(im->names[k])) < 0)
+            goto fail;
+    for (size_t k = 0; k < im->n_layers; k++) {
+        const ap_index_layer *l = &im->layers[k];
+        json_t *lo = json_object();
+        if (!lo || json_array_append_new(layers, lo) < 0 || put(lo, "digest", json_string(l->digest)) < 0 ||
+            put(lo, "size", size_value(l->size)) < 0 || put(lo, "diff_id", json_string(l->diff_id)) < 0 ||
+            put(lo, "uncompressed_size", size_value(l->uncompressed_size)) < 0 ||
+            put(lo, "media_type", json_string(l->media_type ? l->media_type : "")) < 0)
+            goto fail;
+    }
+    if (put(o, "names", names) < 0) {
+        names = NULL;
+        goto fail;
+    }
+    names = NULL;
+    if (put(o, "manifest", blob_json(&im->manifest)) < 0 || put(o, "config", blob_json(&im->config)) < 0)
+        goto fail;
+    if (im->platform && put(o, "platform", json_string(im->platform)) < 0)
+        goto fail;
+    json_t *l = layers;
+    layers = NULL;
+    if (put(o, "layers", l) < 0)
+        goto fail;
+    return o;
+fail:
+    json_decref(names);
+    json_decref(layers);
+    json_decref(o);
+    return NULL;
+}
+
+char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *err)
+{
+    json_t *root = json_object(), *images = json_array(), *entries = json_array();
+    char *out = NULL;
+    if (!root || !images || !entries)
+        goto fail;
+    if (put(root, "airpack_bundle", json_integer(idx->version ? idx->version : AP_BUNDLE_FORMAT_VERSION)) < 0 ||
+        put(root, "created", json_string(idx->created ? idx->created : "")) < 0 ||
+        put(root, "tool", json_string(idx->tool ? idx->tool : "")) < 0 ||
+        put(root, "compression", json_string(idx->compression ? idx->compression : "")) < 0)
+        goto fail;
+    for (size_t i = 0; i < idx->n_images; i++)
+        if (json_array_append_new(images, image_json(&idx->images[i])) < 0)
+            goto fail;
+    for (size_t i = 0; i < idx->n_entries; i++) {
+        const ap_index_entry *e = &idx->entries[i];
+        json_t *eo = json_object();
+        if (!eo || json_array_append_new(entries, eo) < 0 ||
+            put(eo, "path", json_string(e->path ? e->path : "")) < 0 ||
+            put(eo, "size", size_value(e->size)) < 0 || put(eo, "sha256", json_string(e->sha256)) < 0)
+            goto fail;
+    }
+    json_t *tmp = images;
+    images = NULL;
+    if (put(root, "images", tmp) < 0)
+        goto fail;
+    tmp = entries;
+    entries = NULL;
+    if (put(root, "entries", tmp) < 0)
+        goto fail;
+    out = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (!out) {
+        ap_fail(err, AP_ERR_NOMEM, "bundle index: out of memory while writing");
+        return NULL;
+    }
+    size_t n = strlen(out);
+    /* What we write must be what a reader accepts. */
+    ap_bundle_index check;
+    if (ap_bundle_index_parse(out, n, &check, err) < 0) {
+        ap_error_prefix(err, "refusing to write an invalid index");
+        free(out);
+        return NULL;
+    }
+    ap_bundle_index_free(&check);
+    if (len)
+        *len = n;
+    return out;
+fail:
+    json_decref(images);
+    json_decref(entries);
+    json_decref(root);
+    ap_fail(err, AP_ERR_FORMAT,
+            "bundle index: cannot write (out of memory, a size over 2^63, or a string that is not UTF-8)");
+    return NULL;
+}

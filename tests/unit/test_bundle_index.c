@@ -1,0 +1,324 @@
+/* test_bundle_index.c: the bundle index writer and its strict parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../formats/bundle_index.h"
+
+#define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HEX_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define HEX_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define HEX_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
+#define HEX_E "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+
+/* One image (two names, one layer), and every entry a bundle has. */
+static char *names[] = {"docker.io/library/nginx:1.25", "localhost:5000/nginx:1.25"};
+static ap_index_layer layer = {
+    .digest = "sha256:" HEX_A, .size = 111, .diff_id = "sha256:" HEX_D,
+    .uncompressed_size = 4096, .media_type = "application/vnd.oci.image.layer.v1.tar+zstd"};
+static ap_index_image image = {
+    .names = names, .n_names = 2,
+    .manifest = {"sha256:" HEX_C, 333}, .config = {"sha256:" HEX_B, 222},
+    .platform = "linux/amd64", .layers = &layer, .n_layers = 1};
+static ap_index_entry entries[] = {
+    {"blobs/sha256/" HEX_A, 111, HEX_A},
+    {"blobs/sha256/" HEX_B, 222, HEX_B},
+    {"blobs/sha256/" HEX_C, 333, HEX_C},
+    {"oci-layout", 30, HEX_E},
+    {"index.json", 400, HEX_E},
+    {"manifest.json", 500, HEX_E},
+};
+static const ap_bundle_index sample = {
+    .version = 1, .created = "2026-11-28T00:00:00Z", .tool = "airpack 0.1.0", .compression = "zstd",
+    .images = &image, .n_images = 1, .entries = entries, .n_entries = 6};
+
+static char *sample_json(size_t *len)
+{
+    ap_error err;
+    char *s = ap_bundle_index_write(&sample, len, &err);
+    if (!s)
+        fail_msg("write failed: %s", err.msg);
+    return s;
+}
+
+/* sample JSON with the first `from` replaced by `to`. */
+static char *sample_with(const char *from, const char *to)
+{
+    size_t len;
+    char *s = sample_json(&len);
+    char *at = strstr(s, from);
+    if (!at)
+        fail_msg("'%s' not in the sample JSON", from);
+    size_t fl = strlen(from), tl = strlen(to);
+    char *out = malloc(len - fl + tl + 1);
+    memcpy(out, s, (size_t)(at - s));
+    memcpy(out + (at - s), to, tl);
+    strcpy(out + (at - s) + tl, at + fl);
+    free(s);
+    return out;
+}
+
+static void assert_refused(const char *json, const char *reason)
+{
+    ap_bundle_index idx;
+    ap_error err;
+    ap_error_clear(&err);
+    int rc = ap_bundle_index_parse(json, strlen(json), &idx, &err);
+    if (rc == 0)
+        fail_msg("accepted, wanted refusal with '%s'", reason);
+    assert_int_equal(err.code, AP_ERR_FORMAT);
+    if (!strstr(err.msg, reason))
+        fail_msg("message '%s' lacks '%s'", err.msg, reason);
+}
+
+static void refuse_edit(const char *from, const char *to, const char *reason)
+{
+    char *s = sample_with(from, to);
+    assert_refused(s, reason);
+    free(s);
+}
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    size_t len;
+    char *s = sample_json(&len);
+    assert_int_equal(strlen(s), len);
+    ap_bundle_index idx;
+    ap_error err;
+    assert_int_equal(ap_bundle_index_parse(s, len, &idx, &err), 0);
+    assert_int_equal(idx.version, 1);
+    assert_string_equal(idx.created, sample.created);
+    assert_string_equal(idx.tool, sample.tool);
+    assert_string_equal(idx.compression, "zstd");
+    assert_int_equal(idx.n_images, 1);
+    assert_int_equal(idx.images[0].n_names, 2);
+    assert_string_equal(idx.images[0].names[1], "localhost:5000/nginx:1.25");
+    assert_string_equal(idx.images[0].config.digest, "sha256:" HEX_B);
+    assert_int_equal(idx.images[0].manifest.size, 333);
+    assert_string_equal(idx.images[0].platform, "linux/amd64");
+    assert_int_equal(idx.images[0].n_layers, 1);
+    assert_string_equal(idx.images[0].layers[0].diff_id, "sha256:" HEX_D);
+    assert_int_equal(idx.images[0].layers[0].uncompressed_size, 4096);
+    assert_string_equal(idx.images[0].layers[0].media_type, layer.media_type);
+    assert_int_equal(idx.n_entries, 6);
+    assert_string_equal(idx.entries[5].path, "manifest.json");
+    assert_string_equal(idx.entries[0].sha256, HEX_A);
+    assert_non_null(ap_bundle_index_find(&idx, "index.json"));
+    assert_null(ap_bundle_index_find(&idx, "nope"));
+    /* write(parse(write(x))) == write(x), byte for byte */
+    size_t len2;
+    char *s2 = ap_bundle_index_write(&idx, &len2, &err);
+    assert_non_null(s2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(s, s2, len);
+    ap_bundle_index_free(&idx);
+    free(s2);
+    free(s);
+}
+
+static void test_canonical_key_order(void **state)
+{
+    (void)state;
+    size_t len;
+    char *s = sample_json(&len);
+    const char *want_prefix =
+        "{\"airpack_bundle\":1,\"created\":\"2026-11-28T00:00:00Z\",\"tool\":\"airpack 0.1.0\","
+        "\"compression\":\"zstd\",\"images\":[{\"names\":[\"docker.io/library/nginx:1.25\","
+        "\"localhost:5000/nginx:1.25\"],\"manifest\":{\"digest\":\"sha256:" HEX_C "\",\"size\":333},"
+        "\"config\":{\"digest\":\"sha256:" HEX_B "\",\"size\":222},\"platform\":\"linux/amd64\","
+        "\"layers\":[{\"digest\":\"sha256:" HEX_A "\",\"size\":111,\"diff_id\":\"sha256:" HEX_D "\","
+        "\"uncompressed_size\":4096,\"media_type\":\"application/vnd.oci.image.layer.v1.tar+zstd\"}]}],"
+        "\"entries\":[{\"path\":\"blobs/sha256/" HEX_A "\",\"size\":111,\"sha256\":\"" HEX_A "\"},";
+    assert_memory_equal(s, want_prefix, strlen(want_prefix));
+    assert_null(strstr(s, ", "));
+    assert_null(strstr(s, ": "));
+    assert_null(strchr(s, '\n'));
+    assert_int_equal(s[len - 1], '}');
+    free(s);
+}
+
+static void test_padding_allowed_garbage_refused(void **state)
+{
+    (void)state;
+    size_t len;
+    char *s = sample_json(&len);
+    char *padded = malloc(len + 100);
+    memcpy(padded, s, len);
+    memset(padded + len, ' ', 90);
+    padded[len + 88] = '\n';
+    padded[len + 89] = '\t';
+    ap_bundle_index idx;
+    ap_error err;
+    assert_int_equal(ap_bundle_index_parse(padded, len + 90, &idx, &err), 0);
+    ap_bundle_index_free(&idx);
+    padded[len + 50] = 'x';
+    assert_int_equal(ap_bundle_index_parse(padded, len + 90, &idx, &err), -1);
+    padded[len + 50] = '\0';
+    assert_int_equal(ap_bundle_index_parse(padded, len + 90, &idx, &err), -1);
+    free(padded);
+    free(s);
+}
+
+static void test_bad_digest(void **state)
+{
+    (void)state;
+    /* uppercase hex, short hex, other algorithm, in image and layer fields */
+    refuse_edit("sha256:" HEX_B, "sha256:" "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", "config");
+    refuse_edit("\"diff_id\":\"sha256:" HEX_D, "\"diff_id\":\"sha256:dd", "diff_id");
+    refuse_edit("\"digest\":\"sha256:" HEX_C, "\"digest\":\"sha512:" HEX_C, "manifest");
+    refuse_edit("\"sha256\":\"" HEX_A "\"", "\"sha256\":\"" HEX_A "0\"", "sha256");
+    /* a blob entry whose name is not its sha256 */
+    refuse_edit("\"sha256\":\"" HEX_A "\"", "\"sha256\":\"" HEX_E "\"", "does not match the blob's name");
+}
+
+static void test_negative_and_bad_sizes(void **state)
+{
+    (void)state;
+    refuse_edit("\"size\":111", "\"size\":-111", "negative");
+    refuse_edit("\"uncompressed_size\":4096", "\"uncompressed_size\":-1", "negative");
+    refuse_edit("\"size\":30", "\"size\":30.0", "not an integer");
+    refuse_edit("\"size\":30", "\"size\":\"30\"", "not an integer");
+    /* more than int64 holds: jansson refuses, so do we */
+    refuse_edit("\"size\":30", "\"size\":18446744073709551616", "invalid JSON");
+}
+
+static void test_unknown_version(void **state)
+{
+    (void)state;
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":2", "unknown bundle format version 2");
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":\"1\"", "unknown bundle format version");
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundlf\":1", "not an airpack bundle index");
+}
+
+static void test_duplicate_path(void **state)
+{
+    (void)state;
+    refuse_edit("{\"path\":\"oci-layout\"", "{\"path\":\"index.json\"", "listed twice");
+    /* duplicate keys in an object are refused too */
+    refuse_edit("\"tool\":", "\"tool\":\"x\",\"tool\":", "invalid JSON");
+}
+
+static void test_image_blob_not_listed(void **state)
+{
+    (void)state;
+    /* the layer entry now names another blob: the image's layer is unlisted */
+    refuse_edit("{\"path\":\"blobs/sha256/" HEX_A "\",\"size\":111,\"sha256\":\"" HEX_A "\"}",
+                "{\"path\":\"blobs/sha256/" HEX_E "\",\"size\":111,\"sha256\":\"" HEX_E "\"}",
+                "is not a listed entry");
+    /* listed, but the image says another size */
+    refuse_edit("\"config\":{\"digest\":\"sha256:" HEX_B "\",\"size\":222}",
+                "\"config\":{\"digest\":\"sha256:" HEX_B "\",\"size\":223}", "has size 223");
+}
+
+static void test_bad_paths_and_keys(void **state)
+{
+    (void)state;
+    refuse_edit("\"path\":\"oci-layout\"", "\"path\":\"../oci-layout\"", "is not one a bundle may hold");
+    refuse_edit("\"path\":\"oci-layout\"", "\"path\":\"/etc/passwd\"", "is not one a bundle may hold");
+    refuse_edit("\"path\":\"oci-layout\"", "\"path\":\"blobs/sha256/../../x\"", "is not one a bundle may hold");
+    refuse_edit("\"tool\":", "\"extra\":1,\"tool\":", "unknown key \"extra\"");
+    refuse_edit("\"compression\":\"zstd\"", "\"compression\":\"lz4\"", "unknown compression");
+    refuse_edit("\"media_type\":\"application/vnd.oci.image.layer.v1.tar+zstd\"",
+                "\"media_type\":\"text/plain\"", "unknown layer media type");
+    refuse_edit("\"names\":[\"docker.io/library/nginx:1.25\"", "\"names\":[7", "names[0]");
+    assert_refused("[1,2,3]", "not a JSON object");
+    assert_refused("", "invalid JSON");
+}
+
+static void test_depth_cap(void **state)
+{
+    (void)state;
+    ap_error err;
+    char deep[200];
+    /* 32 levels pass the check, 33 do not; brackets inside strings do not count */
+    memset(deep, '[', 32);
+    memset(deep + 32, ']', 32);
+    deep[64] = 0;
+    assert_int_equal(ap_json_check_depth(deep, 64, AP_JSON_MAX_DEPTH, "x", &err), 0);
+    memset(deep, '[', 33);
+    memset(deep + 33, ']', 33);
+    deep[66] = 0;
+    assert_int_equal(ap_json_check_depth(deep, 66, AP_JSON_MAX_DEPTH, "x", &err), -1);
+    assert_non_null(strstr(err.msg, "nested deeper than 32"));
+    const char *str = "[\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\\"[[[[[\"]";
+    assert_int_equal(ap_json_check_depth(str, strlen(str), 2, "x", &err), 0);
+    /* the parser applies the cap itself */
+    char *s = sample_with("\"tool\":", "\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],\"tool\":");
+    assert_refused(s, "nested deeper than 32");
+    free(s);
+}
+
+static void test_size_cap(void **state)
+{
+    (void)state;
+    ap_bundle_index idx;
+    ap_error err;
+    /* refused by its length alone, before a byte is looked at */
+    assert_int_equal(ap_bundle_index_parse("{}", (size_t)AP_INDEX_MAX_SIZE + 1, &idx, &err), -1);
+    assert_non_null(strstr(err.msg, "over the 64 MiB limit"));
+}
+
+static void test_layer_described_twice_differently(void **state)
+{
+    (void)state;
+    ap_index_layer l2 = layer;
+    memcpy(l2.diff_id, "sha256:" HEX_E, AP_DIGEST_LEN + 1);
+    ap_index_image images[2] = {image, image};
+    images[1].layers = &l2;
+    ap_bundle_index idx = sample;
+    idx.images = images;
+    idx.n_images = 2;
+    ap_error err;
+    size_t len;
+    /* the writer refuses what the parser would refuse */
+    assert_null(ap_bundle_index_write(&idx, &len, &err));
+    assert_non_null(strstr(err.msg, "described differently"));
+}
+
+static void test_no_platform_no_names(void **state)
+{
+    (void)state;
+    ap_index_image im = image;
+    im.platform = NULL;
+    im.n_names = 0;
+    ap_bundle_index idx = sample;
+    idx.images = &im;
+    ap_error err;
+    size_t len;
+    char *s = ap_bundle_index_write(&idx, &len, &err);
+    assert_non_null(s);
+    assert_null(strstr(s, "platform"));
+    ap_bundle_index back;
+    assert_int_equal(ap_bundle_index_parse(s, len, &back, &err), 0);
+    assert_null(back.images[0].platform);
+    assert_int_equal(back.images[0].n_names, 0);
+    ap_bundle_index_free(&back);
+    free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_canonical_key_order),
+        cmocka_unit_test(test_padding_allowed_garbage_refused),
+        cmocka_unit_test(test_bad_digest),
+        cmocka_unit_test(test_negative_and_bad_sizes),
+        cmocka_unit_test(test_unknown_version),
+        cmocka_unit_test(test_duplicate_path),
+        cmocka_unit_test(test_image_blob_not_listed),
+        cmocka_unit_test(test_bad_paths_and_keys),
+        cmocka_unit_test(test_depth_cap),
+        cmocka_unit_test(test_size_cap),
+        cmocka_unit_test(test_layer_described_twice_differently),
+        cmocka_unit_test(test_no_platform_no_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
