@@ -549,11 +549,16 @@ int ap_tar_next(ap_tar_reader *r, ap_tar_entry *e, ap_error *err)
             got = pull_full(r, h, BLOCK, err);
             if (got < 0)
                 return -1;
-            if (got == 0 || (got == BLOCK && all_zero(h, BLOCK))) {
+            if (got == BLOCK && all_zero(h, BLOCK)) {
                 r->at_end = true;
                 return 0;
             }
-            if (got < BLOCK && all_zero(h, (size_t)got)) {
+            /* One zero block and then the end: GNU tar accepts it, but a bundle
+             * always ends with two, so in strict mode it is a truncated bundle. */
+            if (strict && got < BLOCK && all_zero(h, (size_t)got))
+                return fail_plain(r, err, "truncated at offset %llu: the end-of-archive marker is cut short",
+                                  (unsigned long long)(hoff + BLOCK + (uint64_t)got));
+            if (got == 0 || (got < BLOCK && all_zero(h, (size_t)got))) {
                 r->at_end = true;   /* short zero tail: finish() accepts it */
                 return 0;
             }
