@@ -13,6 +13,7 @@
 #include "../formats/bundle_index.h"
 #include "../formats/tar_reader.h"
 #include "commands.h"
+#include "progress.h"
 
 static const char usage_text[] =
     "usage: airpack ls [--json] BUNDLE|-\n"
@@ -20,17 +21,6 @@ static const char usage_text[] =
     "Lists the images in a bundle (names, IDs, platforms, layers), which layers are shared,\n"
     "and what deduplication and compression saved. Reads only the bundle's index and does not\n"
     "check its signature: use 'airpack verify' for that.\n";
-
-static void human(char *out, size_t n, double b)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
-    while (b >= 1024 && i < 4) {
-        b /= 1024;
-        i++;
-    }
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
-}
 
 static int read_index(const char *path, ap_bundle_index *idx, ap_error *err)
 {
@@ -100,6 +90,20 @@ static size_t layer_uses(const ap_bundle_index *idx, const char *diff_id)
     return n;
 }
 
+/* Whether layer k of image i is the first use of its diff_id, so each
+ * distinct layer is counted once. */
+static bool first_use(const ap_bundle_index *idx, size_t i, size_t k)
+{
+    const char *diff_id = idx->images[i].layers[k].diff_id;
+    for (size_t a = 0; a <= i; a++) {
+        size_t end = a == i ? k : idx->images[a].n_layers;
+        for (size_t b = 0; b < end; b++)
+            if (!strcmp(idx->images[a].layers[b].diff_id, diff_id))
+                return false;
+    }
+    return true;
+}
+
 static uint64_t bundle_bytes(const ap_bundle_index *idx)
 {
     uint64_t total = 0;
@@ -141,14 +145,7 @@ static void print_json(const char *path, const ap_bundle_index *idx)
             json_object_set_new(lj, "shared", json_boolean(layer_uses(idx, l->diff_id) > 1));
             json_array_append_new(ls, lj);
             referenced += l->uncompressed_size;
-            bool first = true;   /* count each distinct layer once */
-            for (size_t a = 0; a <= i && first; a++)
-                for (size_t b = 0; b < idx->images[a].n_layers && first; b++) {
-                    if (a == i && b >= k)
-                        break;
-                    first = strcmp(idx->images[a].layers[b].diff_id, l->diff_id) != 0;
-                }
-            if (first) {
+            if (first_use(idx, i, k)) {
                 distinct += l->uncompressed_size;
                 stored += l->size;
                 json_t *u = json_object();
@@ -192,7 +189,7 @@ static void print_text(const char *path, const ap_bundle_index *idx)
         for (size_t k = 0; k < im->n_layers; k++)
             isize += im->layers[k].uncompressed_size;
         char hs[32];
-        human(hs, sizeof hs, (double)isize);
+        format_bytes(hs, sizeof hs, (double)isize);
         printf("%s", im->n_names ? im->names[0] : "(untagged)");
         for (size_t k = 1; k < im->n_names; k++)
             printf(", %s", im->names[k]);
@@ -201,21 +198,14 @@ static void print_text(const char *path, const ap_bundle_index *idx)
         for (size_t k = 0; k < im->n_layers; k++) {
             const ap_index_layer *l = &im->layers[k];
             char cs[32], us[32];
-            human(cs, sizeof cs, (double)l->size);
-            human(us, sizeof us, (double)l->uncompressed_size);
+            format_bytes(cs, sizeof cs, (double)l->size);
+            format_bytes(us, sizeof us, (double)l->uncompressed_size);
             size_t uses = layer_uses(idx, l->diff_id);
             printf("    %.19s  %10s stored  %10s uncompressed%s\n", l->diff_id, cs, us,
                    uses > 1 ? "  shared" : "");
             referenced += l->uncompressed_size;
             n_refs++;
-            bool first = true;
-            for (size_t a = 0; a <= i && first; a++)
-                for (size_t b = 0; b < idx->images[a].n_layers && first; b++) {
-                    if (a == i && b >= k)
-                        break;
-                    first = strcmp(idx->images[a].layers[b].diff_id, l->diff_id) != 0;
-                }
-            if (first) {
+            if (first_use(idx, i, k)) {
                 distinct += l->uncompressed_size;
                 stored += l->size;
                 n_distinct++;
@@ -223,10 +213,10 @@ static void print_text(const char *path, const ap_bundle_index *idx)
         }
     }
     char r[32], d[32], s[32], b[32];
-    human(r, sizeof r, (double)referenced);
-    human(d, sizeof d, (double)distinct);
-    human(s, sizeof s, (double)stored);
-    human(b, sizeof b, (double)bundle_bytes(idx));
+    format_bytes(r, sizeof r, (double)referenced);
+    format_bytes(d, sizeof d, (double)distinct);
+    format_bytes(s, sizeof s, (double)stored);
+    format_bytes(b, sizeof b, (double)bundle_bytes(idx));
     printf("\n%zu layers as the images use them (%s uncompressed); %zu stored once (%s), compressed to %s.\n",
            n_refs, r, n_distinct, d, s);
     printf("Bundle entries: %zu, %s: %.0f%% of the layers' uncompressed size.\n", idx->n_entries, b,

@@ -11,7 +11,7 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void human(char *out, size_t n, double bytes)
+void format_bytes(char *out, size_t n, double bytes)
 {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     int u = 0;
@@ -43,11 +43,11 @@ void progress_update(void *ctx, uint64_t done)
     double el = t - p->start;
     double rate = el > 0 ? (double)done / el : 0;
     char d[32], r[32];
-    human(d, sizeof d, (double)done);
-    human(r, sizeof r, rate);
+    format_bytes(d, sizeof d, (double)done);
+    format_bytes(r, sizeof r, rate);
     if (p->total > 0 && rate > 0 && done <= p->total) {
         char tot[32];
-        human(tot, sizeof tot, (double)p->total);
+        format_bytes(tot, sizeof tot, (double)p->total);
         double left = (double)(p->total - done) / rate;
         fprintf(stderr, "\r\033[K%s: %s of %s (%.0f%%), %s/s, %.0fs left", p->label, d, tot,
                 100.0 * (double)done / (double)p->total, r, left);

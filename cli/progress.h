@@ -3,6 +3,7 @@
 #define AIRPACK_PROGRESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -17,5 +18,8 @@ void progress_init(progress_line *p, const char *label, uint64_t total, bool qui
 /* Suitable as a progress callback: ctx is progress_line*. Rate-limited to ~4/s. */
 void progress_update(void *ctx, uint64_t done);
 void progress_done(progress_line *p);   /* clears the line */
+
+/* "1.5 MiB": bytes in powers of 1024, for people. */
+void format_bytes(char *out, size_t n, double bytes);
 
 #endif
