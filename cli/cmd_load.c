@@ -1,9 +1,329 @@
-/* cmd_load.c: placeholder until the subcommand lands. */
+/* cmd_load.c: `airpack load`: verify a bundle and load its images into a target, in one pass.
+ *
+ *   airpack load [-p PUB]... [-P BASE64]... --into TARGET [--image NAME]... [--json] [-q]
+ *                [--tls-verify=false] [--authfile F] [--creds USER:PASS] BUNDLE|-
+ *
+ * The bundle is read once; the target gets the bytes as they are verified and
+ * commits only after the whole bundle verified. Exit status: 0 loaded,
+ * 1 verification failed (nothing was loaded), 2 the target failed or usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../formats/minisign.h"
+#include "../formats/stream.h"
+#include "../verify/loader.h"
 #include "commands.h"
+#include "keys.h"
+#include "progress.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: airpack load [-p PUBFILE]... [-P BASE64]... --into TARGET [--image NAME]...\n"
+            "                    [--json] [-q] [--tls-verify=false] [--authfile FILE]\n"
+            "                    [--creds USER:PASS] BUNDLE|-\n"
+            "\n"
+            "Reads BUNDLE (or standard input for -) once, verifies it exactly as 'airpack verify'\n"
+            "does, and loads its images into TARGET from the bytes it verified. Nothing becomes\n"
+            "visible in TARGET unless the whole bundle verified.\n"
+            "\n"
+            "Targets:\n"
+            "  oci:DIR                        an OCI image layout directory (created if absent)\n"
+            "  docker-daemon:[SOCKET]         a Docker engine (default: $DOCKER_HOST, else\n"
+            "                                 /var/run/docker.sock)\n"
+            "  docker://HOST[:PORT][/PREFIX]  a registry\n"
+            "  containerd:[NAMESPACE]         containerd\n"
+            "  containers-storage:            podman's local storage\n"
+            "\n"
+            "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
+            "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
+            "      --into TARGET     where to load the images (required)\n"
+            "      --image NAME      load only this image (repeatable; full or short name, or ID)\n"
+            "      --json            print one JSON report object on stdout\n"
+            "  -q, --quiet           no progress line\n"
+            "      --tls-verify=false  registry: do not verify TLS certificates\n"
+            "      --authfile FILE   registry: credentials file (Docker config.json format)\n"
+            "      --creds USER:PASS registry: credentials\n"
+            "\n"
+            "Without -p or -P: the keys in the trusted-keys directory ($AIRPACK_TRUSTED_KEYS,\n"
+            "else $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d) and ./airpack.pub.\n"
+            "Exit status: 0 loaded, 1 verification failed (nothing loaded), 2 target failed or usage.\n");
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+/* Like ap_fd_read, but a SIGINT/SIGTERM stops the load (so the target is aborted cleanly). */
+static ssize_t read_interruptible(void *ctx, void *buf, size_t n, ap_error *err)
+{
+    ap_fd_reader *r = ctx;
+    for (;;) {
+        if (interrupted)
+            return ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
+        ssize_t got = read(r->fd, buf, n);
+        if (got >= 0) {
+            r->offset += (uint64_t)got;
+            return got;
+        }
+        if (errno != EINTR)
+            return ap_fail_errno(err, AP_ERR_IO, "reading %s", r->name);
+    }
+}
+
+static int default_keys(trusted_keys *keys, bool quiet, ap_error *err)
+{
+    if (trusted_keys_add_default_dir(keys, err) < 0)
+        return -1;
+    size_t from_dir = keys->n;
+    bool local = access("airpack.pub", R_OK) == 0;
+    if (local && trusted_keys_add_file(keys, "airpack.pub", err) < 0)
+        return -1;
+    if (!quiet) {
+        if (from_dir > 0)
+            fprintf(stderr, "airpack load: using %zu trusted key%s from the trusted-keys directory\n",
+                    from_dir, from_dir == 1 ? "" : "s");
+        if (local)
+            fprintf(stderr, "airpack load: using trusted key ./airpack.pub\n");
+    }
+    if (keys->n == 0)
+        return ap_fail(err, AP_ERR_USAGE,
+                       "no trusted key: give -p KEY.pub or -P BASE64, or put KEY.pub files in the "
+                       "trusted-keys directory, or ./airpack.pub");
+    return 0;
+}
+
+static const char *verdict_of(int status)
+{
+    return status == 0 ? "loaded" : status == 1 ? "failed" : "target failed";
+}
+
+static void print_json(int status, const char *target, const ap_load_report *rep, const ap_error *err)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "verdict", json_string(verdict_of(status)));
+    json_object_set_new(o, "target", json_string(target));
+    json_object_set_new(o, "key_id", rep->verify.sig.key_id[0] ? json_string(rep->verify.sig.key_id)
+                                                                 : json_null());
+    json_t *images = json_array();
+    for (size_t i = 0; i < rep->n_results; i++) {
+        const load_result *r = &rep->results[i];
+        json_t *im = json_object();
+        json_object_set_new(im, "name", r->name ? json_string(r->name) : json_null());
+        json_object_set_new(im, "id", json_string(r->id));
+        json_object_set_new(im, "new", json_boolean(r->is_new));
+        json_array_append_new(images, im);
+    }
+    json_object_set_new(o, "images", images);
+    json_object_set_new(o, "bytes", json_integer((json_int_t)rep->verify.bytes));
+    json_object_set_new(o, "seconds", json_real(rep->verify.seconds));
+    if (status != 0)
+        json_object_set_new(o, "error", json_string(err->msg));
+    char *s = json_dumps(o, JSON_COMPACT);
+    if (s)
+        printf("%s\n", s);
+    free(s);
+    json_decref(o);
+}
+
+static void print_results(const char *name, const char *target, const ap_load_report *rep)
+{
+    size_t fresh = 0;
+    for (size_t i = 0; i < rep->n_results; i++)
+        fresh += rep->results[i].is_new;
+    if (fresh == 0)
+        printf("%s: verified; every image was already present in %s, nothing changed\n", name, target);
+    else
+        printf("%s: verified and loaded into %s (key ID %s, %llu bytes, %.1fs)\n", name, target,
+               rep->verify.sig.key_id, (unsigned long long)rep->verify.bytes, rep->verify.seconds);
+    for (size_t i = 0; i < rep->n_results; i++) {
+        const load_result *r = &rep->results[i];
+        printf("  %s  %s  %s\n", r->name ? r->name : "(untagged)", r->id,
+               r->is_new ? "new" : "already present");
+    }
+}
+
 int cmd_load(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "airpack load: not built yet\n");
-    return 2;
+    enum { OPT_INTO = 256, OPT_IMAGE, OPT_JSON, OPT_TLS, OPT_AUTHFILE, OPT_CREDS };
+    static const struct option longopts[] = {
+        {"pubkey", required_argument, NULL, 'p'},
+        {"pubkey-base64", required_argument, NULL, 'P'},
+        {"into", required_argument, NULL, OPT_INTO},
+        {"image", required_argument, NULL, OPT_IMAGE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"quiet", no_argument, NULL, 'q'},
+        {"tls-verify", required_argument, NULL, OPT_TLS},
+        {"authfile", required_argument, NULL, OPT_AUTHFILE},
+        {"creds", required_argument, NULL, OPT_CREDS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    trusted_keys keys = {0};
+    ap_error err;
+    ap_error_clear(&err);
+    bool as_json = false, quiet = false, explicit_keys = false;
+    const char *into = NULL;
+    load_options lopts = {.tls_verify = true};
+    const char **images = calloc((size_t)argc + 1, sizeof *images);
+    load_target *target = NULL;
+    int status = 2;
+
+    if (!images) {
+        fprintf(stderr, "airpack load: out of memory\n");
+        return 2;
+    }
+    if (ap_minisign_init(&err) < 0)
+        goto fail_run;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+p:P:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            explicit_keys = true;
+            if (trusted_keys_add_file(&keys, optarg, &err) < 0)
+                goto fail_run;
+            break;
+        case 'P':
+            explicit_keys = true;
+            if (trusted_keys_add_base64(&keys, optarg, &err) < 0)
+                goto fail_run;
+            break;
+        case OPT_INTO: into = optarg; break;
+        case OPT_IMAGE: images[lopts.n_images++] = optarg; break;
+        case OPT_JSON: as_json = true; break;
+        case 'q': quiet = true; break;
+        case OPT_TLS:
+            if (!strcmp(optarg, "false"))
+                lopts.tls_verify = false;
+            else if (!strcmp(optarg, "true"))
+                lopts.tls_verify = true;
+            else {
+                ap_fail(&err, AP_ERR_USAGE, "--tls-verify takes true or false, not '%s'", optarg);
+                goto fail_run;
+            }
+            break;
+        case OPT_AUTHFILE: lopts.authfile = optarg; break;
+        case OPT_CREDS: lopts.creds = optarg; break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto out;
+        default:
+            if (optopt && optopt < 256)
+                fprintf(stderr, "airpack load: option -%c %s\n", optopt,
+                        strchr("pP", optopt) ? "needs an argument" : "is not known");
+            else
+                fprintf(stderr, "airpack load: option %s is not known or needs an argument\n",
+                        argv[optind - 1]);
+            usage(stderr);
+            goto out;
+        }
+    }
+    lopts.images = images;
+    if (!into) {
+        fprintf(stderr, "airpack load: say where to load with --into TARGET\n");
+        usage(stderr);
+        goto out;
+    }
+    if (argc - optind != 1) {
+        fprintf(stderr, "airpack load: give exactly one BUNDLE (or - for standard input)\n");
+        usage(stderr);
+        goto out;
+    }
+    const char *path = argv[optind];
+    if (!explicit_keys && default_keys(&keys, quiet || as_json, &err) < 0)
+        goto fail_run;
+
+    bool from_stdin = !strcmp(path, "-");
+    const char *name = from_stdin ? "stdin" : path;
+    int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ap_fail_errno(&err, AP_ERR_IO, "cannot open %s", path);
+        goto fail_run;
+    }
+    uint64_t total = 0;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        total = (uint64_t)st.st_size;
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    target = load_target_open(into, &lopts, &err);
+    if (!target) {
+        if (!from_stdin)
+            close(fd);
+        fprintf(stderr, "airpack load: %s\n", err.msg);
+        if (as_json) {
+            ap_load_report empty = {0};
+            print_json(2, into, &empty, &err);
+        }
+        goto out;
+    }
+
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    signal(SIGPIPE, SIG_IGN);
+
+    progress_line pl;
+    progress_init(&pl, "loading", total, quiet || as_json);
+    ap_fd_reader reader = {.fd = fd, .name = name, .offset = 0};
+    ap_load_opts opts = {
+        .keys = keys.keys,
+        .n_keys = keys.n,
+        .progress = progress_update,
+        .progress_ctx = &pl,
+    };
+    ap_load_report rep;
+    int r = ap_load_stream(read_interruptible, &reader, name, target, &opts, &rep, &err);
+    progress_done(&pl);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (!from_stdin)
+        close(fd);
+
+    if (r == 0) {
+        status = 0;
+        if (!as_json)
+            print_results(name, into, &rep);
+    } else {
+        bool bad_bundle = !rep.verified && (err.code == AP_ERR_VERIFY || err.code == AP_ERR_FORMAT ||
+                                            err.code == AP_ERR_CRYPTO);
+        status = bad_bundle ? 1 : 2;
+        fprintf(stderr, "airpack load: %s\n", err.msg);
+        if (bad_bundle)
+            fprintf(stderr, "airpack load: %s: verification FAILED; nothing was loaded into %s\n", name, into);
+        else if (err.code == AP_ERR_INTERRUPTED)
+            fprintf(stderr, "airpack load: interrupted; nothing was loaded into %s\n", into);
+        else
+            fprintf(stderr, "airpack load: loading into %s failed; nothing was loaded\n", into);
+    }
+    if (as_json)
+        print_json(status, into, &rep, &err);
+    load_results_free(rep.results, rep.n_results);
+    goto out;
+
+fail_run:
+    fprintf(stderr, "airpack load: %s\n", err.msg);
+    status = 2;
+out:
+    if (target)
+        target->ops->close(target);
+    trusted_keys_free(&keys);
+    free(images);
+    return status;
 }

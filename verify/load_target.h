@@ -71,4 +71,15 @@ load_target *load_containers_storage_open(const char *spec, const load_options *
 
 void load_results_free(load_result *r, size_t n);
 
+/* Marks in sel[] (idx->n_images entries) the images opts->images selects: an
+ * image is selected when a filter, normalized as Docker does ("nginx" ->
+ * "docker.io/library/nginx:latest"), equals one of its names, or equals its
+ * image ID. No filter selects every image. A filter matching no image is
+ * AP_ERR_USAGE naming it. */
+int load_select_images(const ap_bundle_index *idx, const load_options *opts, bool *sel,
+                       ap_error *err);
+
+/* "blobs/sha256/<hex>" for a digest "sha256:<hex>" (out: at least 80 bytes). */
+void load_blob_path(const char *digest, char *out, size_t n);
+
 #endif

@@ -1,0 +1,712 @@
+/* load_docker_daemon.c: the docker-daemon:[SOCKET] target, the Docker Engine API.
+ *
+ * Talks to the engine over its unix socket with libcurl. Before the stream it
+ * asks the engine which selected images it already has with all their names;
+ * when it has them all, nothing is sent. Otherwise it POSTs /images/load with
+ * a chunked body: a docker-archive tar re-emitted from the verified stream,
+ * holding the config and layer blobs the missing images need at their
+ * blobs/sha256/<hex> paths, and, last, a manifest.json written from the signed
+ * index, sent only in commit(), after the whole bundle verified. Docker commits
+ * nothing before it reads manifest.json, so an abort (which cuts the transfer)
+ * loads nothing. Engines older than API 1.42 (Docker 23) cannot read zstd
+ * layers; for them zstd layers are decompressed on the fly (the tar header
+ * takes the index's uncompressed_size). libcurl pulls the body from a second
+ * thread through a bounded ring buffer, so memory stays bounded. */
+#include "load_target.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "../formats/codec.h"
+#include "../formats/tar_writer.h"
+#include "../packer/image_ref.h"
+
+#define RING_SIZE (1u << 20)
+#define REPLY_MAX (4u << 20)
+
+/* A bounded byte pipe between the verifier's thread (writer) and curl's (reader). */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned char *buf;
+    size_t head, len;
+    bool eof;       /* the writer has written everything */
+    bool cancel;    /* the writer gave up: abort the transfer */
+    bool done;      /* the transfer ended: nobody reads any more */
+} ring;
+
+typedef struct {
+    char *data;
+    size_t len;
+    bool overflow;
+} reply_buf;
+
+typedef struct {
+    char hex[AP_HEX_LEN + 1];
+    bool decompress;            /* zstd layer for an engine that cannot read zstd */
+    uint64_t uncompressed_size;
+} wanted_blob;
+
+typedef struct {
+    char socket[PATH_MAX];
+    char api[32];
+    bool zstd_ok;
+    const load_options *opts;
+    bool *sel, *need;
+    wanted_blob *want;
+    size_t n_want;
+    char *manifest_json;
+    /* the transfer */
+    ring r;
+    bool ring_ready, started, joined;
+    pthread_t thread;
+    CURL *post;
+    struct curl_slist *headers;
+    CURLcode post_rc;
+    long post_status;
+    reply_buf post_reply;
+    char curl_err[CURL_ERROR_SIZE];
+    /* the current entry */
+    bool sending;
+    const wanted_blob *cur;
+    uint64_t cur_size;
+    ap_decompressor *dec;
+} dd_target;
+
+static const unsigned char zeros[AP_TAR_END_SIZE];
+
+/* ---- ring ---- */
+
+static int ring_init(ring *r)
+{
+    if (!(r->buf = malloc(RING_SIZE)))
+        return -1;
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    return 0;
+}
+
+static void ring_destroy(ring *r)
+{
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r->buf);
+    r->buf = NULL;
+}
+
+/* Returns -1 when the transfer already ended (the engine stopped reading). */
+static int ring_write(ring *r, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    pthread_mutex_lock(&r->mu);
+    while (n > 0) {
+        while (r->len == RING_SIZE && !r->done)
+            pthread_cond_wait(&r->cv, &r->mu);
+        if (r->done) {
+            pthread_mutex_unlock(&r->mu);
+            return -1;
+        }
+        size_t tail = (r->head + r->len) % RING_SIZE;
+        size_t room = RING_SIZE - r->len;
+        size_t chunk = RING_SIZE - tail < room ? RING_SIZE - tail : room;
+        if (chunk > n)
+            chunk = n;
+        memcpy(r->buf + tail, p, chunk);
+        r->len += chunk;
+        p += chunk;
+        n -= chunk;
+        pthread_cond_broadcast(&r->cv);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+static void ring_set(ring *r, bool *flag)
+{
+    pthread_mutex_lock(&r->mu);
+    *flag = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static size_t ring_read_cb(char *out, size_t size, size_t nitems, void *ctx)
+{
+    ring *r = ctx;
+    size_t want = size * nitems, got = 0;
+    pthread_mutex_lock(&r->mu);
+    while (r->len == 0 && !r->eof && !r->cancel)
+        pthread_cond_wait(&r->cv, &r->mu);
+    if (r->cancel) {
+        pthread_mutex_unlock(&r->mu);
+        return CURL_READFUNC_ABORT;
+    }
+    while (got < want && r->len > 0) {
+        size_t chunk = RING_SIZE - r->head;
+        if (chunk > r->len)
+            chunk = r->len;
+        if (chunk > want - got)
+            chunk = want - got;
+        memcpy(out + got, r->buf + r->head, chunk);
+        r->head = (r->head + chunk) % RING_SIZE;
+        r->len -= chunk;
+        got += chunk;
+    }
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    return got;
+}
+
+/* ---- HTTP ---- */
+
+static size_t reply_cb(char *data, size_t size, size_t nitems, void *ctx)
+{
+    reply_buf *b = ctx;
+    size_t n = size * nitems;
+    if (b->len + n > REPLY_MAX) {
+        b->overflow = true;
+        return n;   /* keep the connection going; the reply is cut */
+    }
+    char *grown = realloc(b->data, b->len + n + 1);
+    if (!grown)
+        return 0;
+    b->data = grown;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+static CURL *dd_easy(dd_target *d, const char *path, reply_buf *reply)
+{
+    CURL *c = curl_easy_init();
+    if (!c)
+        return NULL;
+    char url[1024];
+    snprintf(url, sizeof url, "http://localhost%s", path);
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->socket);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->curl_err);
+    d->curl_err[0] = '\0';
+    return c;
+}
+
+/* GET path; *status is the HTTP status; the body is in *reply (caller frees reply->data). */
+static int dd_get(dd_target *d, const char *path, long *status, reply_buf *reply, ap_error *err)
+{
+    memset(reply, 0, sizeof *reply);
+    CURL *c = dd_easy(d, path, reply);
+    if (!c)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc != CURLE_OK) {
+        ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: cannot reach the Docker engine: %s",
+                d->socket, d->curl_err[0] ? d->curl_err : curl_easy_strerror(rc));
+        curl_easy_cleanup(c);
+        return -1;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(c);
+    return 0;
+}
+
+/* The engine's message in an error reply: {"message":...} or {"error":...}. */
+static void engine_message(const char *body, char *out, size_t n)
+{
+    snprintf(out, n, "%.300s", body ? body : "");
+    json_t *j = body ? json_loads(body, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    const char *m = json_string_value(json_object_get(j, "message"));
+    if (!m)
+        m = json_string_value(json_object_get(j, "error"));
+    if (m)
+        snprintf(out, n, "%s", m);
+    json_decref(j);
+    size_t len = strlen(out);
+    while (len && (out[len - 1] == '\n' || out[len - 1] == '\r'))
+        out[--len] = '\0';
+}
+
+/* 1: the engine has image id with every name in names (familiar forms); 0 no; -1 error. */
+static int dd_has_image(dd_target *d, const ap_index_image *im, ap_error *err)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v%s/images/%s/json", d->api, im->config.digest);
+    long status = 0;
+    reply_buf reply;
+    if (dd_get(d, path, &status, &reply, err) < 0)
+        return -1;
+    int rc = 0;
+    if (status == 404) {
+        rc = 0;
+    } else if (status != 200) {
+        char m[512];
+        engine_message(reply.data, m, sizeof m);
+        rc = ap_fail(err, AP_ERR_TARGET, "docker-daemon: inspecting image %s: HTTP %ld: %s",
+                     im->config.digest, status, m);
+    } else {
+        json_t *j = json_loads(reply.data ? reply.data : "", 0, NULL);
+        json_t *tags = json_object_get(j, "RepoTags");
+        const char *id = json_string_value(json_object_get(j, "Id"));
+        rc = id && !strcmp(id, im->config.digest);
+        for (size_t k = 0; rc == 1 && k < im->n_names; k++) {
+            char fam[512];
+            image_ref_familiar(im->names[k], fam, sizeof fam);
+            bool found = false;
+            size_t i;
+            json_t *tag;
+            json_array_foreach(tags, i, tag) {
+                const char *s = json_string_value(tag);
+                if (s && (!strcmp(s, fam) || !strcmp(s, im->names[k])))
+                    found = true;
+            }
+            rc = found;
+        }
+        json_decref(j);
+    }
+    free(reply.data);
+    return rc;
+}
+
+/* ---- the plan ---- */
+
+static int cmp_want(const void *a, const void *b)
+{
+    return strcmp(((const wanted_blob *)a)->hex, ((const wanted_blob *)b)->hex);
+}
+
+static int add_want(dd_target *d, const char *digest, bool decompress, uint64_t usize, ap_error *err)
+{
+    wanted_blob *w = &d->want[d->n_want];
+    if (ap_digest_parse(digest, w->hex, "blob digest", err) < 0)
+        return -1;
+    for (size_t i = 0; i < d->n_want; i++)
+        if (!strcmp(d->want[i].hex, w->hex))
+            return 0;   /* shared by two images */
+    w->decompress = decompress;
+    w->uncompressed_size = usize;
+    d->n_want++;
+    return 0;
+}
+
+/* manifest.json for the images to load, from the signed index. */
+static char *docker_manifest(const ap_bundle_index *idx, const bool *need)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!need[i])
+            continue;
+        const ap_index_image *im = &idx->images[i];
+        char path[128];
+        json_t *o = json_object();
+        load_blob_path(im->config.digest, path, sizeof path);
+        json_object_set_new(o, "Config", json_string(path));
+        json_t *tags = im->n_names ? json_array() : json_null();
+        for (size_t k = 0; k < im->n_names; k++) {
+            char fam[512];
+            image_ref_familiar(im->names[k], fam, sizeof fam);
+            json_array_append_new(tags, json_string(fam));
+        }
+        json_object_set_new(o, "RepoTags", tags);
+        json_t *layers = json_array();
+        for (size_t k = 0; k < im->n_layers; k++) {
+            load_blob_path(im->layers[k].digest, path, sizeof path);
+            json_array_append_new(layers, json_string(path));
+        }
+        json_object_set_new(o, "Layers", layers);
+        json_array_append_new(arr, o);
+    }
+    char *text = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return text;
+}
+
+static void *post_thread(void *ctx)
+{
+    dd_target *d = ctx;
+    d->post_rc = curl_easy_perform(d->post);
+    curl_easy_getinfo(d->post, CURLINFO_RESPONSE_CODE, &d->post_status);
+    ring_set(&d->r, &d->r.done);
+    return NULL;
+}
+
+static int start_post(dd_target *d, ap_error *err)
+{
+    if (ring_init(&d->r) < 0)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    d->ring_ready = true;
+    char path[128];
+    snprintf(path, sizeof path, "/v%s/images/load?quiet=1", d->api);
+    if (!(d->post = dd_easy(d, path, &d->post_reply)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    d->headers = curl_slist_append(NULL, "Content-Type: application/x-tar");
+    d->headers = curl_slist_append(d->headers, "Transfer-Encoding: chunked");
+    d->headers = curl_slist_append(d->headers, "Expect:");
+    curl_easy_setopt(d->post, CURLOPT_POST, 1L);
+    curl_easy_setopt(d->post, CURLOPT_HTTPHEADER, d->headers);
+    curl_easy_setopt(d->post, CURLOPT_READFUNCTION, ring_read_cb);
+    curl_easy_setopt(d->post, CURLOPT_READDATA, &d->r);
+    if (pthread_create(&d->thread, NULL, post_thread, d) != 0)
+        return ap_fail(err, AP_ERR_TARGET, "docker-daemon: cannot start a thread");
+    d->started = true;
+    return 0;
+}
+
+static void join_post(dd_target *d)
+{
+    if (d->started && !d->joined) {
+        pthread_join(d->thread, NULL);
+        d->joined = true;
+    }
+}
+
+/* The engine's verdict on the load: HTTP status and every JSON line of the reply. */
+static int post_result(dd_target *d, ap_error *err)
+{
+    char m[1024];
+    if (d->post_rc != CURLE_OK && d->post_status == 0)
+        return ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: loading failed: %s", d->socket,
+                       d->curl_err[0] ? d->curl_err : curl_easy_strerror(d->post_rc));
+    if (d->post_status != 200) {
+        engine_message(d->post_reply.data, m, sizeof m);
+        return ap_fail(err, AP_ERR_TARGET, "docker-daemon: the engine refused the images (HTTP %ld): %s",
+                       d->post_status, m);
+    }
+    const char *p = d->post_reply.data ? d->post_reply.data : "";
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        json_t *j = json_loadb(p, len, 0, NULL);
+        json_t *e = json_object_get(j, "error");
+        json_t *detail = json_object_get(j, "errorDetail");
+        if (e || detail) {
+            const char *msg = json_string_value(e);
+            if (!msg)
+                msg = json_string_value(json_object_get(detail, "message"));
+            ap_fail(err, AP_ERR_TARGET, "docker-daemon: the engine refused the images: %s",
+                    msg ? msg : "unknown error");
+            json_decref(j);
+            return -1;
+        }
+        json_decref(j);
+        p += len;
+        if (*p)
+            p++;
+    }
+    if (d->post_rc != CURLE_OK)
+        return ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: loading failed: %s", d->socket,
+                       d->curl_err[0] ? d->curl_err : curl_easy_strerror(d->post_rc));
+    return 0;
+}
+
+/* Sends bytes to the engine; when it stopped reading, says why. */
+static int dd_send(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    dd_target *d = ctx;
+    if (ring_write(&d->r, buf, n) == 0)
+        return 0;
+    join_post(d);
+    if (post_result(d, err) == 0)
+        ap_fail(err, AP_ERR_TARGET, "docker-daemon: the engine stopped reading the images");
+    return -1;
+}
+
+/* ---- target operations ---- */
+
+static int dd_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
+{
+    dd_target *d = t->impl;
+    size_t n = idx->n_images ? idx->n_images : 1, cap = 0;
+    d->sel = calloc(n, sizeof *d->sel);
+    d->need = calloc(n, sizeof *d->need);
+    for (size_t i = 0; i < idx->n_images; i++)
+        cap += 1 + idx->images[i].n_layers;
+    d->want = calloc(cap ? cap : 1, sizeof *d->want);
+    if (!d->sel || !d->need || !d->want)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (load_select_images(idx, d->opts, d->sel, err) < 0)
+        return -1;
+    bool any = false;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!d->sel[i])
+            continue;
+        int has = dd_has_image(d, &idx->images[i], err);
+        if (has < 0)
+            return -1;
+        d->need[i] = !has;
+        any |= d->need[i];
+    }
+    if (!any)
+        return 0;   /* the engine has every image with all its names: send nothing */
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!d->need[i])
+            continue;
+        const ap_index_image *im = &idx->images[i];
+        if (add_want(d, im->config.digest, false, 0, err) < 0)
+            return -1;
+        for (size_t k = 0; k < im->n_layers; k++) {
+            const ap_index_layer *l = &im->layers[k];
+            ap_codec codec = AP_CODEC_NONE;
+            if (ap_codec_from_media_type(l->media_type, &codec, err) < 0)
+                return -1;
+            bool unzstd = codec == AP_CODEC_ZSTD && !d->zstd_ok;
+            if (add_want(d, l->digest, unzstd, l->uncompressed_size, err) < 0)
+                return -1;
+        }
+    }
+    qsort(d->want, d->n_want, sizeof *d->want, cmp_want);
+    if (!(d->manifest_json = docker_manifest(idx, d->need)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    return start_post(d, err);
+}
+
+static int send_header(dd_target *d, const char *path, uint64_t size, ap_error *err)
+{
+    unsigned char hdr[AP_TAR_HEADER_MAX];
+    size_t hn = ap_tar_header_write(hdr, path, size, 0, err);
+    if (hn == 0)
+        return -1;
+    return dd_send(d, hdr, hn, err);
+}
+
+static int dd_entry_begin(load_target *t, const ap_index_entry *e, ap_error *err)
+{
+    dd_target *d = t->impl;
+    const char *prefix = "blobs/sha256/";
+    if (!d->started || strncmp(e->path, prefix, strlen(prefix)))
+        return 0;
+    wanted_blob key;
+    snprintf(key.hex, sizeof key.hex, "%s", e->path + strlen(prefix));
+    const wanted_blob *w = bsearch(&key, d->want, d->n_want, sizeof *d->want, cmp_want);
+    if (!w)
+        return 0;
+    d->cur = w;
+    d->cur_size = w->decompress ? w->uncompressed_size : e->size;
+    if (w->decompress &&
+        !(d->dec = ap_decompressor_new(AP_CODEC_ZSTD, w->uncompressed_size, dd_send, d, err)))
+        return -1;
+    if (send_header(d, e->path, d->cur_size, err) < 0)
+        return -1;
+    d->sending = true;
+    return 1;
+}
+
+static int dd_entry_data(load_target *t, const void *buf, size_t n, ap_error *err)
+{
+    dd_target *d = t->impl;
+    if (!d->sending)
+        return 0;
+    if (d->dec)
+        return ap_decompressor_write(d->dec, buf, n, err);
+    return dd_send(d, buf, n, err);
+}
+
+static int dd_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
+{
+    dd_target *d = t->impl;
+    if (!d->sending)
+        return 0;
+    d->sending = false;
+    if (d->dec) {
+        int rc = ap_decompressor_finish(d->dec, err);
+        uint64_t out = ap_decompressor_total_out(d->dec);
+        ap_decompressor_free(d->dec);
+        d->dec = NULL;
+        if (rc < 0) {
+            ap_error_prefix(err, "entry %s", e->path);
+            return -1;
+        }
+        if (out != d->cur_size)
+            return ap_fail(err, AP_ERR_VERIFY,
+                           "entry %s: decompresses to %llu bytes, the index says %llu", e->path,
+                           (unsigned long long)out, (unsigned long long)d->cur_size);
+    }
+    return dd_send(d, zeros, ap_tar_padding(d->cur_size), err);
+}
+
+static int add_result(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
+                      ap_error *err)
+{
+    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    *res = grown;
+    load_result *r = &grown[*n];
+    memset(r, 0, sizeof *r);
+    if (name && !(r->name = strdup(name)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->is_new = is_new;
+    (*n)++;
+    return 0;
+}
+
+static int dd_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
+                     size_t *n_results, ap_error *err)
+{
+    dd_target *d = t->impl;
+    *results = NULL;
+    *n_results = 0;
+    if (d->started) {
+        size_t len = strlen(d->manifest_json);
+        if (send_header(d, "manifest.json", len, err) < 0 ||
+            dd_send(d, d->manifest_json, len, err) < 0 ||
+            dd_send(d, zeros, ap_tar_padding(len), err) < 0 ||
+            dd_send(d, zeros, AP_TAR_END_SIZE, err) < 0)
+            return -1;
+        ring_set(&d->r, &d->r.eof);
+        join_post(d);
+        if (post_result(d, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!d->sel[i])
+            continue;
+        const ap_index_image *im = &idx->images[i];
+        if (d->need[i]) {
+            int has = dd_has_image(d, im, err);
+            if (has < 0)
+                goto fail;
+            if (!has) {
+                ap_fail(err, AP_ERR_TARGET, "docker-daemon: the engine did not load image %s (%s)",
+                        im->config.digest, im->n_names ? im->names[0] : "untagged");
+                goto fail;
+            }
+        }
+        for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++)
+            if (add_result(results, n_results, im->n_names ? im->names[k] : NULL,
+                           im->config.digest, d->need[i], err) < 0)
+                goto fail;
+    }
+    return 0;
+fail:
+    load_results_free(*results, *n_results);
+    *results = NULL;
+    *n_results = 0;
+    return -1;
+}
+
+static void dd_abort(load_target *t)
+{
+    dd_target *d = t->impl;
+    if (d->started && !d->joined) {
+        ring_set(&d->r, &d->r.cancel);
+        join_post(d);
+    }
+    if (d->dec) {
+        ap_decompressor_free(d->dec);
+        d->dec = NULL;
+    }
+}
+
+static void dd_close(load_target *t)
+{
+    if (!t)
+        return;
+    dd_target *d = t->impl;
+    if (d) {
+        dd_abort(t);
+        if (d->post)
+            curl_easy_cleanup(d->post);
+        curl_slist_free_all(d->headers);
+        free(d->post_reply.data);
+        if (d->ring_ready)
+            ring_destroy(&d->r);
+        free(d->sel);
+        free(d->need);
+        free(d->want);
+        free(d->manifest_json);
+        free(d);
+    }
+    free(t);
+}
+
+static const load_target_ops dd_ops = {
+    .kind = "docker-daemon",
+    .begin = dd_begin,
+    .entry_begin = dd_entry_begin,
+    .entry_data = dd_entry_data,
+    .entry_end = dd_entry_end,
+    .commit = dd_commit,
+    .abort = dd_abort,
+    .close = dd_close,
+};
+
+static int socket_path(const char *arg, char *out, size_t n, ap_error *err)
+{
+    const char *src = arg;
+    if (!src || !*src) {
+        const char *host = getenv("DOCKER_HOST");
+        if (host && *host) {
+            if (strncmp(host, "unix://", 7))
+                return ap_fail(err, AP_ERR_USAGE,
+                               "DOCKER_HOST=%s: only unix:// sockets are supported; "
+                               "name one with docker-daemon:SOCKET", host);
+            src = host;
+        } else {
+            src = "/var/run/docker.sock";
+        }
+    }
+    if (!strncmp(src, "unix://", 7))
+        src += 7;
+    if (!*src || strlen(src) >= n)
+        return ap_fail(err, AP_ERR_USAGE, "docker-daemon:%s: not a socket path", arg ? arg : "");
+    snprintf(out, n, "%s", src);
+    return 0;
+}
+
+load_target *load_docker_daemon_open(const char *socket, const load_options *opts, ap_error *err)
+{
+    static bool curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            ap_fail(err, AP_ERR_TARGET, "docker-daemon: cannot initialize libcurl");
+            return NULL;
+        }
+        curl_ready = true;
+    }
+    load_target *t = calloc(1, sizeof *t);
+    dd_target *d = calloc(1, sizeof *d);
+    if (!t || !d) {
+        free(t);
+        free(d);
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    t->ops = &dd_ops;
+    t->impl = d;
+    d->opts = opts;
+    if (socket_path(socket, d->socket, sizeof d->socket, err) < 0)
+        goto fail;
+    long status = 0;
+    reply_buf reply;
+    if (dd_get(d, "/version", &status, &reply, err) < 0)
+        goto fail;
+    json_t *j = json_loads(reply.data ? reply.data : "", 0, NULL);
+    const char *api = json_string_value(json_object_get(j, "ApiVersion"));
+    unsigned major = 0, minor = 0;
+    if (status != 200 || !api || sscanf(api, "%u.%u", &major, &minor) != 2) {
+        ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: not a Docker engine (GET /version: HTTP %ld)",
+                d->socket, status);
+        json_decref(j);
+        free(reply.data);
+        goto fail;
+    }
+    snprintf(d->api, sizeof d->api, "%u.%u", major, minor);
+    d->zstd_ok = major > 1 || minor >= 42;
+    json_decref(j);
+    free(reply.data);
+    return t;
+fail:
+    dd_close(t);
+    return NULL;
+}

@@ -1,0 +1,561 @@
+/* load_oci.c: the oci:DIR target, an OCI image layout directory shared by many loads.
+ *
+ * Blobs stream into DIR/blobs/sha256/.airpack-tmp-XXXXXX, are fsynced and
+ * renamed to their digest name once the verifier says their bytes matched the
+ * signed index. A blob already present (right name and size; blobs are only
+ * ever renamed into place after verification and fsync) is not written again.
+ * index.json is rewritten last, by temp file + fsync + rename + directory
+ * fsync, keeping every image already there; a descriptor with the same name
+ * is replaced. One load at a time holds flock(DIR/.airpack.lock), so
+ * concurrent loads never lose each other's names. abort() removes the temp
+ * file and every blob this load created. Temp files left by a killed load are
+ * removed by the next one. */
+#include "load_target.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../formats/stream.h"
+#include "../packer/image_ref.h"
+
+#define TMP_PREFIX ".airpack-tmp-"
+#define BIG_PATH (PATH_MAX + 256)
+#define NAME_ANNOTATION "io.containerd.image.name"
+#define REF_ANNOTATION "org.opencontainers.image.ref.name"
+#define MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
+
+typedef struct {
+    char *dir;
+    char blobs[PATH_MAX];        /* DIR/blobs/sha256 */
+    int lock_fd;
+    char lock_path[BIG_PATH];
+    bool created_dir;            /* DIR did not exist before this load */
+    bool created_blobs;          /* DIR/blobs did not exist before this load */
+    const load_options *opts;
+    json_t *old_index;           /* DIR/index.json as found, or NULL */
+    bool *sel;                   /* selected images */
+    char (*want)[AP_HEX_LEN + 1];/* blobs the selected images need, sorted */
+    size_t n_want;
+    int tmp_fd;
+    char tmp_path[BIG_PATH];
+    char **created;              /* blobs this load renamed into place */
+    size_t n_created;
+} oci_target;
+
+static int target_fail_errno(ap_error *err, const char *what, const char *path)
+{
+    return ap_fail_errno(err, AP_ERR_TARGET, "%s %s", what, path);
+}
+
+static int mkdir_p(const char *path, bool *created, ap_error *err)
+{
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ap_fail(err, AP_ERR_USAGE, "path too long: %s", path);
+    *created = false;
+    struct stat st;
+    if (stat(buf, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return ap_fail(err, AP_ERR_TARGET, "%s exists and is not a directory", path);
+        return 0;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return target_fail_errno(err, "cannot create directory", buf);
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        return target_fail_errno(err, "cannot create directory", buf);
+    *created = true;
+    return 0;
+}
+
+static int fsync_dir(const char *path, ap_error *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return target_fail_errno(err, "cannot open directory", path);
+    int rc = fsync(fd);
+    close(fd);
+    if (rc < 0 && errno != EINVAL)
+        return target_fail_errno(err, "cannot sync directory", path);
+    return 0;
+}
+
+/* Removes temp files a killed load left behind (we hold the lock, so no live load owns them). */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
+static int read_old_index(oci_target *o, ap_error *err)
+{
+    char path[BIG_PATH];
+    snprintf(path, sizeof path, "%s/index.json", o->dir);
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return target_fail_errno(err, "cannot read", path);
+    }
+    if (st.st_size > (off_t)AP_INDEX_MAX_SIZE)
+        return ap_fail(err, AP_ERR_TARGET, "%s: larger than %u bytes", path, AP_INDEX_MAX_SIZE);
+    json_error_t je;
+    o->old_index = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!o->old_index)
+        return ap_fail(err, AP_ERR_TARGET, "%s: not valid JSON (line %d: %s)", path, je.line, je.text);
+    json_t *m = json_object_get(o->old_index, "manifests");
+    if (!json_is_object(o->old_index) || (m && !json_is_array(m)))
+        return ap_fail(err, AP_ERR_TARGET, "%s: not an OCI image index", path);
+    return 0;
+}
+
+/* flock(DIR/.airpack.lock). The file is removed when a load ends (while still
+ * locked), so after locking, check that the path is still the file we locked. */
+static int take_lock(oci_target *o, ap_error *err)
+{
+    snprintf(o->lock_path, sizeof o->lock_path, "%s/.airpack.lock", o->dir);
+    for (;;) {
+        o->lock_fd = open(o->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (o->lock_fd < 0)
+            return target_fail_errno(err, "cannot open the lock file", o->lock_path);
+        while (flock(o->lock_fd, LOCK_EX) < 0) {
+            if (errno != EINTR)
+                return target_fail_errno(err, "cannot lock", o->lock_path);
+        }
+        struct stat held, now;
+        if (fstat(o->lock_fd, &held) == 0 && stat(o->lock_path, &now) == 0 &&
+            held.st_dev == now.st_dev && held.st_ino == now.st_ino)
+            return 0;
+        close(o->lock_fd);
+        o->lock_fd = -1;
+    }
+}
+
+static int cmp_hex(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static int oci_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
+{
+    oci_target *o = t->impl;
+    free(o->sel);
+    free(o->want);
+    o->n_want = 0;
+    o->sel = calloc(idx->n_images ? idx->n_images : 1, sizeof *o->sel);
+    size_t cap = 0;
+    for (size_t i = 0; i < idx->n_images; i++)
+        cap += 2 + idx->images[i].n_layers;
+    o->want = calloc(cap ? cap : 1, sizeof *o->want);
+    if (!o->sel || !o->want)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (load_select_images(idx, o->opts, o->sel, err) < 0)
+        return -1;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!o->sel[i])
+            continue;
+        const ap_index_image *im = &idx->images[i];
+        if (ap_digest_parse(im->manifest.digest, o->want[o->n_want++], "manifest digest", err) < 0 ||
+            ap_digest_parse(im->config.digest, o->want[o->n_want++], "config digest", err) < 0)
+            return -1;
+        for (size_t k = 0; k < im->n_layers; k++)
+            if (ap_digest_parse(im->layers[k].digest, o->want[o->n_want++], "layer digest", err) < 0)
+                return -1;
+    }
+    qsort(o->want, o->n_want, sizeof *o->want, cmp_hex);
+    return 0;
+}
+
+static int oci_entry_begin(load_target *t, const ap_index_entry *e, ap_error *err)
+{
+    oci_target *o = t->impl;
+    const char *prefix = "blobs/sha256/";
+    if (strncmp(e->path, prefix, strlen(prefix)))
+        return 0;   /* oci-layout, index.json, manifest.json: we write our own */
+    const char *hex = e->path + strlen(prefix);
+    if (!bsearch(hex, o->want, o->n_want, sizeof *o->want, cmp_hex))
+        return 0;   /* not needed by the selected images */
+    if (strcmp(hex, e->sha256))
+        return ap_fail(err, AP_ERR_VERIFY, "entry %s: its sha256 in the index is %s, not its name",
+                       e->path, e->sha256);
+    char final[BIG_PATH];
+    snprintf(final, sizeof final, "%s/%s", o->blobs, hex);
+    struct stat st;
+    if (stat(final, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == e->size)
+        return 0;   /* already present; the verifier still checks the bundle's copy */
+    snprintf(o->tmp_path, sizeof o->tmp_path, "%s/" TMP_PREFIX "XXXXXX", o->blobs);
+    o->tmp_fd = mkostemp(o->tmp_path, O_CLOEXEC);
+    if (o->tmp_fd < 0) {
+        o->tmp_path[0] = '\0';
+        return target_fail_errno(err, "cannot create a temporary file in", o->blobs);
+    }
+    if (fchmod(o->tmp_fd, 0644) < 0)
+        return target_fail_errno(err, "cannot chmod", o->tmp_path);
+    return 1;
+}
+
+static int oci_entry_data(load_target *t, const void *buf, size_t n, ap_error *err)
+{
+    oci_target *o = t->impl;
+    if (o->tmp_fd < 0)
+        return 0;
+    if (ap_write_all(o->tmp_fd, buf, n, o->tmp_path, err) < 0) {
+        err->code = AP_ERR_TARGET;
+        return -1;
+    }
+    return 0;
+}
+
+static void drop_temp(oci_target *o)
+{
+    if (o->tmp_fd >= 0)
+        close(o->tmp_fd);
+    o->tmp_fd = -1;
+    if (o->tmp_path[0])
+        unlink(o->tmp_path);
+    o->tmp_path[0] = '\0';
+}
+
+static int oci_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
+{
+    oci_target *o = t->impl;
+    if (o->tmp_fd < 0)
+        return 0;
+    if (fsync(o->tmp_fd) < 0)
+        return target_fail_errno(err, "cannot sync", o->tmp_path);
+    if (close(o->tmp_fd) < 0) {
+        o->tmp_fd = -1;
+        return target_fail_errno(err, "cannot write", o->tmp_path);
+    }
+    o->tmp_fd = -1;
+    char final[BIG_PATH];
+    snprintf(final, sizeof final, "%s/%s", o->blobs, e->path + strlen("blobs/sha256/"));
+    char **grown = realloc(o->created, (o->n_created + 1) * sizeof *grown);
+    char *copy = strdup(final);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown)
+            o->created = grown;
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    o->created = grown;
+    if (rename(o->tmp_path, final) < 0) {
+        free(copy);
+        return target_fail_errno(err, "cannot rename a blob into", final);
+    }
+    o->tmp_path[0] = '\0';
+    o->created[o->n_created++] = copy;
+    return 0;
+}
+
+/* "linux/arm64/v8" -> {"architecture":"arm64","os":"linux","variant":"v8"} */
+static json_t *platform_json(const char *platform)
+{
+    if (!platform || !*platform)
+        return NULL;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", platform);
+    char *os = buf, *arch = strchr(os, '/'), *variant = NULL;
+    if (!arch)
+        return NULL;
+    *arch++ = '\0';
+    if ((variant = strchr(arch, '/')))
+        *variant++ = '\0';
+    json_t *p = json_object();
+    json_object_set_new(p, "architecture", json_string(arch));
+    json_object_set_new(p, "os", json_string(os));
+    if (variant && *variant)
+        json_object_set_new(p, "variant", json_string(variant));
+    return p;
+}
+
+static const char *annotation(json_t *desc, const char *key)
+{
+    return json_string_value(json_object_get(json_object_get(desc, "annotations"), key));
+}
+
+/* The existing descriptor that a new one named `full` (or unnamed with `digest`) replaces. */
+static ssize_t find_descriptor(json_t *manifests, const char *full, const char *digest)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(manifests, i, d) {
+        const char *name = annotation(d, NAME_ANNOTATION), *ref = annotation(d, REF_ANNOTATION);
+        if (full) {
+            if (name ? !strcmp(name, full) : (ref && !strcmp(ref, image_ref_tag(full))))
+                return (ssize_t)i;
+        } else if (!name && !ref) {
+            const char *dg = json_string_value(json_object_get(d, "digest"));
+            if (dg && !strcmp(dg, digest))
+                return (ssize_t)i;
+        }
+    }
+    return -1;
+}
+
+static json_t *descriptor(const ap_index_image *im, const char *full)
+{
+    json_t *d = json_object();
+    json_object_set_new(d, "mediaType", json_string(MANIFEST_MEDIA_TYPE));
+    json_object_set_new(d, "digest", json_string(im->manifest.digest));
+    json_object_set_new(d, "size", json_integer((json_int_t)im->manifest.size));
+    if (full) {
+        json_t *a = json_object();
+        json_object_set_new(a, NAME_ANNOTATION, json_string(full));
+        json_object_set_new(a, REF_ANNOTATION, json_string(image_ref_tag(full)));
+        json_object_set_new(d, "annotations", a);
+    }
+    json_t *p = platform_json(im->platform);
+    if (p)
+        json_object_set_new(d, "platform", p);
+    return d;
+}
+
+/* Writes DIR/NAME atomically: temp file, fsync, rename, directory fsync. */
+static int write_atomic(oci_target *o, const char *name, const char *data, size_t len, ap_error *err)
+{
+    char tmp[BIG_PATH], final[BIG_PATH];
+    snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "XXXXXX", o->dir);
+    snprintf(final, sizeof final, "%s/%s", o->dir, name);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return target_fail_errno(err, "cannot create a temporary file in", o->dir);
+    ap_error_clear(err);
+    if (fchmod(fd, 0644) < 0 || ap_write_all(fd, data, len, final, err) < 0 || fsync(fd) < 0) {
+        if (err->code == AP_OK)
+            ap_fail_errno(err, AP_ERR_TARGET, "cannot write %s", final);
+        err->code = AP_ERR_TARGET;
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (close(fd) < 0 || rename(tmp, final) < 0) {
+        ap_fail_errno(err, AP_ERR_TARGET, "cannot write %s", final);
+        unlink(tmp);
+        return -1;
+    }
+    return fsync_dir(o->dir, err);
+}
+
+static int add_result(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
+                      ap_error *err)
+{
+    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    *res = grown;
+    load_result *r = &grown[*n];
+    memset(r, 0, sizeof *r);
+    if (name && !(r->name = strdup(name)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->is_new = is_new;
+    (*n)++;
+    return 0;
+}
+
+static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
+                      size_t *n_results, ap_error *err)
+{
+    oci_target *o = t->impl;
+    *results = NULL;
+    *n_results = 0;
+    if (o->n_created && fsync_dir(o->blobs, err) < 0)
+        return -1;
+    json_t *index = o->old_index ? json_deep_copy(o->old_index) : NULL;
+    if (!index) {
+        index = json_object();
+        json_object_set_new(index, "schemaVersion", json_integer(2));
+        json_object_set_new(index, "mediaType", json_string("application/vnd.oci.image.index.v1+json"));
+    }
+    json_t *manifests = json_object_get(index, "manifests");
+    if (!manifests) {
+        manifests = json_array();
+        json_object_set_new(index, "manifests", manifests);
+    }
+    bool changed = !o->old_index;
+    int rc = -1;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!o->sel[i])
+            continue;
+        const ap_index_image *im = &idx->images[i];
+        for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++) {
+            const char *full = im->n_names ? im->names[k] : NULL;
+            json_t *d = descriptor(im, full);
+            ssize_t at = find_descriptor(manifests, full, im->manifest.digest);
+            bool is_new = true;
+            if (at >= 0) {
+                json_t *old = json_array_get(manifests, (size_t)at);
+                if (json_equal(old, d)) {
+                    is_new = false;
+                    json_decref(d);
+                } else {
+                    json_array_set_new(manifests, (size_t)at, d);
+                    changed = true;
+                }
+            } else {
+                json_array_append_new(manifests, d);
+                changed = true;
+            }
+            if (add_result(results, n_results, full, im->config.digest, is_new, err) < 0)
+                goto out;
+        }
+    }
+    char layout_path[BIG_PATH];
+    snprintf(layout_path, sizeof layout_path, "%s/oci-layout", o->dir);
+    if (access(layout_path, F_OK) < 0) {
+        const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
+        if (write_atomic(o, "oci-layout", layout, strlen(layout), err) < 0)
+            goto out;
+    }
+    if (changed) {
+        char *text = json_dumps(index, JSON_COMPACT);
+        if (!text) {
+            ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        int w = write_atomic(o, "index.json", text, strlen(text), err);
+        free(text);
+        if (w < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    json_decref(index);
+    if (rc < 0) {
+        load_results_free(*results, *n_results);
+        *results = NULL;
+        *n_results = 0;
+    } else {
+        /* committed: the blobs are the store's now */
+        for (size_t i = 0; i < o->n_created; i++)
+            free(o->created[i]);
+        o->n_created = 0;
+    }
+    return rc;
+}
+
+static void oci_abort(load_target *t)
+{
+    oci_target *o = t->impl;
+    drop_temp(o);
+    for (size_t i = 0; i < o->n_created; i++) {
+        unlink(o->created[i]);
+        free(o->created[i]);
+    }
+    o->n_created = 0;
+    if (o->created_blobs) {
+        char path[BIG_PATH];
+        rmdir(o->blobs);
+        snprintf(path, sizeof path, "%s/blobs", o->dir);
+        rmdir(path);
+    }
+    if (o->created_dir) {
+        if (o->lock_fd >= 0)
+            unlink(o->lock_path);
+        rmdir(o->dir);
+    }
+}
+
+static void oci_close(load_target *t)
+{
+    if (!t)
+        return;
+    oci_target *o = t->impl;
+    if (o) {
+        drop_temp(o);
+        for (size_t i = 0; i < o->n_created; i++)
+            free(o->created[i]);
+        free(o->created);
+        if (o->lock_fd >= 0) {
+            unlink(o->lock_path);   /* still locked: a waiting load sees it gone and retries */
+            close(o->lock_fd);
+        }
+        json_decref(o->old_index);
+        free(o->sel);
+        free(o->want);
+        free(o->dir);
+        free(o);
+    }
+    free(t);
+}
+
+static const load_target_ops oci_ops = {
+    .kind = "oci",
+    .begin = oci_begin,
+    .entry_begin = oci_entry_begin,
+    .entry_data = oci_entry_data,
+    .entry_end = oci_entry_end,
+    .commit = oci_commit,
+    .abort = oci_abort,
+    .close = oci_close,
+};
+
+load_target *load_oci_open(const char *dir, const load_options *opts, ap_error *err)
+{
+    load_target *t = calloc(1, sizeof *t);
+    oci_target *o = calloc(1, sizeof *o);
+    if (!t || !o || !(o->dir = strdup(dir))) {
+        free(t);
+        free(o);
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    t->ops = &oci_ops;
+    t->impl = o;
+    o->opts = opts;
+    o->lock_fd = -1;
+    o->tmp_fd = -1;
+    size_t len = strlen(o->dir);
+    while (len > 1 && o->dir[len - 1] == '/')
+        o->dir[--len] = '\0';
+    if (len + 80 >= PATH_MAX) {
+        ap_fail(err, AP_ERR_USAGE, "oci:%s: path too long", dir);
+        goto fail;
+    }
+    bool made;
+    if (mkdir_p(o->dir, &o->created_dir, err) < 0)
+        goto fail;
+    if (take_lock(o, err) < 0)
+        goto fail;
+    char path[BIG_PATH];
+    snprintf(path, sizeof path, "%s/blobs", o->dir);
+    if (mkdir_p(path, &o->created_blobs, err) < 0)
+        goto fail;
+    snprintf(o->blobs, sizeof o->blobs, "%s/blobs/sha256", o->dir);
+    if (mkdir_p(o->blobs, &made, err) < 0)
+        goto fail;
+    remove_stale_temps(o->blobs);
+    remove_stale_temps(o->dir);
+    if (read_old_index(o, err) < 0)
+        goto fail;
+    return t;
+fail:
+    if (err->code == AP_ERR_IO)
+        err->code = AP_ERR_TARGET;
+    oci_abort(t);
+    oci_close(t);
+    return NULL;
+}

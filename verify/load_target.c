@@ -1,0 +1,85 @@
+/* load_target.c: opening a load target by its name, and helpers shared by targets. */
+#include "load_target.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../packer/image_ref.h"
+
+static const char *after(const char *s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(s, prefix, n) ? NULL : s + n;
+}
+
+load_target *load_target_open(const char *spec, const load_options *opts, ap_error *err)
+{
+    const char *rest;
+    if (!spec || !*spec) {
+        ap_fail(err, AP_ERR_USAGE, "no target given");
+        return NULL;
+    }
+    if ((rest = after(spec, "oci:"))) {
+        if (!*rest) {
+            ap_fail(err, AP_ERR_USAGE, "target '%s': oci: needs a directory (oci:DIR)", spec);
+            return NULL;
+        }
+        return load_oci_open(rest, opts, err);
+    }
+    if ((rest = after(spec, "docker-daemon:")))
+        return load_docker_daemon_open(*rest ? rest : NULL, opts, err);
+    if (after(spec, "docker://"))
+        return load_registry_open(spec, opts, err);
+    if ((rest = after(spec, "containerd:")))
+        return load_containerd_open(*rest ? rest : NULL, opts, err);
+    if (after(spec, "containers-storage:"))
+        return load_containers_storage_open(spec, opts, err);
+    ap_fail(err, AP_ERR_USAGE,
+            "unknown target '%s': use oci:DIR, docker-daemon:[SOCKET], "
+            "docker://HOST[:PORT][/PREFIX], containerd:[NAMESPACE] or containers-storage:",
+            spec);
+    return NULL;
+}
+
+void load_results_free(load_result *r, size_t n)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(r[i].name);
+    free(r);
+}
+
+int load_select_images(const ap_bundle_index *idx, const load_options *opts, bool *sel,
+                       ap_error *err)
+{
+    size_t nf = opts ? opts->n_images : 0;
+    for (size_t i = 0; i < idx->n_images; i++)
+        sel[i] = nf == 0;
+    for (size_t f = 0; f < nf; f++) {
+        const char *want = opts->images[f];
+        char full[512];
+        bool have_full = image_ref_normalize(want, full, sizeof full, NULL) == 0;
+        bool found = false;
+        for (size_t i = 0; i < idx->n_images; i++) {
+            const ap_index_image *im = &idx->images[i];
+            bool match = !strcmp(want, im->config.digest);
+            for (size_t k = 0; !match && k < im->n_names; k++)
+                match = !strcmp(want, im->names[k]) || (have_full && !strcmp(full, im->names[k]));
+            if (match) {
+                sel[i] = true;
+                found = true;
+            }
+        }
+        if (!found)
+            return ap_fail(err, AP_ERR_USAGE, "--image %s: the bundle has no image of that name", want);
+    }
+    return 0;
+}
+
+void load_blob_path(const char *digest, char *out, size_t n)
+{
+    const char *hex = strncmp(digest, "sha256:", 7) ? digest : digest + 7;
+    snprintf(out, n, "blobs/sha256/%s", hex);
+}

@@ -1,0 +1,105 @@
+/* loader.c: the verifier sink that drives a load target (see loader.h). */
+#include "loader.h"
+
+#include <string.h>
+
+typedef struct {
+    load_target *t;
+    bool skip;              /* the target did not want the current entry's data */
+    bool completed;         /* the whole bundle verified (on_complete was called) */
+    bool committed;
+    bool aborted;
+    load_result *results;
+    size_t n_results;
+} load_sink_ctx;
+
+static int sink_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *sig, ap_error *err)
+{
+    (void)sig;
+    load_sink_ctx *c = ctx;
+    return c->t->ops->begin ? c->t->ops->begin(c->t, idx, err) : 0;
+}
+
+static int sink_entry_begin(void *ctx, const ap_index_entry *e, ap_error *err)
+{
+    load_sink_ctx *c = ctx;
+    int want = c->t->ops->entry_begin ? c->t->ops->entry_begin(c->t, e, err) : 0;
+    if (want < 0)
+        return -1;
+    c->skip = want == 0;
+    /* The verifier still reads and hashes a skipped entry; we just do not pass it on. */
+    return 0;
+}
+
+static int sink_entry_data(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    load_sink_ctx *c = ctx;
+    if (c->skip || !c->t->ops->entry_data)
+        return 0;
+    return c->t->ops->entry_data(c->t, buf, n, err);
+}
+
+static int sink_entry_end(void *ctx, const ap_index_entry *e, ap_error *err)
+{
+    load_sink_ctx *c = ctx;
+    bool skipped = c->skip;
+    c->skip = false;
+    if (skipped || !c->t->ops->entry_end)
+        return 0;
+    return c->t->ops->entry_end(c->t, e, err);
+}
+
+static int sink_complete(void *ctx, const ap_bundle_index *idx, ap_error *err)
+{
+    load_sink_ctx *c = ctx;
+    c->completed = true;
+    if (c->t->ops->commit(c->t, idx, &c->results, &c->n_results, err) < 0)
+        return -1;
+    c->committed = true;
+    return 0;
+}
+
+static void sink_abort(void *ctx)
+{
+    load_sink_ctx *c = ctx;
+    if (c->committed || c->aborted)
+        return;
+    c->aborted = true;
+    if (c->t->ops->abort)
+        c->t->ops->abort(c->t);
+}
+
+int ap_load_stream(ap_read_fn read, void *read_ctx, const char *name, load_target *t,
+                   const ap_load_opts *opts, ap_load_report *report, ap_error *err)
+{
+    memset(report, 0, sizeof *report);
+    load_sink_ctx c = {.t = t};
+    ap_verify_sink sink = {
+        .on_index = sink_index,
+        .on_entry_begin = sink_entry_begin,
+        .on_entry_data = sink_entry_data,
+        .on_entry_end = sink_entry_end,
+        .on_complete = sink_complete,
+        .on_abort = sink_abort,
+    };
+    ap_verify_opts vopts = {
+        .keys = opts->keys,
+        .n_keys = opts->n_keys,
+        .deep = false,
+        .progress = opts->progress,
+        .progress_ctx = opts->progress_ctx,
+    };
+    int rc = ap_verify_stream(read, read_ctx, name, &vopts, &sink, &c, &report->verify, err);
+    if (rc < 0 || !c.committed) {
+        if (rc == 0)    /* the verifier said yes but never called on_complete: treat as failure */
+            ap_fail(err, AP_ERR_VERIFY, "%s: the verifier did not complete", name);
+        sink_abort(&c);
+        load_results_free(c.results, c.n_results);
+        report->verified = c.completed;
+        return -1;
+    }
+    report->verified = true;
+    report->results = c.results;
+    report->n_results = c.n_results;
+    return 0;
+}
