@@ -42,7 +42,8 @@ static void make_bundle(bundle *s, const char *name, const char *salt)
         snprintf(d, 64, "%s-%s", kinds[i], salt);
         s->b[i].data = d;
         ap_sha256_hex(d, strlen(d), s->b[i].hex);
-        snprintf(s->b[i].path, sizeof s->b[i].path, "blobs/sha256/%s", s->b[i].hex);
+        memcpy(s->b[i].path, "blobs/sha256/", 13);
+        memcpy(s->b[i].path + 13, s->b[i].hex, sizeof s->b[i].hex);
         s->entries[i].path = s->b[i].path;
         s->entries[i].size = strlen(d);
         memcpy(s->entries[i].sha256, s->b[i].hex, sizeof s->b[i].hex);
