@@ -19,7 +19,8 @@ static const char usage_text[] =
     "\n"
     "Packs the images of every INPUT into one bundle: each layer stored once, compressed, signed.\n"
     "INPUT is a docker save / podman save / skopeo docker-archive file, an OCI archive (each may be\n"
-    "compressed whole with gzip, zstd or xz), or oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE.\n"
+    "compressed whole with gzip, zstd or xz), or oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE,\n"
+    "docker://HOST/REPO[:TAG|@DIGEST] (a registry) or docker-daemon:NAME[:TAG] (the local Docker engine).\n"
     "\n"
     "  -o, --output FILE        the bundle to write (written under a temporary name, renamed when complete)\n"
     "  -s, --secret-key FILE    signing key (default $AIRPACK_CONFIG_DIR/airpack.key or ~/.airpack/airpack.key)\n"
@@ -31,6 +32,13 @@ static const char usage_text[] =
     "  -i, --image NAME         pack only this image (name or ID; repeatable)\n"
     "      --on-conflict WHICH  when two inputs give one name to different images: error (default),\n"
     "                           first or last input wins\n"
+    "      --images-from FILE   more inputs, one a line (# starts a comment)\n"
+    "      --platform OS/ARCH[/VARIANT]  which image of a multi-platform one (default: this machine's)\n"
+    "      --all-platforms      every platform of a multi-platform image (docker's manifest.json names\n"
+    "                           only the default platform's)\n"
+    "      --tls-verify=false   do not verify registry certificates (and allow plain http)\n"
+    "      --authfile FILE      registry credentials (Docker config format)\n"
+    "      --creds USER:PASS    registry credentials\n"
     "  -q, --quiet              no progress line, no summary\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps, so the same inputs and key give the same bytes.\n";
@@ -79,6 +87,102 @@ static void human(char *out, size_t n, double b)
     snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
+static bool valid_platform(const char *p)
+{
+    int slashes = 0;
+    size_t seg = 0;
+    for (const char *c = p; *c; c++) {
+        if (*c == '/') {
+            if (seg == 0)
+                return false;
+            slashes++;
+            seg = 0;
+            continue;
+        }
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-' || *c == '.'))
+            return false;
+        seg++;
+    }
+    return seg > 0 && (slashes == 1 || slashes == 2) && strlen(p) < 100;
+}
+
+/* --images-from: one input a line; blank lines and # comments skipped. */
+static int read_list(const char *path, char **text_out, char ***lines_out, size_t *n_out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "airpack pack: --images-from %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *text = NULL;
+    size_t cap = 0, len = 0;
+    char buf[4096];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (len + got + 1 > (64u << 20)) {
+            fclose(f);
+            free(text);
+            fprintf(stderr, "airpack pack: --images-from %s: larger than 64 MiB\n", path);
+            return -1;
+        }
+        if (len + got + 1 > cap) {
+            cap = (len + got + 1) * 2;
+            char *nt = realloc(text, cap);
+            if (!nt) {
+                fclose(f);
+                free(text);
+                return -1;
+            }
+            text = nt;
+        }
+        memcpy(text + len, buf, got);
+        len += got;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        fprintf(stderr, "airpack pack: --images-from %s: read error\n", path);
+        return -1;
+    }
+    if (!text && !(text = calloc(1, 1)))
+        return -1;
+    text[len] = '\0';
+    char **lines = NULL;
+    size_t n = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        while (*line == ' ' || *line == '\t' || *line == '\r')
+            line++;
+        size_t l = strlen(line);
+        while (l && (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r'))
+            line[--l] = '\0';
+        if (!l)
+            continue;
+        char **grown = realloc(lines, (n + 1) * sizeof *lines);
+        if (!grown) {
+            free(lines);
+            free(text);
+            return -1;
+        }
+        lines = grown;
+        lines[n++] = line;
+    }
+    if (n == 0) {
+        fprintf(stderr, "airpack pack: --images-from %s lists no inputs\n", path);
+        free(lines);
+        free(text);
+        return -1;
+    }
+    *text_out = text;
+    *lines_out = lines;
+    *n_out = n;
+    return 0;
+}
+
 int cmd_pack(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -92,6 +196,12 @@ int cmd_pack(int argc, char **argv)
         {"image", required_argument, NULL, 'i'},
         {"on-conflict", required_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
+        {"images-from", required_argument, NULL, 'F'},
+        {"platform", required_argument, NULL, 'p'},
+        {"all-platforms", no_argument, NULL, 'A'},
+        {"tls-verify", required_argument, NULL, 'T'},
+        {"authfile", required_argument, NULL, 'a'},
+        {"creds", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -106,6 +216,9 @@ int cmd_pack(int argc, char **argv)
     if (!images)
         return 2;
     size_t n_images = 0;
+    source_options so;
+    memset(&so, 0, sizeof so);
+    const char *images_from = NULL;
     ap_error err;
     ap_error_clear(&err);
     int c;
@@ -155,6 +268,30 @@ int cmd_pack(int argc, char **argv)
             }
             break;
         case 'q': quiet = true; break;
+        case 'F': images_from = optarg; break;
+        case 'p':
+            if (!valid_platform(optarg)) {
+                fprintf(stderr, "airpack pack: --platform takes OS/ARCH[/VARIANT] (linux/arm64), not '%s'\n",
+                        optarg);
+                free(images);
+                return 2;
+            }
+            so.platform = optarg;
+            break;
+        case 'A': so.all_platforms = true; break;
+        case 'T':
+            if (!strcmp(optarg, "false"))
+                so.tls_insecure = true;
+            else if (!strcmp(optarg, "true"))
+                so.tls_insecure = false;
+            else {
+                fprintf(stderr, "airpack pack: --tls-verify takes true or false\n");
+                free(images);
+                return 2;
+            }
+            break;
+        case 'a': so.authfile = optarg; break;
+        case 'r': so.creds = optarg; break;
         case 'h':
             fputs(usage_text, stdout);
             free(images);
@@ -165,7 +302,7 @@ int cmd_pack(int argc, char **argv)
             return 2;
         }
     }
-    if (!output || optind >= argc) {
+    if (!output || (optind >= argc && !images_from)) {
         fprintf(stderr, "airpack pack: %s\n\n%s", !output ? "-o BUNDLE is required" : "no inputs given",
                 usage_text);
         free(images);
@@ -210,8 +347,29 @@ int cmd_pack(int argc, char **argv)
         }
         o.key = &key;
     }
-    o.inputs = (const char *const *)&argv[optind];
-    o.n_inputs = (size_t)(argc - optind);
+    char **listed = NULL, *list_text = NULL;
+    size_t n_listed = 0;
+    if (images_from && read_list(images_from, &list_text, &listed, &n_listed) < 0) {
+        ap_seckey_wipe(&key);
+        free(images);
+        return 2;
+    }
+    size_t n_inputs = (size_t)(argc - optind) + n_listed;
+    const char **inputs = calloc(n_inputs + 1, sizeof *inputs);
+    if (!inputs) {
+        ap_seckey_wipe(&key);
+        free(images);
+        free(listed);
+        free(list_text);
+        return 2;
+    }
+    for (int i = optind; i < argc; i++)
+        inputs[i - optind] = argv[i];
+    for (size_t i = 0; i < n_listed; i++)
+        inputs[(size_t)(argc - optind) + i] = listed[i];
+    o.inputs = inputs;
+    o.n_inputs = n_inputs;
+    o.source_opts = &so;
     o.output = output;
     o.images = images;
     o.n_images = n_images;
@@ -260,5 +418,8 @@ int cmd_pack(int argc, char **argv)
     }
     ap_seckey_wipe(&key);
     free(images);
+    free(inputs);
+    free(listed);
+    free(list_text);
     return status;
 }

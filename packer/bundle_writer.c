@@ -209,6 +209,23 @@ int bundle_writer_end(bundle_writer *w, const char *path, ap_index_entry *out, a
     return 0;
 }
 
+int bundle_writer_drop_last(bundle_writer *w, ap_error *err)
+{
+    if (w->in_entry)
+        return ap_fail(err, AP_ERR_USAGE, "bundle writer: entry still open");
+    uint64_t to = w->entry_header;
+    if (to >= w->buf_start) {
+        w->buf_len = (size_t)(to - w->buf_start);
+    } else {
+        w->buf_len = 0;
+        w->buf_start = to;
+        if (ftruncate(w->fd, (off_t)to) < 0)
+            return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+    }
+    w->offset = to;
+    return 0;
+}
+
 int bundle_writer_add(bundle_writer *w, const char *path, const void *data, size_t n,
                       ap_index_entry *out, ap_error *err)
 {

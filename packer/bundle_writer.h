@@ -35,6 +35,11 @@ int bundle_writer_sink(void *ctx, const void *buf, size_t n, ap_error *err);
  * path is NULL, the entry is named blobs/sha256/<its sha256>. */
 int bundle_writer_end(bundle_writer *w, const char *path, ap_index_entry *out, ap_error *err);
 
+/* Takes back the entry just ended (the last one written): the file is cut back
+ * to where its header began. For a layer that turned out not to be wanted
+ * once its content was hashed. Call only right after bundle_writer_end(). */
+int bundle_writer_drop_last(bundle_writer *w, ap_error *err);
+
 /* A whole entry from memory. */
 int bundle_writer_add(bundle_writer *w, const char *path, const void *data, size_t n,
                       ap_index_entry *out, ap_error *err);

@@ -131,6 +131,74 @@ static void drop_name(pack_image *pi, const char *name)
         }
 }
 
+static bool all_platforms(const packer *p)
+{
+    return p->opts->source_opts && p->opts->source_opts->all_platforms;
+}
+
+static void default_platform(const packer *p, char *out, size_t n)
+{
+    if (p->opts->source_opts && p->opts->source_opts->platform)
+        snprintf(out, n, "%s", p->opts->source_opts->platform);
+    else
+        source_host_platform(out, n);
+}
+
+/* With --all-platforms, which image docker's manifest.json gives `name` to:
+ * the first of the default platform, else the first. */
+static const pack_image *docker_owner(const packer *p, const char *name)
+{
+    char want[128];
+    default_platform(p, want, sizeof want);
+    const pack_image *first = NULL;
+    for (size_t i = 0; i < p->n_images; i++)
+        for (size_t k = 0; k < p->images[i].n_names; k++)
+            if (!strcmp(p->images[i].names[k], name)) {
+                if (source_platform_matches(want, p->images[i].src->platform))
+                    return &p->images[i];
+                if (!first)
+                    first = &p->images[i];
+            }
+    return first;
+}
+
+/* With --all-platforms, is `name` carried by images of more than one platform?
+ * index.json then names a nested image index (one manifest per platform). */
+static bool multi_platform_name(const packer *p, const char *name)
+{
+    if (!all_platforms(p))
+        return false;
+    const char *plat = NULL;
+    for (size_t i = 0; i < p->n_images; i++)
+        for (size_t k = 0; k < p->images[i].n_names; k++)
+            if (!strcmp(p->images[i].names[k], name)) {
+                if (plat && strcmp(plat, p->images[i].src->platform))
+                    return true;
+                plat = p->images[i].src->platform;
+            }
+    return false;
+}
+
+/* Is image i the first that carries name? */
+static bool first_with_name(const packer *p, size_t i, const char *name)
+{
+    for (size_t j = 0; j < i; j++)
+        for (size_t k = 0; k < p->images[j].n_names; k++)
+            if (!strcmp(p->images[j].names[k], name))
+                return false;
+    return true;
+}
+
+/* How many nested indexes index.json needs (one per multi-platform name). */
+static size_t count_nested(const packer *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n_images; i++)
+        for (size_t k = 0; k < p->images[i].n_names; k++)
+            n += multi_platform_name(p, p->images[i].names[k]) && first_with_name(p, i, p->images[i].names[k]);
+    return n;
+}
+
 static int resolve_conflicts(packer *p, ap_error *err)
 {
     for (size_t a = 0; a < p->n_images; a++)
@@ -138,6 +206,8 @@ static int resolve_conflicts(packer *p, ap_error *err)
             for (size_t j = 0; j < p->images[b].n_names; j++) {
                 const char *name = p->images[b].names[j];
                 bool clash = false;
+                if (all_platforms(p) && strcmp(p->images[a].src->platform, p->images[b].src->platform))
+                    continue; /* one name, one image per platform */
                 for (size_t k = 0; k < p->images[a].n_names; k++)
                     clash |= !strcmp(p->images[a].names[k], name);
                 if (!clash)
@@ -254,7 +324,8 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
     if (!idx->images)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     idx->n_images = p->n_images;
-    size_t n_entries = p->store.n + 2 * p->n_images + 3;
+    size_t n_nested = count_nested(p);
+    size_t n_entries = p->store.n + 2 * p->n_images + n_nested + 3;
     if (placeholder) {
         idx->entries = calloc(n_entries, sizeof *idx->entries);
         if (!idx->entries)
@@ -308,6 +379,11 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
     for (size_t i = 0; i < p->n_images; i++) {
         snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", p->images[i].src->config_digest + 7);
         snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", idx->images[i].manifest.digest + 7);
+    }
+    for (size_t j = 0; j < n_nested; j++) {
+        char d[AP_DIGEST_LEN + 1];
+        placeholder_digest(p->store.n + p->n_images + j, d);
+        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", d + 7);
     }
     strcpy(paths[e++], "oci-layout");
     strcpy(paths[e++], "index.json");
@@ -449,9 +525,12 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
     char hex[AP_HEX_LEN + 1];
     ap_sha256_final_hex(p->diff_hash, hex);
     bool matched = false;
+    bool by_content = p->sources[p->current].layers_by_content;
     for (size_t i = 0; i < p->store.n; i++) {
         stored_layer *l = &p->store.layers[i];
-        if (l->packed || l->source != p->current || strcmp(l->path, path))
+        if (l->packed || l->source != p->current)
+            continue;
+        if (by_content ? strcmp(l->diff_id + 7, hex) : strcmp(l->path, path))
             continue;
         if (strcmp(l->diff_id + 7, hex)) {
             free(e.path);
@@ -465,6 +544,11 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
         snprintf(l->digest, sizeof l->digest, "sha256:%s", e.sha256);
         l->size = e.size;
         l->uncompressed_size = p->usize;
+    }
+    if (!matched && by_content) {
+        /* a layer packed from another input already, or not one this pack wants */
+        free(e.path);
+        return bundle_writer_drop_last(p->w, err);
     }
     if (!matched) {
         free(e.path);
@@ -530,6 +614,9 @@ static int write_metadata(packer *p, ap_error *err)
         pack_image *pi = &p->images[i];
         char path[AP_HEX_LEN + 16];
         snprintf(path, sizeof path, "blobs/sha256/%s", pi->src->config_digest + 7);
+        if (!pi->src->config)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: the config of image %s never arrived",
+                           p->sources[pi->source].spec, pi->src->config_digest);
         if (!entry_written(p, path)) {
             ap_index_entry e;
             if (bundle_writer_add(p->w, path, pi->src->config, pi->src->config_len, &e, err) < 0 ||
@@ -558,11 +645,60 @@ static int write_metadata(packer *p, ap_error *err)
         if (rc < 0)
             return -1;
     }
+    /* --all-platforms: a nested index per name that several platforms share,
+     * the default platform's manifest first */
+    size_t n_nested = count_nested(p), nn = 0;
+    typedef struct {
+        const char *name;
+        char digest[AP_DIGEST_LEN + 1];
+        uint64_t size;
+    } nested_index;
+    nested_index *nested = calloc(n_nested ? n_nested : 1, sizeof *nested);
+    if (!nested)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    char want[128];
+    default_platform(p, want, sizeof want);
+    for (size_t i = 0; i < p->n_images && nn < n_nested; i++)
+        for (size_t k = 0; k < p->images[i].n_names; k++) {
+            const char *name = p->images[i].names[k];
+            if (!multi_platform_name(p, name) || !first_with_name(p, i, name))
+                continue;
+            json_t *ni = json_object();
+            json_object_set_new(ni, "schemaVersion", json_integer(2));
+            json_object_set_new(ni, "mediaType", json_string(OCI_INDEX));
+            json_t *ms = json_array();
+            for (int pass = 0; pass < 2; pass++)
+                for (size_t j = 0; j < p->n_images; j++) {
+                    pack_image *pj = &p->images[j];
+                    bool has = false;
+                    for (size_t q = 0; q < pj->n_names; q++)
+                        has |= !strcmp(pj->names[q], name);
+                    if (!has || source_platform_matches(want, pj->src->platform) != (pass == 0))
+                        continue;
+                    json_t *d = json_object();
+                    json_object_set_new(d, "mediaType", json_string(OCI_MANIFEST));
+                    json_object_set_new(d, "digest", json_string(pj->manifest_digest));
+                    json_object_set_new(d, "size", json_integer((json_int_t)pj->manifest_size));
+                    json_object_set_new(d, "platform", platform_json(pj->src->platform));
+                    json_array_append_new(ms, d);
+                }
+            json_object_set_new(ni, "manifests", ms);
+            nested[nn].name = name;
+            int nrc = add_json_entry(p, NULL, ni, nested[nn].digest, &nested[nn].size, err);
+            json_decref(ni);
+            nn++;
+            if (nrc < 0) {
+                free(nested);
+                return -1;
+            }
+        }
     json_t *layout = json_pack("{s:s}", "imageLayoutVersion", "1.0.0");
     int rc = add_json_entry(p, "oci-layout", layout, NULL, NULL, err);
     json_decref(layout);
-    if (rc < 0)
+    if (rc < 0) {
+        free(nested);
         return -1;
+    }
     /* index.json: one descriptor per name */
     json_t *index = json_object();
     json_object_set_new(index, "schemaVersion", json_integer(2));
@@ -572,10 +708,16 @@ static int write_metadata(packer *p, ap_error *err)
         pack_image *pi = &p->images[i];
         size_t n = pi->n_names ? pi->n_names : 1;
         for (size_t k = 0; k < n; k++) {
+            const nested_index *ni = NULL;
+            for (size_t j = 0; pi->n_names && j < nn; j++)
+                if (!strcmp(nested[j].name, pi->names[k]))
+                    ni = &nested[j];
+            if (ni && !first_with_name(p, i, pi->names[k]))
+                continue; /* named once, by its nested index */
             json_t *d = json_object();
-            json_object_set_new(d, "mediaType", json_string(OCI_MANIFEST));
-            json_object_set_new(d, "digest", json_string(pi->manifest_digest));
-            json_object_set_new(d, "size", json_integer((json_int_t)pi->manifest_size));
+            json_object_set_new(d, "mediaType", json_string(ni ? OCI_INDEX : OCI_MANIFEST));
+            json_object_set_new(d, "digest", json_string(ni ? ni->digest : pi->manifest_digest));
+            json_object_set_new(d, "size", json_integer((json_int_t)(ni ? ni->size : pi->manifest_size)));
             if (pi->n_names) {
                 json_t *ann = json_object();
                 json_object_set_new(ann, "io.containerd.image.name", json_string(pi->names[k]));
@@ -583,10 +725,12 @@ static int write_metadata(packer *p, ap_error *err)
                                     json_string(image_ref_tag(pi->names[k])));
                 json_object_set_new(d, "annotations", ann);
             }
-            json_object_set_new(d, "platform", platform_json(pi->src->platform));
+            if (!ni)
+                json_object_set_new(d, "platform", platform_json(pi->src->platform));
             json_array_append_new(mans, d);
         }
     }
+    free(nested);
     json_object_set_new(index, "manifests", mans);
     rc = add_json_entry(p, "index.json", index, NULL, NULL, err);
     json_decref(index);
@@ -596,6 +740,11 @@ static int write_metadata(packer *p, ap_error *err)
     json_t *dm = json_array();
     for (size_t i = 0; i < p->n_images; i++) {
         pack_image *pi = &p->images[i];
+        size_t owned = 0;
+        for (size_t k = 0; k < pi->n_names; k++)
+            owned += !all_platforms(p) || docker_owner(p, pi->names[k]) == pi;
+        if (pi->n_names && !owned)
+            continue; /* another platform's image of its names: not for docker */
         json_t *o = json_object();
         char path[AP_HEX_LEN + 16];
         snprintf(path, sizeof path, "blobs/sha256/%s", pi->src->config_digest + 7);
@@ -605,7 +754,8 @@ static int write_metadata(packer *p, ap_error *err)
             /* full names: docker load shows them in their familiar form, and
              * podman keeps docker.io/... instead of guessing localhost/ */
             for (size_t k = 0; k < pi->n_names; k++)
-                json_array_append_new(tags, json_string(pi->names[k]));
+                if (!all_platforms(p) || docker_owner(p, pi->names[k]) == pi)
+                    json_array_append_new(tags, json_string(pi->names[k]));
             json_object_set_new(o, "RepoTags", tags);
         } else {
             json_object_set_new(o, "RepoTags", json_null());
@@ -633,7 +783,7 @@ static int run(packer *p, pack_report *report, ap_error *err)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < o->n_inputs; i++) {
         p->n_sources = i + 1;
-        if (source_open(o->inputs[i], &p->sources[i], err) < 0)
+        if (source_open_opts(o->inputs[i], o->source_opts, &p->sources[i], err) < 0)
             return -1;
         report->input_bytes += p->sources[i].size;
     }
@@ -665,7 +815,8 @@ static int run(packer *p, pack_report *report, ap_error *err)
 
     for (size_t s = 0; s < p->n_sources; s++) {
         p->current = s;
-        bool any = false;
+        /* a daemon's configs come in its stream: always read it */
+        bool any = p->sources[s].layers_by_content;
         for (size_t i = 0; i < p->store.n; i++)
             any |= p->store.layers[i].source == s;
         if (any && source_stream(&p->sources[s], layer_wanted, pack_layer, p, pack_progress, err) < 0)

@@ -18,6 +18,7 @@
 #include "../formats/codec.h"
 #include "../formats/error.h"
 #include "../formats/minisign.h"
+#include "source.h"
 
 typedef enum { PACK_CONFLICT_ERROR, PACK_CONFLICT_FIRST, PACK_CONFLICT_LAST } pack_conflict;
 
@@ -40,6 +41,10 @@ typedef struct {
     void (*progress_total)(void *ctx, uint64_t total);
     void (*progress)(void *ctx, uint64_t done);
     void *progress_ctx;
+    /* remote inputs (docker://, docker-daemon:) and platform choice; NULL = defaults.
+     * With all_platforms, one name may name one image per platform; docker's
+     * manifest.json then gives it only to the default platform's image. */
+    const source_options *source_opts;
 } pack_options;
 
 typedef struct {

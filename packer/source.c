@@ -15,6 +15,7 @@
 
 #include "../formats/bundle_index.h"
 #include "image_ref.h"
+#include "source_remote.h"
 
 #define READ_BLOCK (1u << 20)
 
@@ -29,7 +30,12 @@ typedef struct {
     char *target;          /* resolved, archive-relative */
 } link_entry;
 
+typedef enum { KIND_FILE, KIND_REGISTRY, KIND_DAEMON } source_kind;
+
 struct source_internal {
+    source_kind kind;
+    remote_state *remote;
+    source_options opts;
     bool is_dir;
     char *path;            /* the file or directory */
     char *ref;             /* REF filter for oci:/oci-archive:, or NULL */
@@ -205,7 +211,9 @@ static struct archive *open_archive(const char *path, ap_error *err)
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
     if (archive_read_open_filename(a, path, READ_BLOCK) != ARCHIVE_OK) {
-        ap_fail(err, AP_ERR_IO, "%s: %s", path, archive_error_string(a));
+        /* content that is no archive is a format error, not an I/O one */
+        ap_fail(err, archive_errno(a) == EILSEQ ? AP_ERR_FORMAT : AP_ERR_IO, "%s: %s",
+                path, archive_error_string(a));
         archive_read_free(a);
         return NULL;
     }
@@ -325,7 +333,7 @@ out:
 
 /* ---- describing images ------------------------------------------------ */
 
-static void host_platform(char *out, size_t n)
+void source_host_platform(char *out, size_t n)
 {
     struct utsname u;
     const char *arch = "amd64";
@@ -340,6 +348,51 @@ static void host_platform(char *out, size_t n)
             arch = "s390x";
     }
     snprintf(out, n, "linux/%s", arch);
+}
+
+static int add_name(source_image *img, const char *name, const source *s, ap_error *err);
+
+bool source_platform_matches(const char *want, const char *have)
+{
+    if (!strcmp(want, have))
+        return true;
+    /* "linux/arm64" takes "linux/arm64/v8"; "linux/arm64/v8" takes "linux/arm64" */
+    size_t wl = strlen(want), hl = strlen(have);
+    int wslash = 0, hslash = 0;
+    for (const char *p = want; *p; p++)
+        wslash += *p == '/';
+    for (const char *p = have; *p; p++)
+        hslash += *p == '/';
+    if (wslash == 1 && hslash == 2 && hl > wl && !strncmp(want, have, wl) && have[wl] == '/')
+        return true;
+    if (wslash == 2 && hslash == 1 && wl > hl && !strncmp(want, have, hl) && want[hl] == '/' &&
+        !strcmp(want + hl, "/v8") && strstr(have, "/arm64"))
+        return true;
+    return false;
+}
+
+void source_platform_from(source_image *img, const char *os, const char *arch, const char *variant)
+{
+    snprintf(img->platform, sizeof img->platform, "%s/%s%s%s", os && *os ? os : "linux",
+             arch && *arch ? arch : "amd64", variant && *variant ? "/" : "", variant && *variant ? variant : "");
+}
+
+source_image *source_new_image(source *s, ap_error *err)
+{
+    source_image *grown = realloc(s->images, (s->n_images + 1) * sizeof *s->images);
+    if (!grown) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->images = grown;
+    source_image *img = &s->images[s->n_images++];
+    memset(img, 0, sizeof *img);
+    return img;
+}
+
+int source_add_name(source_image *img, const char *name, const source *s, ap_error *err)
+{
+    return add_name(img, name, s, err);
 }
 
 static int add_name(source_image *img, const char *name, const source *s, ap_error *err)
@@ -411,8 +464,7 @@ static int load_config(source *s, source_image *img, const char *path, const cha
     const char *os = json_string_value(json_object_get(cfg, "os"));
     const char *arch = json_string_value(json_object_get(cfg, "architecture"));
     const char *variant = json_string_value(json_object_get(cfg, "variant"));
-    snprintf(img->platform, sizeof img->platform, "%s/%s%s%s", os ? os : "linux", arch ? arch : "amd64",
-             variant ? "/" : "", variant ? variant : "");
+    source_platform_from(img, os, arch, variant);
     *diff_ids_out = json_incref(ids);
     json_decref(cfg);
     return 0;
@@ -560,14 +612,18 @@ static json_t *load_blob_json(source *s, json_t *desc, ap_error *err)
     return j;
 }
 
-/* An index inside an index (multi-arch): take the host platform's manifest. */
+/* An index inside an index (multi-arch): take the wanted platform's manifest
+ * (--platform, else the host's), or every platform's with --all-platforms. */
 static int describe_oci_nested(source *s, json_t *desc, const char *name, ap_error *err)
 {
     json_t *idx = load_blob_json(s, desc, err);
     if (!idx)
         return -1;
-    char want[64];
-    host_platform(want, sizeof want);
+    char want[128];
+    if (s->in->opts.platform)
+        snprintf(want, sizeof want, "%s", s->in->opts.platform);
+    else
+        source_host_platform(want, sizeof want);
     json_t *mans = json_object_get(idx, "manifests");
     size_t i;
     json_t *d;
@@ -575,18 +631,24 @@ static int describe_oci_nested(source *s, json_t *desc, const char *name, ap_err
     int rc = -2;
     json_array_foreach(mans, i, d) {
         json_t *p = json_object_get(d, "platform");
-        char plat[128];
+        const char *os = json_string_value(json_object_get(p, "os"));
+        const char *arch = json_string_value(json_object_get(p, "architecture"));
         const char *v = json_string_value(json_object_get(p, "variant"));
-        snprintf(plat, sizeof plat, "%s/%s", json_string_value(json_object_get(p, "os")) ? json_string_value(json_object_get(p, "os")) : "?",
-                 json_string_value(json_object_get(p, "architecture")) ? json_string_value(json_object_get(p, "architecture")) : "?");
+        char plat[200];
+        snprintf(plat, sizeof plat, "%s/%s%s%s", os ? os : "?", arch ? arch : "?", v ? "/" : "", v ? v : "");
+        if (os && !strcmp(os, "unknown"))
+            continue; /* attestations */
         if (strlen(have) + strlen(plat) + 3 < sizeof have) {
             if (have[0])
                 strcat(have, ", ");
             strcat(have, plat);
         }
-        (void)v;
-        if (rc == -2 && !strcmp(plat, want))
+        if (s->in->opts.all_platforms) {
+            if ((rc = describe_oci_manifest(s, d, name, err)) < 0)
+                break;
+        } else if (rc == -2 && source_platform_matches(want, plat)) {
             rc = describe_oci_manifest(s, d, name, err);
+        }
     }
     json_decref(idx);
     if (rc == -2)
@@ -762,11 +824,27 @@ static int split_spec(const char *spec, source_internal *in, ap_error *err)
 
 int source_open(const char *spec, source *s, ap_error *err)
 {
+    return source_open_opts(spec, NULL, s, err);
+}
+
+int source_open_opts(const char *spec, const source_options *o, source *s, ap_error *err)
+{
     memset(s, 0, sizeof *s);
     s->spec = strdup(spec);
     s->in = calloc(1, sizeof *s->in);
     if (!s->spec || !s->in)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (o)
+        s->in->opts = *o;
+    if (!strncmp(spec, "docker://", 9)) {
+        s->in->kind = KIND_REGISTRY;
+        return source_registry_open(s, spec + 9, &s->in->opts, &s->in->remote, err);
+    }
+    if (!strncmp(spec, "docker-daemon:", 14)) {
+        s->in->kind = KIND_DAEMON;
+        s->layers_by_content = true;
+        return source_daemon_open(s, spec + 14, &s->in->opts, &s->in->remote, err);
+    }
     if (split_spec(spec, s->in, err) < 0)
         return -1;
     struct stat st;
@@ -876,7 +954,10 @@ int source_stream(source *s, source_wanted_fn wanted, source_layer_fn fn, void *
 {
     source_internal *in = s->in;
     uint64_t done = 0;
-    (void)progress;
+    if (in->kind == KIND_REGISTRY)
+        return source_registry_stream(s, in->remote, wanted, fn, ctx, progress, err);
+    if (in->kind == KIND_DAEMON)
+        return source_daemon_stream(s, in->remote, wanted, fn, ctx, progress, err);
     if (in->is_dir) {
         /* every distinct layer path, in image order */
         for (size_t i = 0; i < s->n_images; i++)
@@ -942,6 +1023,10 @@ void source_close(source *s)
     }
     free(s->images);
     if (s->in) {
+        if (s->in->kind == KIND_REGISTRY)
+            source_registry_free(s->in->remote);
+        if (s->in->kind == KIND_DAEMON)
+            source_daemon_free(s->in->remote);
         for (size_t i = 0; i < s->in->n_files; i++) {
             free(s->in->files[i].path);
             free(s->in->files[i].data);

@@ -45,12 +45,39 @@ typedef struct {
     source_image *images;
     size_t n_images;
     uint64_t size;             /* bytes on disk, for progress */
+    /* docker-daemon: layer paths are diff_ids; the stream hands every layer
+     * entry to fn under its name in the stream, and fn learns which layer it
+     * is by hashing it (and drops it if unwanted). Such a source is always
+     * streamed: its configs arrive in the stream (config is NULL until then). */
+    bool layers_by_content;
     source_internal *in;
 } source;
+
+/* How remote inputs are reached and which platforms are taken from a
+ * multi-platform image. Zero (or NULL) means: this machine's platform, TLS
+ * verified, credentials from the default places. */
+typedef struct {
+    const char *platform;      /* "os/arch[/variant]"; NULL = this machine's */
+    bool all_platforms;        /* every platform of an index */
+    bool tls_insecure;         /* --tls-verify=false */
+    const char *authfile;
+    const char *creds;         /* "USER:PASSWORD" */
+} source_options;
 
 /* Parses the spec (FILE, DIR, oci:DIR[:REF], oci-archive:FILE[:REF],
  * docker-archive:FILE) and makes the first pass. */
 int source_open(const char *spec, source *s, ap_error *err);
+
+/* Also docker://HOST/REPO[:TAG|@DIGEST] (a registry: manifests and configs
+ * are fetched and checked now, layers in the second pass) and
+ * docker-daemon:NAME[:TAG|@DIGEST|ID] (the Docker Engine API on its unix
+ * socket, $DOCKER_HOST or /var/run/docker.sock). o may be NULL. */
+int source_open_opts(const char *spec, const source_options *o, source *s, ap_error *err);
+
+/* "linux/arm64/v8" is what `want` ("linux/arm64", "linux/arm64/v8") asks for? */
+bool source_platform_matches(const char *want, const char *have);
+/* This machine's platform, "linux/amd64". */
+void source_host_platform(char *out, size_t n);
 
 /* Called for each wanted path with a reader of its bytes (as stored: maybe
  * compressed). The reader's errors name the input. */

@@ -158,8 +158,9 @@ static int creds_from_authfile(reg_client *c, const char *path, bool explicit, a
         char khost[512];
         auth_key_host(key, khost, sizeof khost);
         bool match = strcmp(khost, c->host) == 0;
-        if (!match && strcmp(c->host, "docker.io") == 0)
-            match = strcmp(khost, "index.docker.io") == 0 || strcmp(khost, "registry-1.docker.io") == 0;
+        if (!match && (strcmp(c->host, "docker.io") == 0 || strcmp(c->host, "registry-1.docker.io") == 0))
+            match = strcmp(khost, "index.docker.io") == 0 || strcmp(khost, "registry-1.docker.io") == 0 ||
+                    strcmp(khost, "docker.io") == 0;
         if (!match)
             continue;
         const char *b64 = json_string_value(json_object_get(val, "auth"));
