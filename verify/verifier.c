@@ -35,8 +35,10 @@ enum {
     ROLE_OCI_LAYOUT = 1 << 3,
     ROLE_INDEX_JSON = 1 << 4,
     ROLE_MANIFEST_JSON = 1 << 5,
+    ROLE_NESTED_INDEX = 1 << 6,   /* any other blob: under --deep it must be an OCI index (--all-platforms) */
 };
-#define ROLE_SMALL (ROLE_CONFIG | ROLE_MANIFEST | ROLE_OCI_LAYOUT | ROLE_INDEX_JSON | ROLE_MANIFEST_JSON)
+#define ROLE_SMALL (ROLE_CONFIG | ROLE_MANIFEST | ROLE_OCI_LAYOUT | ROLE_INDEX_JSON | ROLE_MANIFEST_JSON | \
+                    ROLE_NESTED_INDEX)
 
 typedef struct {
     const char *name;
@@ -59,6 +61,7 @@ typedef struct {
     bool deep_failed;
     char *small;                        /* the current small JSON entry, whole (its size is checked first) */
     size_t small_len;
+    json_t *nested;                     /* digest -> the "manifests" of each nested OCI index seen */
 } verifier;
 
 /* ---- messages --------------------------------------------------------------- */
@@ -268,6 +271,13 @@ static int deep_setup(verifier *v)
         else
             v->roles[k] |= fixed[f].role;
     }
+    /* A blob that is no image's manifest, config or layer is a nested OCI index
+     * (one name over several platforms); it is checked as one. */
+    for (size_t i = 0; i < n; i++)
+        if (!v->roles[i] && !strncmp(idx->entries[i].path, BLOB_PREFIX, strlen(BLOB_PREFIX)))
+            v->roles[i] |= ROLE_NESTED_INDEX;
+    if (rc == 0 && !(v->nested = json_object()))
+        rc = ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
     if (rc == 0 && n > 0 && strcmp(idx->entries[n - 1].path, "manifest.json"))
         rc = entry_fail(v, AP_INDEX_PATH, 0, "manifest.json is not the last entry the index lists (--deep)");
     free(sorted);
@@ -451,7 +461,8 @@ static int check_index_json(verifier *v, json_t *j, const char *path, uint64_t o
             }
         }
     }
-    for (size_t i = 0; i < ng; i++) {
+    size_t g = 0;
+    for (size_t i = 0; i < json_array_size(ms); i++) {
         json_t *d = json_array_get(ms, i);
         const char *digest = str_at(d, "digest");
         const char *name = str_at(json_object_get(d, "annotations"), "io.containerd.image.name");
@@ -460,13 +471,42 @@ static int check_index_json(verifier *v, json_t *j, const char *path, uint64_t o
             rc = entry_fail(v, path, off, "index.json manifests[%zu] has no digest or size", i);
             goto out;
         }
-        got[i].key = dupf("%s %lld %s", digest, (long long)json_integer_value(size), name ? name : "");
-        got[i].label = dupf("image %.300s (manifest %.100s, %lld bytes)", name ? name : "without a name",
-                            digest, (long long)json_integer_value(size));
-        if (!got[i].key || !got[i].label) {
+        /* a nested index stands for each of its manifests, under the descriptor's name */
+        json_t *nested = json_object_get(v->nested, digest);
+        json_t *one = json_array();
+        if (!one) {
             ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
             goto out;
         }
+        if (!nested)
+            json_array_append(one, d);
+        json_t *list = nested ? nested : one;
+        if (json_array_size(list) > 1) {
+            item *grown = realloc(got, (ng + json_array_size(list) - 1) * sizeof *got);
+            if (!grown) {
+                json_decref(one);
+                ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            got = grown;
+            memset(got + ng, 0, (json_array_size(list) - 1) * sizeof *got);
+            ng += json_array_size(list) - 1;
+        }
+        for (size_t k = 0; k < json_array_size(list); k++, g++) {
+            json_t *m = json_array_get(list, k);
+            const char *md = str_at(m, "digest");
+            json_t *ms_size = json_object_get(m, "size");
+            long long sz = json_is_integer(ms_size) ? (long long)json_integer_value(ms_size) : -1;
+            got[g].key = dupf("%s %lld %s", md ? md : "", sz, name ? name : "");
+            got[g].label = dupf("image %.300s (manifest %.100s, %lld bytes)", name ? name : "without a name",
+                                md ? md : "", sz);
+            if (!got[g].key || !got[g].label) {
+                json_decref(one);
+                ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+        }
+        json_decref(one);
     }
     rc = compare_items(v, want, nw, got, ng, path, off, "index.json");
 out:
@@ -536,6 +576,51 @@ out:
     return rc;
 }
 
+/* manifest.json must name each image of the index once, except that of the
+ * images sharing a name across platforms (--all-platforms) only one is named:
+ * docker has no platforms, so it gets the default platform's. want[i] is
+ * image i of the index. */
+static bool share_a_name(const ap_index_image *a, const ap_index_image *b)
+{
+    for (size_t x = 0; x < a->n_names; x++)
+        for (size_t y = 0; y < b->n_names; y++)
+            if (!strcmp(a->names[x], b->names[y]))
+                return true;
+    return false;
+}
+
+static int match_docker_items(verifier *v, item *want, size_t nw, item *got, size_t ng, const char *path,
+                              uint64_t off)
+{
+    bool *named = calloc(nw ? nw : 1, sizeof *named);
+    if (!named)
+        return ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t g = 0; g < ng && rc == 0; g++) {
+        size_t w = 0;
+        while (w < nw && (named[w] || strcmp(want[w].key, got[g].key)))
+            w++;
+        if (w == nw)
+            rc = entry_fail(v, path, off, "manifest.json names %s, which the index does not (or twice)",
+                            got[g].label);
+        else
+            named[w] = true;
+    }
+    for (size_t w = 0; w < nw && rc == 0; w++) {
+        if (named[w])
+            continue;
+        bool sibling = false;
+        for (size_t o = 0; o < nw && !sibling; o++)
+            sibling = o != w && named[o] && share_a_name(&v->idx.images[w], &v->idx.images[o]) &&
+                      v->idx.images[w].platform && v->idx.images[o].platform &&
+                      strcmp(v->idx.images[w].platform, v->idx.images[o].platform) != 0;
+        if (!sibling)
+            rc = entry_fail(v, path, off, "manifest.json does not name %s as the index does", want[w].label);
+    }
+    free(named);
+    return rc;
+}
+
 static int check_manifest_json(verifier *v, json_t *j, const char *path, uint64_t off)
 {
     const ap_bundle_index *idx = &v->idx;
@@ -590,7 +675,7 @@ static int check_manifest_json(verifier *v, json_t *j, const char *path, uint64_
         if (!got[i].key || !got[i].label)
             goto nomem;
     }
-    rc = compare_items(v, want, nw, got, ng, path, off, "manifest.json");
+    rc = match_docker_items(v, want, nw, got, ng, path, off);
     goto out;
 nomem:
     rc = ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
@@ -600,6 +685,31 @@ out:
     items_free(want, nw);
     items_free(got, ng);
     return rc;
+}
+
+/* A nested OCI index: each of its manifests must be an image of the index.
+ * Kept (digest -> manifests) so index.json's descriptor can be expanded. */
+static int keep_nested_index(verifier *v, json_t *j, const char *digest, const char *path, uint64_t off)
+{
+    const char *mt = str_at(j, "mediaType");
+    json_t *ms = json_object_get(j, "manifests");
+    if (!mt || strcmp(mt, "application/vnd.oci.image.index.v1+json") || !json_is_array(ms) ||
+        json_array_size(ms) == 0)
+        return entry_fail(v, path, off, "a blob that is no image's manifest, config or layer, and not "
+                          "an OCI image index");
+    size_t i;
+    json_t *d;
+    json_array_foreach(ms, i, d) {
+        const char *md = str_at(d, "digest");
+        bool found = false;
+        for (size_t k = 0; md && k < v->idx.n_images && !found; k++)
+            found = !strcmp(v->idx.images[k].manifest.digest, md) &&
+                    int_equals(d, "size", v->idx.images[k].manifest.size);
+        if (!found)
+            return entry_fail(v, path, off, "nested index manifests[%zu] (%.100s) is no image of the index",
+                              i, md ? md : "no digest");
+    }
+    return json_object_set(v->nested, digest, ms) < 0 ? ap_fail(v->err, AP_ERR_NOMEM, "out of memory") : 0;
 }
 
 /* The current entry was a small JSON document and its digest matched: check it. */
@@ -624,6 +734,8 @@ static int check_small(verifier *v, const ap_index_entry *ie, uint64_t off)
         if (!ver || strcmp(ver, "1.0.0"))
             rc = entry_fail(v, ie->path, off, "oci-layout is not {\"imageLayoutVersion\":\"1.0.0\"}");
     }
+    if (rc == 0 && (roles & ROLE_NESTED_INDEX))
+        rc = keep_nested_index(v, j, digest, ie->path, off);
     if (rc == 0 && (roles & ROLE_INDEX_JSON))
         rc = check_index_json(v, j, ie->path, off);
     if (rc == 0 && (roles & ROLE_MANIFEST_JSON))
@@ -877,6 +989,7 @@ out:
     ap_decompressor_free(v.dec);
     ap_sha256_free(v.layer_hash);
     free(v.small);
+    json_decref(v.nested);
     free(v.roles);
     free(v.layer_of);
     if (v.have_idx)

@@ -153,6 +153,10 @@ if [ -f "$b" ]; then
     else fail multiarch-all-skopeo-picks-platform "arm64 -> $got, amd64 -> $got2"; fi
     if "$AIRPACK" verify -q -p "$KEYS/pub" "$b" >"$T/v.out" 2>&1; then pass multiarch-all-verifies
     else fail multiarch-all-verifies "$(head -c 300 "$T/v.out")"; fi
+    # --deep follows index.json's nested index to both platforms' manifests, and
+    # accepts that manifest.json names only the default platform's image
+    if "$AIRPACK" verify --deep -q -p "$KEYS/pub" "$b" >"$T/v.out" 2>&1; then pass multiarch-all-verifies-deep
+    else fail multiarch-all-verifies-deep "$(head -c 300 "$T/v.out")"; fi
 fi
 
 # ---- transient failures are retried; blob redirects are followed ---------------------
