@@ -83,28 +83,6 @@ static ssize_t read_interruptible(void *ctx, void *buf, size_t n, ap_error *err)
     }
 }
 
-static int default_keys(trusted_keys *keys, bool quiet, ap_error *err)
-{
-    if (trusted_keys_add_default_dir(keys, err) < 0)
-        return -1;
-    size_t from_dir = keys->n;
-    bool local = access("airpack.pub", R_OK) == 0;
-    if (local && trusted_keys_add_file(keys, "airpack.pub", err) < 0)
-        return -1;
-    if (!quiet) {
-        if (from_dir > 0)
-            fprintf(stderr, "airpack load: using %zu trusted key%s from the trusted-keys directory\n",
-                    from_dir, from_dir == 1 ? "" : "s");
-        if (local)
-            fprintf(stderr, "airpack load: using trusted key ./airpack.pub\n");
-    }
-    if (keys->n == 0)
-        return ap_fail(err, AP_ERR_USAGE,
-                       "no trusted key: give -p KEY.pub or -P BASE64, or put KEY.pub files in the "
-                       "trusted-keys directory, or ./airpack.pub");
-    return 0;
-}
-
 static const char *verdict_of(int status)
 {
     return status == 0 ? "loaded" : status == 1 ? "failed" : "target failed";
@@ -245,7 +223,7 @@ int cmd_load(int argc, char **argv)
         goto out;
     }
     const char *path = argv[optind];
-    if (!explicit_keys && default_keys(&keys, quiet || as_json, &err) < 0)
+    if (!explicit_keys && trusted_keys_add_defaults(&keys, "load", quiet || as_json, &err) < 0)
         goto fail_run;
 
     bool from_stdin = !strcmp(path, "-");

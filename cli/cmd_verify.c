@@ -64,35 +64,6 @@ static int on_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *si
     return 0;
 }
 
-/* Default trusted keys: the trusted-keys directory, then ./airpack.pub. */
-static int default_keys(trusted_keys *keys, bool quiet, ap_error *err)
-{
-    if (trusted_keys_add_default_dir(keys, err) < 0)
-        return -1;
-    size_t from_dir = keys->n;
-    bool local = access("airpack.pub", R_OK) == 0;
-    if (local && trusted_keys_add_file(keys, "airpack.pub", err) < 0)
-        return -1;
-    if (!quiet) {
-        const char *env = getenv("AIRPACK_TRUSTED_KEYS");
-        char dir[4096] = "the trusted-keys directory";
-        if (env && *env)
-            snprintf(dir, sizeof dir, "%s", env);
-        else if (config_dir(dir, sizeof dir - 10, NULL) == 0)
-            strcat(dir, "/trusted.d");
-        if (from_dir > 0)
-            fprintf(stderr, "airpack verify: using %zu trusted key%s from %s\n", from_dir,
-                    from_dir == 1 ? "" : "s", dir);
-        if (local)
-            fprintf(stderr, "airpack verify: using trusted key ./airpack.pub\n");
-    }
-    if (keys->n == 0)
-        return ap_fail(err, AP_ERR_USAGE,
-                       "no trusted key: give -p KEY.pub or -P BASE64, or put KEY.pub files in the "
-                       "trusted-keys directory, or ./airpack.pub");
-    return 0;
-}
-
 static void print_json(const char *bundle, int verdict_ok, const ap_verify_report *rep, json_t *images,
                        const ap_error *err)
 {
@@ -176,7 +147,7 @@ int cmd_verify(int argc, char **argv)
         return 2;
     }
     const char *path = argv[optind];
-    if (!explicit_keys && default_keys(&keys, quiet, &err) < 0)
+    if (!explicit_keys && trusted_keys_add_defaults(&keys, "verify", quiet, &err) < 0)
         goto fail_run;
 
     bool from_stdin = !strcmp(path, "-");

@@ -145,3 +145,31 @@ int secret_key_load(const char *path, const char *password_file, ap_seckey *out,
     ap_password_free(password);
     return rc;
 }
+
+int trusted_keys_add_defaults(trusted_keys *t, const char *cmd, bool quiet, ap_error *err)
+{
+    if (trusted_keys_add_default_dir(t, err) < 0)
+        return -1;
+    size_t from_dir = t->n;
+    bool local = access("airpack.pub", R_OK) == 0;
+    if (local && trusted_keys_add_file(t, "airpack.pub", err) < 0)
+        return -1;
+    if (!quiet) {
+        const char *env = getenv("AIRPACK_TRUSTED_KEYS");
+        char dir[4096] = "the trusted-keys directory";
+        if (env && *env)
+            snprintf(dir, sizeof dir, "%s", env);
+        else if (config_dir(dir, sizeof dir - 10, NULL) == 0)
+            strcat(dir, "/trusted.d");
+        if (from_dir > 0)
+            fprintf(stderr, "airpack %s: using %zu trusted key%s from %s\n", cmd, from_dir,
+                    from_dir == 1 ? "" : "s", dir);
+        if (local)
+            fprintf(stderr, "airpack %s: using trusted key ./airpack.pub\n", cmd);
+    }
+    if (t->n == 0)
+        return ap_fail(err, AP_ERR_USAGE,
+                       "no trusted key: give -p KEY.pub or -P BASE64, or put KEY.pub files in the "
+                       "trusted-keys directory, or ./airpack.pub");
+    return 0;
+}

@@ -25,6 +25,11 @@ int trusted_keys_add_base64(trusted_keys *t, const char *b64, ap_error *err);
 int trusted_keys_add_default_dir(trusted_keys *t, ap_error *err);
 void trusted_keys_free(trusted_keys *t);
 
+/* The keys used when none is given with -p or -P: the trusted-keys directory,
+ * then ./airpack.pub if it exists. Says on stderr which were used (as
+ * "airpack CMD: ...") unless quiet. No key at all is AP_ERR_USAGE. */
+int trusted_keys_add_defaults(trusted_keys *t, const char *cmd, bool quiet, ap_error *err);
+
 /* Loads the secret key (path NULL = the default), asking for the password when
  * the key is encrypted: AIRPACK_PASSWORD, then password_file, then the terminal. */
 int secret_key_load(const char *path, const char *password_file, ap_seckey *out, ap_error *err);
