@@ -1,7 +1,8 @@
 /* cmd_load.c: `airpack load`: verify a bundle and load its images into a target, in one pass.
  *
  *   airpack load [-p PUB]... [-P BASE64]... --into TARGET [--image NAME]... [--json] [-q]
- *                [--tls-verify=false] [--authfile F] [--creds USER:PASS] BUNDLE|-
+ *                [--tls-verify=false] [--authfile F] [--creds USER:PASS]
+ *                [--layer-compression none|gzip] BUNDLE|-
  *
  * The bundle is read once; the target gets the bytes as they are verified and
  * commits only after the whole bundle verified. Exit status: 0 loaded,
@@ -29,7 +30,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: airpack load [-p PUBFILE]... [-P BASE64]... --into TARGET [--image NAME]...\n"
             "                    [--json] [-q] [--tls-verify=false] [--authfile FILE]\n"
-            "                    [--creds USER:PASS] BUNDLE|-\n"
+            "                    [--creds USER:PASS] [--layer-compression none|gzip] BUNDLE|-\n"
             "\n"
             "Reads BUNDLE (or standard input for -) once, verifies it exactly as 'airpack verify'\n"
             "does, and loads its images into TARGET from the bytes it verified. Nothing becomes\n"
@@ -42,6 +43,9 @@ static void usage(FILE *out)
             "  docker://HOST[:PORT][/PREFIX]  a registry\n"
             "  containerd:[NAMESPACE]         containerd\n"
             "  containers-storage:            podman's local storage\n"
+            "  docker-archive:FILE            a 'docker save' archive for docker/podman load\n"
+            "                                 (also an OCI layout, as Docker 25 writes it)\n"
+            "  oci-archive:FILE               an OCI image layout as one tar (skopeo, ctr import)\n"
             "\n"
             "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
             "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
@@ -52,6 +56,8 @@ static void usage(FILE *out)
             "      --tls-verify=false  registry: do not verify TLS certificates\n"
             "      --authfile FILE   registry: credentials file (Docker config.json format)\n"
             "      --creds USER:PASS registry: credentials\n"
+            "      --layer-compression none|gzip  docker-archive:/oci-archive: layers as plain\n"
+            "                        tars (none, the default) or gzip\n"
             "\n"
             "Without -p or -P: the keys in the trusted-keys directory ($AIRPACK_TRUSTED_KEYS,\n"
             "else $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d) and ./airpack.pub.\n"
@@ -135,7 +141,7 @@ static void print_results(const char *name, const char *target, const ap_load_re
 
 int cmd_load(int argc, char **argv)
 {
-    enum { OPT_INTO = 256, OPT_IMAGE, OPT_JSON, OPT_TLS, OPT_AUTHFILE, OPT_CREDS };
+    enum { OPT_INTO = 256, OPT_IMAGE, OPT_JSON, OPT_TLS, OPT_AUTHFILE, OPT_CREDS, OPT_LAYER_COMP };
     static const struct option longopts[] = {
         {"pubkey", required_argument, NULL, 'p'},
         {"pubkey-base64", required_argument, NULL, 'P'},
@@ -146,6 +152,7 @@ int cmd_load(int argc, char **argv)
         {"tls-verify", required_argument, NULL, OPT_TLS},
         {"authfile", required_argument, NULL, OPT_AUTHFILE},
         {"creds", required_argument, NULL, OPT_CREDS},
+        {"layer-compression", required_argument, NULL, OPT_LAYER_COMP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -196,6 +203,7 @@ int cmd_load(int argc, char **argv)
             break;
         case OPT_AUTHFILE: lopts.authfile = optarg; break;
         case OPT_CREDS: lopts.creds = optarg; break;
+        case OPT_LAYER_COMP: lopts.layer_compression = optarg; break;
         case 'h':
             usage(stdout);
             status = 0;

@@ -20,6 +20,15 @@ load_target *load_target_open(const char *spec, const load_options *opts, ap_err
         ap_fail(err, AP_ERR_USAGE, "no target given");
         return NULL;
     }
+    if ((rest = after(spec, "docker-archive:")))
+        return load_archive_open("docker-archive", rest, opts, err);
+    if ((rest = after(spec, "oci-archive:")))
+        return load_archive_open("oci-archive", rest, opts, err);
+    if (opts && opts->layer_compression) {
+        ap_fail(err, AP_ERR_USAGE, "--layer-compression is for docker-archive:FILE and "
+                "oci-archive:FILE only, not '%s'", spec);
+        return NULL;
+    }
     if ((rest = after(spec, "oci:"))) {
         if (!*rest) {
             ap_fail(err, AP_ERR_USAGE, "target '%s': oci: needs a directory (oci:DIR)", spec);
@@ -37,7 +46,8 @@ load_target *load_target_open(const char *spec, const load_options *opts, ap_err
         return load_containers_storage_open(spec, opts, err);
     ap_fail(err, AP_ERR_USAGE,
             "unknown target '%s': use oci:DIR, docker-daemon:[SOCKET], "
-            "docker://HOST[:PORT][/PREFIX], containerd:[NAMESPACE] or containers-storage:",
+            "docker://HOST[:PORT][/PREFIX], containerd:[NAMESPACE], containers-storage:, "
+            "docker-archive:FILE or oci-archive:FILE",
             spec);
     return NULL;
 }

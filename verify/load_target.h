@@ -24,6 +24,7 @@ typedef struct {
     bool tls_verify;            /* registry: verify TLS (default true) */
     const char *authfile;       /* registry: Docker config file with credentials */
     const char *creds;          /* registry: USER[:PASSWORD] */
+    const char *layer_compression; /* docker-archive:/oci-archive: "none" (NULL) or "gzip" */
 } load_options;
 
 /* What a target reports per image at the end. */
@@ -36,7 +37,8 @@ typedef struct {
 typedef struct load_target load_target;
 
 typedef struct {
-    const char *kind;           /* "oci", "docker-daemon", "docker", "containerd", "containers-storage" */
+    const char *kind;           /* "oci", "docker-daemon", "docker", "containerd", "containers-storage",
+                                   "docker-archive", "oci-archive" */
     /* The signed index verified. Decide which entries the target wants. */
     int (*begin)(load_target *t, const ap_bundle_index *idx, ap_error *err);
     /* 1 = send me this entry's data, 0 = skip it (already present / not needed), -1 error. */
@@ -58,7 +60,8 @@ struct load_target {
 };
 
 /* Opens a target by its skopeo-style name: "oci:DIR", "docker-daemon:[SOCKET]",
- * "docker://HOST[:PORT][/PREFIX]", "containerd:[NAMESPACE]", "containers-storage:".
+ * "docker://HOST[:PORT][/PREFIX]", "containerd:[NAMESPACE]", "containers-storage:",
+ * "docker-archive:FILE", "oci-archive:FILE".
  * Unknown or malformed names are AP_ERR_USAGE naming the accepted forms. */
 load_target *load_target_open(const char *spec, const load_options *opts, ap_error *err);
 
@@ -68,6 +71,9 @@ load_target *load_docker_daemon_open(const char *socket, const load_options *opt
 load_target *load_registry_open(const char *spec, const load_options *opts, ap_error *err);
 load_target *load_containerd_open(const char *ns, const load_options *opts, ap_error *err);
 load_target *load_containers_storage_open(const char *spec, const load_options *opts, ap_error *err);
+/* kind "docker-archive" or "oci-archive" (verify/load_archive.c). */
+load_target *load_archive_open(const char *kind, const char *file, const load_options *opts,
+                               ap_error *err);
 
 void load_results_free(load_result *r, size_t n);
 

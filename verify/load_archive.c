@@ -1,0 +1,831 @@
+/* load_archive.c: the docker-archive:FILE and oci-archive:FILE targets, a plain save archive.
+ *
+ * For hosts that have only `docker load`, `podman load`, `skopeo` or
+ * `ctr import`, which read neither zstd layers nor airpack bundles. Both write
+ * one tar, the way Docker 25's `docker save` does:
+ *
+ *   blobs/sha256/<hex>   every layer of the selected images, as it streams, then
+ *                        their configs byte for byte (so image IDs do not change),
+ *                        then new OCI manifests (and a nested OCI index for a name
+ *                        that several platforms carry)
+ *   oci-layout, index.json  the OCI layout: one descriptor per name, annotated with
+ *                        io.containerd.image.name (full name) and
+ *                        org.opencontainers.image.ref.name (the tag)
+ *   manifest.json        docker-archive only: Config, RepoTags (full names), Layers
+ *
+ * Layers are written uncompressed (AP_CODEC_NONE, the default) or gzip
+ * (load_options.layer_compression). Uncompressed: the tar header takes the
+ * signed index's uncompressed_size, the layer is decompressed from the bundle
+ * straight into the archive, and its sha256 and size are checked against the
+ * diff_id as it is written. gzip: a layer the bundle already holds as gzip is
+ * copied as it is; any other is decompressed (diff_id checked) and recompressed
+ * straight into the archive behind a reserved 512-byte header, which is filled
+ * in (size and digest path) once the layer ends. Memory stays bounded by the
+ * codecs' windows; nothing is spilled. The archive is written to a temporary
+ * file next to FILE (".FILE.airpack-tmp-XXXXXX"), fsynced and renamed to FILE
+ * only in commit(), after the whole bundle verified; abort() removes it, so a
+ * failed load leaves no FILE (and an existing FILE as it was). */
+#include "load_target.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../formats/codec.h"
+#include "../formats/stream.h"
+#include "../formats/tar_writer.h"
+#include "../packer/image_ref.h"
+
+#define MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
+#define INDEX_MEDIA_TYPE "application/vnd.oci.image.index.v1+json"
+#define CONFIG_MEDIA_TYPE "application/vnd.oci.image.config.v1+json"
+#define NAME_ANNOTATION "io.containerd.image.name"
+#define REF_ANNOTATION "org.opencontainers.image.ref.name"
+#define BLOB_PREFIX "blobs/sha256/"
+
+#if defined(__x86_64__)
+#define HOST_PLATFORM "linux/amd64"
+#elif defined(__aarch64__)
+#define HOST_PLATFORM "linux/arm64"
+#elif defined(__arm__)
+#define HOST_PLATFORM "linux/arm"
+#elif defined(__s390x__)
+#define HOST_PLATFORM "linux/s390x"
+#elif defined(__powerpc64__)
+#define HOST_PLATFORM "linux/ppc64le"
+#else
+#define HOST_PLATFORM "linux/amd64"
+#endif
+
+/* One layer as the archive holds it, keyed by diff_id (the same diff_id is written once). */
+typedef struct {
+    char diff_hex[AP_HEX_LEN + 1];
+    char digest[AP_DIGEST_LEN + 1];     /* of the archive's blob */
+    uint64_t size;
+    bool written;
+} out_layer;
+
+/* A bundle blob the selected images need. */
+typedef struct {
+    char hex[AP_HEX_LEN + 1];
+    bool is_config;
+    ap_codec src;                       /* layer: the bundle's codec */
+    uint64_t usize;                     /* layer: uncompressed_size from the signed index */
+    size_t out;                         /* layer: index into outputs */
+} want_blob;
+
+typedef enum { MODE_COPY, MODE_PLAIN, MODE_RECOMPRESS } entry_mode;
+
+typedef struct {
+    bool oci_only;                      /* oci-archive (no manifest.json) */
+    const char *kind;                   /* "docker-archive" / "oci-archive" */
+    char *path;                         /* FILE */
+    char dir[PATH_MAX];                 /* FILE's directory */
+    char tmp_path[PATH_MAX + 64];
+    int fd;
+    uint64_t off;                       /* bytes written to the temp file */
+    ap_codec layer_codec;               /* NONE or GZIP */
+    const load_options *opts;
+    bool *sel;
+    want_blob *want;
+    size_t n_want;
+    out_layer *outs;
+    size_t n_outs;
+    /* the current entry */
+    bool active;
+    entry_mode mode;
+    const want_blob *cur;
+    const char *cur_path;
+    uint64_t header_off;                /* MODE_RECOMPRESS: the reserved header */
+    uint64_t data_size;                 /* bytes of this entry's data written */
+    uint64_t plain_size;                /* uncompressed bytes seen */
+    ap_decompressor *dec;
+    ap_compressor *comp;
+    ap_sha256 *plain_hash;              /* of the uncompressed layer: the diff_id */
+    ap_sha256 *out_hash;                /* of what goes into the archive */
+} archive_target;
+
+static const unsigned char zeros[AP_TAR_END_SIZE];
+
+/* ---- writing the temporary archive ---- */
+
+static int out_write(archive_target *a, const void *buf, size_t n, ap_error *err)
+{
+    if (ap_write_all(a->fd, buf, n, a->tmp_path, err) < 0) {
+        err->code = AP_ERR_TARGET;
+        return -1;
+    }
+    a->off += n;
+    return 0;
+}
+
+/* A whole tar entry from memory. */
+static int out_entry(archive_target *a, const char *path, const void *data, size_t len, ap_error *err)
+{
+    unsigned char hdr[AP_TAR_HEADER_MAX];
+    size_t hn = ap_tar_header_write(hdr, path, len, 0, err);
+    if (hn == 0 || out_write(a, hdr, hn, err) < 0 || out_write(a, data, len, err) < 0)
+        return -1;
+    return out_write(a, zeros, ap_tar_padding(len), err);
+}
+
+/* What goes into the archive as the entry's data (hashed and counted). */
+static int data_sink(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    archive_target *a = ctx;
+    if (a->out_hash)
+        ap_sha256_update(a->out_hash, buf, n);
+    a->data_size += n;
+    return out_write(a, buf, n, err);
+}
+
+/* The uncompressed layer: hashed for the diff_id, capped at its signed size. */
+static int plain_sink(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    archive_target *a = ctx;
+    if (n > a->cur->usize - a->plain_size)
+        return ap_fail(err, AP_ERR_VERIFY, "decompresses past its uncompressed_size of %llu bytes",
+                       (unsigned long long)a->cur->usize);
+    a->plain_size += n;
+    ap_sha256_update(a->plain_hash, buf, n);
+    if (a->mode == MODE_RECOMPRESS)
+        return ap_compressor_write(a->comp, buf, n, err);
+    return data_sink(a, buf, n, err);
+}
+
+/* ---- the plan ---- */
+
+static int cmp_want(const void *x, const void *y)
+{
+    return strcmp(((const want_blob *)x)->hex, ((const want_blob *)y)->hex);
+}
+
+static int add_want(archive_target *a, const char *digest, const ap_index_layer *l, ap_error *err)
+{
+    want_blob w;
+    memset(&w, 0, sizeof w);
+    if (ap_digest_parse(digest, w.hex, l ? "layer digest" : "config digest", err) < 0)
+        return -1;
+    for (size_t i = 0; i < a->n_want; i++)
+        if (!strcmp(a->want[i].hex, w.hex))
+            return 0;   /* shared by two images */
+    w.is_config = !l;
+    if (l) {
+        char diff_hex[AP_HEX_LEN + 1];
+        if (ap_digest_parse(l->diff_id, diff_hex, "layer diff_id", err) < 0 ||
+            ap_codec_from_media_type(l->media_type, &w.src, err) < 0)
+            return -1;
+        w.usize = l->uncompressed_size;
+        size_t o = 0;
+        while (o < a->n_outs && strcmp(a->outs[o].diff_hex, diff_hex))
+            o++;
+        if (o == a->n_outs) {
+            memset(&a->outs[o], 0, sizeof a->outs[o]);
+            snprintf(a->outs[o].diff_hex, sizeof a->outs[o].diff_hex, "%s", diff_hex);
+            a->n_outs++;
+        }
+        w.out = o;
+    }
+    a->want[a->n_want++] = w;
+    return 0;
+}
+
+static int ar_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
+{
+    archive_target *a = t->impl;
+    size_t n = idx->n_images ? idx->n_images : 1, cap = 1;
+    for (size_t i = 0; i < idx->n_images; i++)
+        cap += 1 + idx->images[i].n_layers;
+    free(a->sel);
+    free(a->want);
+    free(a->outs);
+    a->n_want = a->n_outs = 0;
+    a->sel = calloc(n, sizeof *a->sel);
+    a->want = calloc(cap, sizeof *a->want);
+    a->outs = calloc(cap, sizeof *a->outs);
+    if (!a->sel || !a->want || !a->outs)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (load_select_images(idx, a->opts, a->sel, err) < 0)
+        return -1;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!a->sel[i])
+            continue;
+        const ap_index_image *im = &idx->images[i];
+        if (add_want(a, im->config.digest, NULL, err) < 0)
+            return -1;
+        for (size_t k = 0; k < im->n_layers; k++)
+            if (add_want(a, im->layers[k].digest, &im->layers[k], err) < 0)
+                return -1;
+    }
+    qsort(a->want, a->n_want, sizeof *a->want, cmp_want);
+    return 0;
+}
+
+static void drop_codecs(archive_target *a)
+{
+    ap_decompressor_free(a->dec);
+    a->dec = NULL;
+    ap_compressor_free(a->comp);
+    a->comp = NULL;
+}
+
+static int ar_entry_begin(load_target *t, const ap_index_entry *e, ap_error *err)
+{
+    archive_target *a = t->impl;
+    if (strncmp(e->path, BLOB_PREFIX, strlen(BLOB_PREFIX)))
+        return 0;   /* oci-layout, index.json, manifest.json: we write our own */
+    want_blob key;
+    snprintf(key.hex, sizeof key.hex, "%s", e->path + strlen(BLOB_PREFIX));
+    const want_blob *w = bsearch(&key, a->want, a->n_want, sizeof *a->want, cmp_want);
+    if (!w)
+        return 0;   /* not needed by the selected images (or the bundle's own manifests) */
+    if (strcmp(w->hex, e->sha256))
+        return ap_fail(err, AP_ERR_VERIFY, "entry %s: its sha256 in the index is %s, not its name",
+                       e->path, e->sha256);
+    if (!w->is_config && a->outs[w->out].written)
+        return 0;   /* another blob of the same diff_id is already in the archive */
+    a->cur = w;
+    a->cur_path = e->path;
+    a->data_size = a->plain_size = 0;
+    char path[AP_HEX_LEN + 16];
+    if (w->is_config || w->src == a->layer_codec)
+        a->mode = MODE_COPY;
+    else
+        a->mode = a->layer_codec == AP_CODEC_NONE ? MODE_PLAIN : MODE_RECOMPRESS;
+    if (a->mode == MODE_COPY) {
+        /* the blob as it is: its sha256 is checked by the verifier, and (uncompressed)
+         * is also the diff_id, which we check as it passes */
+        snprintf(path, sizeof path, BLOB_PREFIX "%s", w->hex);
+        unsigned char hdr[AP_TAR_HEADER_MAX];
+        size_t hn = ap_tar_header_write(hdr, path, e->size, 0, err);
+        if (hn == 0 || out_write(a, hdr, hn, err) < 0)
+            return -1;
+    } else if (a->mode == MODE_PLAIN) {
+        snprintf(path, sizeof path, BLOB_PREFIX "%s", a->outs[w->out].diff_hex);
+        unsigned char hdr[AP_TAR_HEADER_MAX];
+        size_t hn = ap_tar_header_write(hdr, path, w->usize, 0, err);
+        if (hn == 0 || out_write(a, hdr, hn, err) < 0)
+            return -1;
+    } else {
+        /* the compressed size and digest are known only at the end: reserve one block */
+        a->header_off = a->off;
+        if (out_write(a, zeros, AP_TAR_BLOCK, err) < 0)
+            return -1;
+        if (!(a->comp = ap_compressor_new(a->layer_codec, 0, 1, data_sink, a, err)))
+            return -1;
+    }
+    if (a->mode != MODE_COPY && w->src != AP_CODEC_NONE &&
+        !(a->dec = ap_decompressor_new(w->src, w->usize, plain_sink, a, err)))
+        return -1;
+    ap_sha256_final_hex(a->plain_hash, key.hex);   /* reset both hashes */
+    ap_sha256_final_hex(a->out_hash, key.hex);
+    a->active = true;
+    return 1;
+}
+
+static int ar_entry_data(load_target *t, const void *buf, size_t n, ap_error *err)
+{
+    archive_target *a = t->impl;
+    if (!a->active)
+        return 0;
+    int rc;
+    if (a->dec)
+        rc = ap_decompressor_write(a->dec, buf, n, err);
+    else if (a->mode == MODE_COPY && (a->cur->is_config || a->cur->src != AP_CODEC_NONE))
+        rc = data_sink(a, buf, n, err);
+    else
+        rc = plain_sink(a, buf, n, err);   /* an uncompressed layer: check the diff_id too */
+    if (rc < 0 && err->code != AP_ERR_TARGET && err->code != AP_ERR_NOMEM)
+        ap_error_prefix(err, "entry %s", a->cur_path);
+    return rc;
+}
+
+static int ar_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
+{
+    archive_target *a = t->impl;
+    if (!a->active)
+        return 0;
+    a->active = false;
+    const want_blob *w = a->cur;
+    int rc = 0;
+    if (a->dec)
+        rc = ap_decompressor_finish(a->dec, err);
+    if (rc == 0 && a->comp)
+        rc = ap_compressor_finish(a->comp, err);
+    drop_codecs(a);
+    if (rc < 0) {
+        if (err->code != AP_ERR_TARGET && err->code != AP_ERR_NOMEM)
+            ap_error_prefix(err, "entry %s", e->path);
+        return -1;
+    }
+    if (w->is_config)
+        return out_write(a, zeros, ap_tar_padding(e->size), err);
+    out_layer *o = &a->outs[w->out];
+    char hex[AP_HEX_LEN + 1];
+    if (!(a->mode == MODE_COPY && w->src != AP_CODEC_NONE)) {
+        /* we saw the uncompressed layer: it must be the signed diff_id */
+        if (a->plain_size != w->usize)
+            return ap_fail(err, AP_ERR_VERIFY,
+                           "entry %s: decompresses to %llu bytes, the index says %llu", e->path,
+                           (unsigned long long)a->plain_size, (unsigned long long)w->usize);
+        ap_sha256_final_hex(a->plain_hash, hex);
+        if (strcmp(hex, o->diff_hex))
+            return ap_fail(err, AP_ERR_VERIFY,
+                           "entry %s: decompresses to sha256:%s, the index says diff_id sha256:%s",
+                           e->path, hex, o->diff_hex);
+    }
+    if (a->mode == MODE_COPY) {
+        snprintf(o->digest, sizeof o->digest, "sha256:%s", w->hex);
+        o->size = e->size;
+    } else if (a->mode == MODE_PLAIN) {
+        snprintf(o->digest, sizeof o->digest, "sha256:%s", o->diff_hex);
+        o->size = w->usize;
+    } else {
+        ap_sha256_final_hex(a->out_hash, hex);
+        snprintf(o->digest, sizeof o->digest, "sha256:%s", hex);
+        o->size = a->data_size;
+        char path[AP_HEX_LEN + 16];
+        unsigned char hdr[AP_TAR_BLOCK];
+        snprintf(path, sizeof path, BLOB_PREFIX "%s", hex);
+        if (ap_tar_header_block(hdr, path, o->size, 0, err) < 0)
+            return -1;
+        ssize_t put = pwrite(a->fd, hdr, sizeof hdr, (off_t)a->header_off);
+        if (put != (ssize_t)sizeof hdr)
+            return ap_fail_errno(err, AP_ERR_TARGET, "cannot write %s", a->tmp_path);
+    }
+    o->written = true;
+    return out_write(a, zeros, ap_tar_padding(o->size), err);
+}
+
+/* ---- commit: manifests, index.json, manifest.json ---- */
+
+static bool has_name(const ap_index_image *im, const char *name)
+{
+    for (size_t k = 0; k < im->n_names; k++)
+        if (!strcmp(im->names[k], name))
+            return true;
+    return false;
+}
+
+static bool host_platform(const char *platform)
+{
+    size_t n = strlen(HOST_PLATFORM);
+    return platform && !strncmp(platform, HOST_PLATFORM, n) && (!platform[n] || platform[n] == '/');
+}
+
+/* The selected image that carries `name` for Docker (which knows no platforms):
+ * the one for this host's platform, else the first. */
+static size_t name_owner(const ap_bundle_index *idx, const bool *sel, const char *name)
+{
+    size_t first = idx->n_images;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!sel[i] || !has_name(&idx->images[i], name))
+            continue;
+        if (host_platform(idx->images[i].platform))
+            return i;
+        if (first == idx->n_images)
+            first = i;
+    }
+    return first;
+}
+
+/* Do selected images of more than one platform carry `name`? */
+static bool multi_platform(const ap_bundle_index *idx, const bool *sel, const char *name)
+{
+    const char *plat = NULL;
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!sel[i] || !has_name(&idx->images[i], name))
+            continue;
+        const char *p = idx->images[i].platform ? idx->images[i].platform : "";
+        if (plat && strcmp(plat, p))
+            return true;
+        plat = p;
+    }
+    return false;
+}
+
+/* "linux/arm64/v8" -> {"architecture":"arm64","os":"linux","variant":"v8"} */
+static json_t *platform_json(const char *platform)
+{
+    if (!platform || !*platform)
+        return NULL;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", platform);
+    char *os = buf, *arch = strchr(os, '/'), *variant = NULL;
+    if (!arch)
+        return NULL;
+    *arch++ = '\0';
+    if ((variant = strchr(arch, '/')))
+        *variant++ = '\0';
+    json_t *p = json_object();
+    json_object_set_new(p, "architecture", json_string(arch));
+    json_object_set_new(p, "os", json_string(os));
+    if (variant && *variant)
+        json_object_set_new(p, "variant", json_string(variant));
+    return p;
+}
+
+static json_t *descriptor(const char *media_type, const char *digest, uint64_t size)
+{
+    json_t *d = json_object();
+    json_object_set_new(d, "mediaType", json_string(media_type));
+    json_object_set_new(d, "digest", json_string(digest));
+    json_object_set_new(d, "size", json_integer((json_int_t)size));
+    return d;
+}
+
+/* Writes a JSON document as blob (once per digest); its descriptor's digest and size out. */
+static int out_json_blob(archive_target *a, json_t *doc, char ***seen, size_t *n_seen,
+                         char digest[AP_DIGEST_LEN + 1], uint64_t *size, ap_error *err)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    if (!text)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    size_t len = strlen(text);
+    char hex[AP_HEX_LEN + 1];
+    ap_sha256_hex(text, len, hex);
+    snprintf(digest, AP_DIGEST_LEN + 1, "sha256:%s", hex);
+    *size = len;
+    for (size_t i = 0; i < *n_seen; i++)
+        if (!strcmp((*seen)[i], hex)) {
+            free(text);
+            return 0;
+        }
+    char **grown = realloc(*seen, (*n_seen + 1) * sizeof *grown);
+    char *copy = strdup(hex);
+    if (!grown || !copy) {
+        free(copy);
+        if (grown)
+            *seen = grown;
+        free(text);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    *seen = grown;
+    (*seen)[(*n_seen)++] = copy;
+    char path[AP_HEX_LEN + 16];
+    snprintf(path, sizeof path, BLOB_PREFIX "%s", hex);
+    int rc = out_entry(a, path, text, len, err);
+    free(text);
+    return rc;
+}
+
+static const out_layer *find_out(const archive_target *a, const char *diff_id)
+{
+    const char *hex = strncmp(diff_id, "sha256:", 7) ? diff_id : diff_id + 7;
+    for (size_t i = 0; i < a->n_outs; i++)
+        if (!strcmp(a->outs[i].diff_hex, hex))
+            return a->outs[i].written ? &a->outs[i] : NULL;
+    return NULL;
+}
+
+static int add_result(load_result **res, size_t *n, const char *name, const char *id, ap_error *err)
+{
+    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    *res = grown;
+    load_result *r = &grown[*n];
+    memset(r, 0, sizeof *r);
+    if (name && !(r->name = strdup(name)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->is_new = true;
+    (*n)++;
+    return 0;
+}
+
+/* The archive's own OCI manifest and index.json / manifest.json entries. */
+static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_result **results,
+                          size_t *n_results, ap_error *err)
+{
+    size_t n = idx->n_images ? idx->n_images : 1;
+    char (*mdigest)[AP_DIGEST_LEN + 1] = calloc(n, sizeof *mdigest);
+    uint64_t *msize = calloc(n, sizeof *msize);
+    char **seen = NULL;
+    size_t n_seen = 0;
+    json_t *index = json_object(), *mans = json_array(), *dm = json_array();
+    int rc = -1;
+    if (!mdigest || !msize || !index || !mans || !dm) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    const char *layer_type = ap_codec_layer_media_type(a->layer_codec);
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!a->sel[i])
+            continue;
+        const ap_index_image *im = &idx->images[i];
+        json_t *m = json_object(), *layers = json_array();
+        json_object_set_new(m, "schemaVersion", json_integer(2));
+        json_object_set_new(m, "mediaType", json_string(MANIFEST_MEDIA_TYPE));
+        json_object_set_new(m, "config", descriptor(CONFIG_MEDIA_TYPE, im->config.digest, im->config.size));
+        json_object_set_new(m, "layers", layers);
+        bool ok = true;
+        for (size_t k = 0; k < im->n_layers && ok; k++) {
+            const out_layer *o = find_out(a, im->layers[k].diff_id);
+            if (!o) {
+                ap_fail(err, AP_ERR_VERIFY, "image %s: layer %s never came in the bundle",
+                        im->n_names ? im->names[0] : im->config.digest, im->layers[k].digest);
+                ok = false;
+                break;
+            }
+            json_array_append_new(layers, descriptor(layer_type, o->digest, o->size));
+        }
+        int w = ok ? out_json_blob(a, m, &seen, &n_seen, mdigest[i], &msize[i], err) : -1;
+        json_decref(m);
+        if (w < 0)
+            goto out;
+    }
+    /* index.json: one descriptor per name; a name several platforms carry names a nested index */
+    for (size_t i = 0; i < idx->n_images; i++) {
+        if (!a->sel[i])
+            continue;
+        const ap_index_image *im = &idx->images[i];
+        for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++) {
+            const char *name = im->n_names ? im->names[k] : NULL;
+            if (add_result(results, n_results, name, im->config.digest, err) < 0)
+                goto out;
+            json_t *d;
+            bool nested = name && multi_platform(idx, a->sel, name);
+            if (nested) {
+                size_t owner = name_owner(idx, a->sel, name);
+                if (owner != i)
+                    continue;   /* named once, by the nested index */
+                json_t *ni = json_object(), *list = json_array();
+                json_object_set_new(ni, "schemaVersion", json_integer(2));
+                json_object_set_new(ni, "mediaType", json_string(INDEX_MEDIA_TYPE));
+                json_object_set_new(ni, "manifests", list);
+                for (size_t pass = 0; pass < 2; pass++)
+                    for (size_t j = 0; j < idx->n_images; j++) {
+                        if (!a->sel[j] || !has_name(&idx->images[j], name) || (j == owner) != (pass == 0))
+                            continue;
+                        json_t *md = descriptor(MANIFEST_MEDIA_TYPE, mdigest[j], msize[j]);
+                        json_t *p = platform_json(idx->images[j].platform);
+                        if (p)
+                            json_object_set_new(md, "platform", p);
+                        json_array_append_new(list, md);
+                    }
+                char ndigest[AP_DIGEST_LEN + 1];
+                uint64_t nsize = 0;
+                int w = out_json_blob(a, ni, &seen, &n_seen, ndigest, &nsize, err);
+                json_decref(ni);
+                if (w < 0)
+                    goto out;
+                d = descriptor(INDEX_MEDIA_TYPE, ndigest, nsize);
+            } else {
+                d = descriptor(MANIFEST_MEDIA_TYPE, mdigest[i], msize[i]);
+            }
+            if (name) {
+                json_t *ann = json_object();
+                json_object_set_new(ann, NAME_ANNOTATION, json_string(name));
+                json_object_set_new(ann, REF_ANNOTATION, json_string(image_ref_tag(name)));
+                json_object_set_new(d, "annotations", ann);
+            }
+            json_t *p = nested ? NULL : platform_json(im->platform);
+            if (p)
+                json_object_set_new(d, "platform", p);
+            json_array_append_new(mans, d);
+        }
+        /* manifest.json: the names Docker gets for this image (one platform per name) */
+        json_t *o = json_object(), *tags = json_array(), *ls = json_array();
+        char path[AP_HEX_LEN + 16];
+        load_blob_path(im->config.digest, path, sizeof path);
+        json_object_set_new(o, "Config", json_string(path));
+        size_t owned = 0;
+        for (size_t k = 0; k < im->n_names; k++)
+            if (name_owner(idx, a->sel, im->names[k]) == i) {
+                json_array_append_new(tags, json_string(im->names[k]));
+                owned++;
+            }
+        if (im->n_names && !owned) {
+            json_decref(tags);
+            json_decref(ls);
+            json_decref(o);
+            continue;   /* another platform's image of its names: not for docker */
+        }
+        if (owned) {
+            json_object_set_new(o, "RepoTags", tags);
+        } else {
+            json_decref(tags);
+            json_object_set_new(o, "RepoTags", json_null());
+        }
+        for (size_t k = 0; k < im->n_layers; k++) {
+            const out_layer *ol = find_out(a, im->layers[k].diff_id);
+            load_blob_path(ol->digest, path, sizeof path);
+            json_array_append_new(ls, json_string(path));
+        }
+        json_object_set_new(o, "Layers", ls);
+        json_array_append_new(dm, o);
+    }
+    json_object_set_new(index, "schemaVersion", json_integer(2));
+    json_object_set_new(index, "mediaType", json_string(INDEX_MEDIA_TYPE));
+    json_object_set_new(index, "manifests", mans);
+    mans = NULL;
+    const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
+    if (out_entry(a, "oci-layout", layout, strlen(layout), err) < 0)
+        goto out;
+    char *text = json_dumps(index, JSON_COMPACT);
+    if (!text) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    int w = out_entry(a, "index.json", text, strlen(text), err);
+    free(text);
+    if (w < 0)
+        goto out;
+    if (!a->oci_only) {   /* last, as docker save writes it */
+        text = json_dumps(dm, JSON_COMPACT);
+        if (!text) {
+            ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        w = out_entry(a, "manifest.json", text, strlen(text), err);
+        free(text);
+        if (w < 0)
+            goto out;
+    }
+    rc = out_write(a, zeros, AP_TAR_END_SIZE, err);
+out:
+    for (size_t i = 0; i < n_seen; i++)
+        free(seen[i]);
+    free(seen);
+    free(mdigest);
+    free(msize);
+    json_decref(index);
+    json_decref(mans);
+    json_decref(dm);
+    return rc;
+}
+
+static int fsync_dir(const char *path, ap_error *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return ap_fail_errno(err, AP_ERR_TARGET, "cannot open directory %s", path);
+    int rc = fsync(fd);
+    close(fd);
+    if (rc < 0 && errno != EINVAL)
+        return ap_fail_errno(err, AP_ERR_TARGET, "cannot sync directory %s", path);
+    return 0;
+}
+
+static void drop_temp(archive_target *a)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    a->fd = -1;
+    if (a->tmp_path[0])
+        unlink(a->tmp_path);
+    a->tmp_path[0] = '\0';
+}
+
+static int ar_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
+                     size_t *n_results, ap_error *err)
+{
+    archive_target *a = t->impl;
+    *results = NULL;
+    *n_results = 0;
+    if (a->fd < 0)
+        return ap_fail(err, AP_ERR_TARGET, "%s:%s: the temporary archive is gone", a->kind, a->path);
+    if (write_metadata(a, idx, results, n_results, err) < 0)
+        goto fail;
+    if (fsync(a->fd) < 0) {
+        ap_fail_errno(err, AP_ERR_TARGET, "cannot sync %s", a->tmp_path);
+        goto fail;
+    }
+    int c = close(a->fd);
+    a->fd = -1;
+    if (c < 0) {
+        ap_fail_errno(err, AP_ERR_TARGET, "cannot write %s", a->tmp_path);
+        goto fail;
+    }
+    if (rename(a->tmp_path, a->path) < 0) {
+        ap_fail_errno(err, AP_ERR_TARGET, "cannot rename %s to %s", a->tmp_path, a->path);
+        goto fail;
+    }
+    a->tmp_path[0] = '\0';
+    return fsync_dir(a->dir, err) < 0 ? -1 : 0;   /* FILE is in place; results stand */
+fail:
+    load_results_free(*results, *n_results);
+    *results = NULL;
+    *n_results = 0;
+    drop_temp(a);
+    return -1;
+}
+
+static void ar_abort(load_target *t)
+{
+    archive_target *a = t->impl;
+    drop_codecs(a);
+    a->active = false;
+    drop_temp(a);
+}
+
+static void ar_close(load_target *t)
+{
+    if (!t)
+        return;
+    archive_target *a = t->impl;
+    if (a) {
+        ar_abort(t);
+        ap_sha256_free(a->plain_hash);
+        ap_sha256_free(a->out_hash);
+        free(a->sel);
+        free(a->want);
+        free(a->outs);
+        free(a->path);
+        free(a);
+    }
+    free(t);
+}
+
+static const load_target_ops docker_archive_ops = {
+    .kind = "docker-archive",
+    .begin = ar_begin, .entry_begin = ar_entry_begin, .entry_data = ar_entry_data,
+    .entry_end = ar_entry_end, .commit = ar_commit, .abort = ar_abort, .close = ar_close,
+};
+static const load_target_ops oci_archive_ops = {
+    .kind = "oci-archive",
+    .begin = ar_begin, .entry_begin = ar_entry_begin, .entry_data = ar_entry_data,
+    .entry_end = ar_entry_end, .commit = ar_commit, .abort = ar_abort, .close = ar_close,
+};
+
+load_target *load_archive_open(const char *kind, const char *file, const load_options *opts,
+                               ap_error *err)
+{
+    bool oci = !strcmp(kind, "oci-archive");
+    if (!file || !*file) {
+        ap_fail(err, AP_ERR_USAGE, "target '%s:': %s: needs a file name (%s:FILE)", kind, kind, kind);
+        return NULL;
+    }
+    ap_codec codec = AP_CODEC_NONE;
+    if (opts && opts->layer_compression) {
+        if (ap_codec_parse(opts->layer_compression, &codec, err) < 0 || codec == AP_CODEC_ZSTD) {
+            ap_fail(err, AP_ERR_USAGE, "--layer-compression %s: use none or gzip",
+                    opts->layer_compression);
+            return NULL;
+        }
+    }
+    size_t len = strlen(file);
+    if (len + 64 >= PATH_MAX || file[len - 1] == '/') {
+        ap_fail(err, AP_ERR_USAGE, "%s:%s: not a file name", kind, file);
+        return NULL;
+    }
+    struct stat st;
+    if (stat(file, &st) == 0 && !S_ISREG(st.st_mode)) {
+        ap_fail(err, AP_ERR_USAGE, "%s:%s: exists and is not a regular file", kind, file);
+        return NULL;
+    }
+    load_target *t = calloc(1, sizeof *t);
+    archive_target *a = calloc(1, sizeof *a);
+    if (!t || !a) {
+        free(t);
+        free(a);
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    t->ops = oci ? &oci_archive_ops : &docker_archive_ops;
+    t->impl = a;
+    a->oci_only = oci;
+    a->kind = t->ops->kind;
+    a->opts = opts;
+    a->fd = -1;
+    a->layer_codec = codec;
+    a->plain_hash = ap_sha256_new();
+    a->out_hash = ap_sha256_new();
+    if (!(a->path = strdup(file)) || !a->plain_hash || !a->out_hash) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    const char *slash = strrchr(file, '/');
+    const char *base = slash ? slash + 1 : file;
+    if (!slash)
+        snprintf(a->dir, sizeof a->dir, ".");
+    else if (slash == file)
+        snprintf(a->dir, sizeof a->dir, "/");
+    else
+        snprintf(a->dir, sizeof a->dir, "%.*s", (int)(slash - file), file);
+    snprintf(a->tmp_path, sizeof a->tmp_path, "%s/.%s.airpack-tmp-XXXXXX", a->dir, base);
+    a->fd = mkostemp(a->tmp_path, O_CLOEXEC);
+    if (a->fd < 0) {
+        ap_fail_errno(err, AP_ERR_TARGET, "%s:%s: cannot create a temporary file in %s", kind, file, a->dir);
+        a->tmp_path[0] = '\0';
+        goto fail;
+    }
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(a->fd, 0666 & ~mask) < 0) {
+        ap_fail_errno(err, AP_ERR_TARGET, "cannot chmod %s", a->tmp_path);
+        goto fail;
+    }
+    return t;
+fail:
+    ar_close(t);
+    return NULL;
+}
