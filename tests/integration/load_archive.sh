@@ -13,7 +13,7 @@ O="$T/out"; mkdir -p "$O"
 B="$T/zstd.tar"        # base, app-a, app-b (shared base layer), zstd layers
 BG="$T/gzip.tar"       # the same, gzip layers
 BN="$T/none.tar"       # the same, uncompressed layers
-BT="$T/tags.tar"       # base, app-a, app-b as sample/X:X (distinct OCI ref names)
+BT="$T/tags.tar"       # base, app-a, app-b as sample/X:X (distinct OCI ref names; the same image IDs)
 for x in "zstd $B" "gzip $BG" "none $BN"; do
     set -- $x
     "$AIRPACK" pack -q -c "$1" -o "$2" -s "$KEYS/sec" "$S/docker24/all.tar" >"$T/pack.out" 2>&1 ||
@@ -178,13 +178,13 @@ if have skopeo; then
     for i in base app-a app-b; do
         for f in "$OA" "$OG"; do
             got=$(skopeo inspect --raw "oci-archive:$f:$i" 2>"$T/err" | jq -r .config.digest)
-            [ "$got" = "$(image_id "sample/$i:$i")" ] || bad="$bad $(basename "$f"):$i:$got"
+            [ "$got" = "$(image_id "sample/$i:1.0")" ] || bad="$bad $(basename "$f"):$i:$got"
         done
     done
     if [ -z "$bad" ]; then pass skopeo-inspect-oci-archive; else fail skopeo-inspect-oci-archive "$bad $(head -c 200 "$T/err")"; fi
     # skopeo copy pulls every blob and checks it against the manifest
     if skopeo copy -q "oci-archive:$OG:app-a" "oci:$T/copied:app-a" >"$T/err" 2>&1 &&
-       [ "$(skopeo inspect --raw "oci:$T/copied:app-a" | jq -r .config.digest)" = "$(image_id sample/app-a:app-a)" ] &&
+       [ "$(skopeo inspect --raw "oci:$T/copied:app-a" | jq -r .config.digest)" = "$(image_id sample/app-a:1.0)" ] &&
        skopeo copy -q "oci-archive:$OA:app-b" "oci:$T/copied:app-b" >"$T/err" 2>&1; then
         pass skopeo-copy-oci-archive
     else fail skopeo-copy-oci-archive "$(head -c 300 "$T/err")"; fi
@@ -235,10 +235,10 @@ ctr_check() { # NAMESPACE ARCHIVE NAME=ID...: import, then each name's manifest 
 if ! have containerd || ! have ctr; then skip ctr-import "containerd not installed"
 elif ! start_containerd; then skip ctr-import "containerd cannot run here: $(tail -3 "$C/log" | tr '\n' ' ')"
 else
-    why=$(ctr_check oci "$OA" "sample/base:base=$(image_id sample/base:base)" \
-          "sample/app-a:app-a=$(image_id sample/app-a:app-a)" "sample/app-b:app-b=$(image_id sample/app-b:app-b)") &&
+    why=$(ctr_check oci "$OA" "sample/base:base=$(image_id sample/base:1.0)" \
+          "sample/app-a:app-a=$(image_id sample/app-a:1.0)" "sample/app-b:app-b=$(image_id sample/app-b:1.0)") &&
         pass ctr-import-oci-archive || fail ctr-import-oci-archive "$why"
-    why=$(ctr_check ocigz "$OG" "sample/app-a:app-a=$(image_id sample/app-a:app-a)") &&
+    why=$(ctr_check ocigz "$OG" "sample/app-a:app-a=$(image_id sample/app-a:1.0)") &&
         pass ctr-import-oci-archive-gzip || fail ctr-import-oci-archive-gzip "$why"
     why=$(ctr_check docker "$DA" "sample/base:1.0=$(image_id sample/base:1.0)" \
           "sample/app-a:1.0=$(image_id sample/app-a:1.0)" "sample/app-b:1.0=$(image_id sample/app-b:1.0)") &&
