@@ -102,7 +102,6 @@ typedef struct {
     bool active;
     entry_mode mode;
     const want_blob *cur;
-    const char *cur_path;
     uint64_t header_off;                /* MODE_RECOMPRESS: the reserved header */
     uint64_t data_size;                 /* bytes of this entry's data written */
     uint64_t plain_size;                /* uncompressed bytes seen */
@@ -110,6 +109,8 @@ typedef struct {
     ap_compressor *comp;
     ap_sha256 *plain_hash;              /* of the uncompressed layer: the diff_id */
     ap_sha256 *out_hash;                /* of what goes into the archive */
+    bool bad_data;                      /* the layer did not decompress: said at entry end, */
+    ap_error bad_data_err;              /* unless the verifier finds the entry's sha256 wrong first */
 } archive_target;
 
 static const unsigned char zeros[AP_TAR_END_SIZE];
@@ -247,12 +248,11 @@ static int ar_entry_begin(load_target *t, const ap_index_entry *e, ap_error *err
     if (!w)
         return 0;   /* not needed by the selected images (or the bundle's own manifests) */
     if (strcmp(w->hex, e->sha256))
-        return ap_fail(err, AP_ERR_VERIFY, "entry %s: its sha256 in the index is %s, not its name",
-                       e->path, e->sha256);
+        return ap_fail(err, AP_ERR_VERIFY, "its sha256 in the index is %s, not its name", e->sha256);
     if (!w->is_config && a->outs[w->out].written)
         return 0;   /* another blob of the same diff_id is already in the archive */
     a->cur = w;
-    a->cur_path = e->path;
+    a->bad_data = false;
     a->data_size = a->plain_size = 0;
     char path[AP_HEX_LEN + 16];
     if (w->is_config || w->src == a->layer_codec)
@@ -293,7 +293,7 @@ static int ar_entry_begin(load_target *t, const ap_index_entry *e, ap_error *err
 static int ar_entry_data(load_target *t, const void *buf, size_t n, ap_error *err)
 {
     archive_target *a = t->impl;
-    if (!a->active)
+    if (!a->active || a->bad_data)
         return 0;
     int rc;
     if (a->dec)
@@ -302,8 +302,13 @@ static int ar_entry_data(load_target *t, const void *buf, size_t n, ap_error *er
         rc = data_sink(a, buf, n, err);
     else
         rc = plain_sink(a, buf, n, err);   /* an uncompressed layer: check the diff_id too */
-    if (rc < 0 && err->code != AP_ERR_TARGET && err->code != AP_ERR_NOMEM)
-        ap_error_prefix(err, "entry %s", a->cur_path);
+    if (rc < 0 && err->code != AP_ERR_TARGET && err->code != AP_ERR_NOMEM) {
+        /* bad layer data: wait for the verifier's verdict on the entry's sha256 */
+        a->bad_data = true;
+        a->bad_data_err = *err;
+        ap_error_clear(err);
+        return 0;
+    }
     return rc;
 }
 
@@ -315,14 +320,18 @@ static int ar_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
     a->active = false;
     const want_blob *w = a->cur;
     int rc = 0;
-    if (a->dec)
+    if (a->bad_data) {
+        *err = a->bad_data_err;
+        rc = -1;
+    }
+    if (rc == 0 && a->dec)
         rc = ap_decompressor_finish(a->dec, err);
     if (rc == 0 && a->comp)
         rc = ap_compressor_finish(a->comp, err);
     drop_codecs(a);
     if (rc < 0) {
-        if (err->code != AP_ERR_TARGET && err->code != AP_ERR_NOMEM)
-            ap_error_prefix(err, "entry %s", e->path);
+        if (err->code == AP_ERR_FORMAT)
+            err->code = AP_ERR_VERIFY;   /* the signed bytes do not decompress: a bad bundle */
         return -1;
     }
     if (w->is_config)
@@ -333,13 +342,13 @@ static int ar_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
         /* we saw the uncompressed layer: it must be the signed diff_id */
         if (a->plain_size != w->usize)
             return ap_fail(err, AP_ERR_VERIFY,
-                           "entry %s: decompresses to %llu bytes, the index says %llu", e->path,
+                           "decompresses to %llu bytes, its uncompressed_size in the index is %llu",
                            (unsigned long long)a->plain_size, (unsigned long long)w->usize);
         ap_sha256_final_hex(a->plain_hash, hex);
         if (strcmp(hex, o->diff_hex))
             return ap_fail(err, AP_ERR_VERIFY,
-                           "entry %s: decompresses to sha256:%s, the index says diff_id sha256:%s",
-                           e->path, hex, o->diff_hex);
+                           "decompresses to sha256:%s, the index says diff_id sha256:%s", hex,
+                           o->diff_hex);
     }
     if (a->mode == MODE_COPY) {
         snprintf(o->digest, sizeof o->digest, "sha256:%s", w->hex);
