@@ -190,6 +190,44 @@ if have skopeo; then
     else fail skopeo-copy-oci-archive "$(head -c 300 "$T/err")"; fi
 fi
 
+# ---- a name that two platforms carry (pack --all-platforms) ---------------------------------
+# app-a as linux/amd64 and an arm64/v8 twin (its config edited), under one OCI index
+MA="$T/ma"; cp -r "$S/oci" "$MA"; chmod -R u+w "$MA"
+blob() { echo "$MA/blobs/sha256/${1#sha256:}"; }
+put_blob() { local h; h=$(sha256sum <"$1" | cut -d' ' -f1); cp "$1" "$MA/blobs/sha256/$h"; echo "sha256:$h"; }
+mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "app-a") | .digest' "$MA/index.json")
+cdig=$(jq -r .config.digest "$(blob "$mdig")")
+jq -c '.architecture = "arm64" | .variant = "v8"' "$(blob "$cdig")" >"$T/cfg-arm"
+ARM_ID=$(put_blob "$T/cfg-arm")
+jq -c --arg d "$ARM_ID" --argjson s "$(stat -c %s "$T/cfg-arm")" '.config.digest = $d | .config.size = $s' "$(blob "$mdig")" >"$T/man-arm"
+armm=$(put_blob "$T/man-arm")
+jq -nc --arg a "$mdig" --argjson asz "$(stat -c %s "$(blob "$mdig")")" --arg b "$armm" --argjson bs "$(stat -c %s "$T/man-arm")" \
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [
+      {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz, platform: {architecture: "amd64", os: "linux"}},
+      {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $b, size: $bs, platform: {architecture: "arm64", os: "linux", variant: "v8"}}]}' >"$T/idx"
+idig=$(put_blob "$T/idx")
+jq -nc --arg d "$idig" --argjson s "$(stat -c %s "$T/idx")" \
+    '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
+      annotations: {"org.opencontainers.image.ref.name": "multi"}}]}' >"$MA/index.json"
+BM="$T/multi.tar"; MO="$O/multi.tar"
+if [ "$(uname -m)" != x86_64 ]; then skip multi-platform "the expectations below are for an amd64 host"
+elif "$AIRPACK" pack -q --all-platforms -o "$BM" -s "$KEYS/sec" "oci:$MA:multi" >"$T/pack.out" 2>&1 &&
+     load --into "docker-archive:$MO" "$BM" >"$T/l.out" 2>&1; then
+    top=$(tar -xOf "$MO" index.json | jq -r '[.manifests[] | .mediaType + " " + .annotations["io.containerd.image.name"]] | join(";")')
+    nd=$(tar -xOf "$MO" index.json | jq -r '.manifests[0].digest')
+    np=$(tar -xOf "$MO" "blobs/sha256/${nd#sha256:}" 2>/dev/null | jq -r '[.manifests[].platform | .os + "/" + .architecture] | join(",")')
+    dm=$(tar -xOf "$MO" manifest.json | jq -r '[.[] | .Config + " " + (.RepoTags | join(","))] | join(";")')
+    if [ "$top" = "application/vnd.oci.image.index.v1+json localhost/ma:multi" ] && [ "$np" = linux/amd64,linux/arm64 ] &&
+       [ "$dm" = "blobs/sha256/${cdig#sha256:} localhost/ma:multi" ]; then pass multi-platform-nested-index-and-manifest-json
+    else fail multi-platform-nested-index-and-manifest-json "index.json: $top; nested: $np; manifest.json: $dm"; fi
+    if have skopeo; then
+        got=$(skopeo inspect --override-arch arm64 --override-variant v8 --raw --config "oci-archive:$MO:multi" 2>&1 | sha256sum | cut -c1-64)
+        got2=$(skopeo inspect --override-arch amd64 --raw --config "oci-archive:$MO:multi" 2>&1 | sha256sum | cut -c1-64)
+        if [ "sha256:$got" = "$ARM_ID" ] && [ "sha256:$got2" = "$cdig" ]; then pass multi-platform-skopeo-picks-platform
+        else fail multi-platform-skopeo-picks-platform "arm64 -> $got, amd64 -> $got2"; fi
+    fi
+else fail multi-platform "$(head -c 300 "$T/pack.out" "$T/l.out" 2>/dev/null)"; fi
+
 # ---- ctr import on a private containerd ----------------------------------------------
 start_containerd() {
     C="$T/ctd"; mkdir -p "$C"
