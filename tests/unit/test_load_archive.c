@@ -37,7 +37,8 @@ static void make_bundle(bundle *s, const char *name)
     for (int i = 0; i < 3; i++) {
         s->b[i].data = data[i];
         ap_sha256_hex(data[i], strlen(data[i]), s->b[i].hex);
-        snprintf(s->b[i].path, sizeof s->b[i].path, "blobs/sha256/%s", s->b[i].hex);
+        memcpy(s->b[i].path, "blobs/sha256/", 13);
+        memcpy(s->b[i].path + 13, s->b[i].hex, sizeof s->b[i].hex);
         s->entries[i].path = s->b[i].path;
         s->entries[i].size = strlen(data[i]);
         memcpy(s->entries[i].sha256, s->b[i].hex, sizeof s->b[i].hex);
