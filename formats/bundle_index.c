@@ -451,6 +451,9 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
         if (parse_entry(json_array_get(entries, i), &out->entries[i], i, err) < 0)
             return -1;
     }
+    if (out->version == AP_BUNDLE_FORMAT_DELTA_VERSION && ap_bundle_index_n_expected(out) == 0)
+        return ap_fail(err, AP_ERR_FORMAT, "index: version %d is a delta bundle's, but no layer is expected in "
+                       "the target", AP_BUNDLE_FORMAT_DELTA_VERSION);
     return check_references(out, err);
 }
 
