@@ -444,7 +444,7 @@ int cmd_pack(int argc, char **argv)
                    refd, stored, bundle,
                    r.referenced_bytes ? 100.0 * (double)r.bundle_bytes / (double)r.referenced_bytes : 0.0);
             if (r.n_layers_expected)
-                printf("  delta: %zu layers left out, expected in the target (%s)\n", r.n_layers_expected,
+                printf("  delta: %zu layer(s) left out, expected in the target (%s)\n", r.n_layers_expected,
                        have.target ? have.target : "");
             if (o.key) {
                 ap_pubkey pk;
