@@ -66,10 +66,11 @@ int ap_have_init(ap_have_list *h, const char *kind, const char *target, int64_t 
     return 0;
 }
 
-int ap_have_add_layer(ap_have_list *h, const char *digest, uint64_t size, const char *media_type,
-                      const char *diff_id, const char *repository, ap_error *err)
+/* dedup: skip a digest already listed (building; quadratic, so not for parsing hostile input) */
+static int add_layer(ap_have_list *h, const char *digest, uint64_t size, const char *media_type,
+                     const char *diff_id, const char *repository, bool dedup, ap_error *err)
 {
-    for (size_t i = 0; i < h->n_layers; i++)
+    for (size_t i = 0; dedup && i < h->n_layers; i++)
         if (!strcmp(h->layers[i].digest, digest))
             return 0;
     ap_have_layer *grown = realloc(h->layers, (h->n_layers + 1) * sizeof *grown);
@@ -89,9 +90,15 @@ int ap_have_add_layer(ap_have_list *h, const char *digest, uint64_t size, const 
     return 0;
 }
 
-int ap_have_add_chain(ap_have_list *h, const char *const *diff_ids, size_t n, ap_error *err)
+int ap_have_add_layer(ap_have_list *h, const char *digest, uint64_t size, const char *media_type,
+                      const char *diff_id, const char *repository, ap_error *err)
 {
-    for (size_t i = 0; i < h->n_chains; i++) {
+    return add_layer(h, digest, size, media_type, diff_id, repository, true, err);
+}
+
+static int add_chain(ap_have_list *h, const char *const *diff_ids, size_t n, bool dedup, ap_error *err)
+{
+    for (size_t i = 0; dedup && i < h->n_chains; i++) {
         if (h->chains[i].n != n)
             continue;
         bool same = true;
@@ -115,6 +122,11 @@ int ap_have_add_chain(ap_have_list *h, const char *const *diff_ids, size_t n, ap
     return 0;
 }
 
+int ap_have_add_chain(ap_have_list *h, const char *const *diff_ids, size_t n, ap_error *err)
+{
+    return add_chain(h, diff_ids, n, true, err);
+}
+
 int ap_have_from_index(ap_have_list *h, const ap_bundle_index *idx, const char *name, ap_error *err)
 {
     if (ap_have_init(h, "bundle", name, 0, err) < 0)
@@ -127,7 +139,7 @@ int ap_have_from_index(ap_have_list *h, const ap_bundle_index *idx, const char *
     for (size_t i = 0; i < idx->n_images; i++)
         for (size_t k = 0; k < idx->images[i].n_layers; k++) {
             const ap_index_layer *l = &idx->images[i].layers[k];
-            if (ap_have_add_layer(h, l->digest, l->size, l->media_type, l->diff_id, NULL, err) < 0) {
+            if (add_layer(h, l->digest, l->size, l->media_type, l->diff_id, NULL, false, err) < 0) {
                 ap_have_free(h);
                 return -1;
             }
@@ -234,7 +246,7 @@ static int parse_layer(ap_have_list *h, json_t *l, size_t i, ap_error *err)
         return ap_fail(err, AP_ERR_FORMAT, "%s: unknown layer media type \"%.200s\"", where, mt);
     if (repo && (!*repo || strchr(repo, ' ')))
         return ap_fail(err, AP_ERR_FORMAT, "%s: \"repository\" is not a repository path", where);
-    return ap_have_add_layer(h, digest, (uint64_t)json_integer_value(size), mt, diff_id, repo, err);
+    return add_layer(h, digest, (uint64_t)json_integer_value(size), mt, diff_id, repo, false, err);
 }
 
 static int parse_chain(ap_have_list *h, json_t *c, size_t i, ap_error *err)
@@ -260,7 +272,7 @@ static int parse_chain(ap_have_list *h, json_t *c, size_t i, ap_error *err)
             ids[k] = json_string_value(d);
     }
     if (rc == 0)
-        rc = ap_have_add_chain(h, ids, n, err);
+        rc = add_chain(h, ids, n, false, err);
     free(ids);
     return rc;
 }

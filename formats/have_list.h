@@ -56,7 +56,8 @@ int ap_have_parse(const char *buf, size_t len, ap_have_list *out, ap_error *err)
 char *ap_have_write(const ap_have_list *h, size_t *len, ap_error *err);
 void ap_have_free(ap_have_list *h);
 
-/* Building a list: strings are copied. A layer whose digest is already listed is not added twice. */
+/* Building a list: strings are copied. A layer whose digest is already listed is not added twice
+ * (a parsed list is taken as it is, without that quadratic check). */
 int ap_have_init(ap_have_list *h, const char *kind, const char *target, int64_t epoch, ap_error *err);
 int ap_have_add_layer(ap_have_list *h, const char *digest, uint64_t size, const char *media_type,
                       const char *diff_id, const char *repository, ap_error *err);
