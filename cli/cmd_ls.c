@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../formats/bundle_index.h"
+#include "../verify/delta_check.h"
 #include "../formats/tar_reader.h"
 #include "commands.h"
 #include "progress.h"
@@ -143,17 +144,19 @@ static void print_json(const char *path, const ap_bundle_index *idx)
             json_object_set_new(lj, "uncompressed_size", json_integer((json_int_t)l->uncompressed_size));
             json_object_set_new(lj, "media_type", json_string(l->media_type));
             json_object_set_new(lj, "shared", json_boolean(layer_uses(idx, l->diff_id) > 1));
+            json_object_set_new(lj, "expected", json_boolean(l->expected));
             json_array_append_new(ls, lj);
             referenced += l->uncompressed_size;
             if (first_use(idx, i, k)) {
                 distinct += l->uncompressed_size;
-                stored += l->size;
+                stored += l->expected ? 0 : l->size;
                 json_t *u = json_object();
                 json_object_set_new(u, "digest", json_string(l->digest));
                 json_object_set_new(u, "diff_id", json_string(l->diff_id));
                 json_object_set_new(u, "size", json_integer((json_int_t)l->size));
                 json_object_set_new(u, "uncompressed_size", json_integer((json_int_t)l->uncompressed_size));
                 json_object_set_new(u, "used_by", json_integer((json_int_t)layer_uses(idx, l->diff_id)));
+                json_object_set_new(u, "expected", json_boolean(l->expected));
                 json_array_append_new(layers, u);
             }
         }
@@ -168,6 +171,7 @@ static void print_json(const char *path, const ap_bundle_index *idx)
     json_object_set_new(t, "stored_layer_bytes", json_integer((json_int_t)stored));
     json_object_set_new(t, "entries_bytes", json_integer((json_int_t)bundle_bytes(idx)));
     json_object_set_new(t, "entries", json_integer((json_int_t)idx->n_entries));
+    json_object_set_new(t, "expected_layers", json_integer((json_int_t)ap_bundle_index_n_expected(idx)));
     json_object_set_new(o, "totals", t);
     char *s = json_dumps(o, JSON_INDENT(2));
     if (s)
@@ -201,13 +205,16 @@ static void print_text(const char *path, const ap_bundle_index *idx)
             format_bytes(cs, sizeof cs, (double)l->size);
             format_bytes(us, sizeof us, (double)l->uncompressed_size);
             size_t uses = layer_uses(idx, l->diff_id);
-            printf("    %.19s  %10s stored  %10s uncompressed%s\n", l->diff_id, cs, us,
-                   uses > 1 ? "  shared" : "");
+            if (l->expected)
+                printf("    %.19s  expected in the target: blob %.19s, %s\n", l->diff_id, l->digest, cs);
+            else
+                printf("    %.19s  %10s stored  %10s uncompressed%s\n", l->diff_id, cs, us,
+                       uses > 1 ? "  shared" : "");
             referenced += l->uncompressed_size;
             n_refs++;
             if (first_use(idx, i, k)) {
                 distinct += l->uncompressed_size;
-                stored += l->size;
+                stored += l->expected ? 0 : l->size;
                 n_distinct++;
             }
         }
@@ -221,6 +228,10 @@ static void print_text(const char *path, const ap_bundle_index *idx)
            n_refs, r, n_distinct, d, s);
     printf("Bundle entries: %zu, %s: %.0f%% of the layers' uncompressed size.\n", idx->n_entries, b,
            referenced ? 100.0 * (double)bundle_bytes(idx) / (double)referenced : 0.0);
+    char *delta = delta_describe(idx);
+    if (delta)
+        printf("\nThis is a delta bundle: load it only into a store that holds what it expects.\n%s", delta);
+    free(delta);
 }
 
 int cmd_ls(int argc, char **argv)

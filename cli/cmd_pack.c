@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../formats/minisign.h"
+#include "../packer/have_source.h"
 #include "../packer/pack.h"
 #include "commands.h"
 #include "keys.h"
@@ -39,6 +40,10 @@ static const char usage_text[] =
     "      --tls-verify=false   do not verify registry certificates (and allow plain http)\n"
     "      --authfile FILE      registry credentials (Docker config format)\n"
     "      --creds USER:PASS    registry credentials\n"
+    "      --have FILE          delta: leave out every layer the far side holds, as listed by\n"
+    "                           'airpack inventory' there (FILE.minisig is checked when -p is given)\n"
+    "      --since OLD-BUNDLE   delta: leave out every layer OLD-BUNDLE carried (reads only its index)\n"
+    "  -p, --public-key FILE    trusted key for --have / --since signatures (repeatable)\n"
     "  -q, --quiet              no progress line, no summary\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps, so the same inputs and key give the same bytes.\n";
@@ -197,7 +202,10 @@ int cmd_pack(int argc, char **argv)
         {"on-conflict", required_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
         {"images-from", required_argument, NULL, 'F'},
-        {"platform", required_argument, NULL, 'p'},
+        {"platform", required_argument, NULL, 'L'},
+        {"have", required_argument, NULL, 'H'},
+        {"since", required_argument, NULL, 'S'},
+        {"public-key", required_argument, NULL, 'p'},
         {"all-platforms", no_argument, NULL, 'A'},
         {"tls-verify", required_argument, NULL, 'T'},
         {"authfile", required_argument, NULL, 'a'},
@@ -218,13 +226,16 @@ int cmd_pack(int argc, char **argv)
     size_t n_images = 0;
     source_options so;
     memset(&so, 0, sizeof so);
-    const char *images_from = NULL;
+    const char *images_from = NULL, *have_path = NULL, *since_path = NULL;
+    trusted_keys have_keys = {0};
+    ap_have_list have;
+    memset(&have, 0, sizeof have);
     ap_error err;
     ap_error_clear(&err);
     int c;
     long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:c:l:j:i:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:s:c:l:j:i:p:qh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': output = optarg; break;
         case 's': key_path = optarg; break;
@@ -269,7 +280,16 @@ int cmd_pack(int argc, char **argv)
             break;
         case 'q': quiet = true; break;
         case 'F': images_from = optarg; break;
+        case 'H': have_path = optarg; break;
+        case 'S': since_path = optarg; break;
         case 'p':
+            if (trusted_keys_add_file(&have_keys, optarg, &err) < 0) {
+                fprintf(stderr, "airpack pack: %s\n", err.msg);
+                free(images);
+                return 2;
+            }
+            break;
+        case 'L':
             if (!valid_platform(optarg)) {
                 fprintf(stderr, "airpack pack: --platform takes OS/ARCH[/VARIANT] (linux/arm64), not '%s'\n",
                         optarg);
@@ -347,6 +367,24 @@ int cmd_pack(int argc, char **argv)
         }
         o.key = &key;
     }
+    if (have_path && since_path) {
+        fprintf(stderr, "airpack pack: give --have or --since, not both\n");
+        ap_seckey_wipe(&key);
+        free(images);
+        return 2;
+    }
+    if (have_path || since_path) {
+        int hrc = have_path ? have_load_file(have_path, have_keys.keys, have_keys.n, &have, &err)
+                            : have_load_since(since_path, have_keys.keys, have_keys.n, &have, &err);
+        if (hrc < 0) {
+            fprintf(stderr, "airpack pack: %s\nairpack pack: no bundle was written\n", err.msg);
+            ap_seckey_wipe(&key);
+            trusted_keys_free(&have_keys);
+            free(images);
+            return err.code == AP_ERR_VERIFY || err.code == AP_ERR_FORMAT ? 1 : 2;
+        }
+        o.have = &have;
+    }
     char **listed = NULL, *list_text = NULL;
     size_t n_listed = 0;
     if (images_from && read_list(images_from, &list_text, &listed, &n_listed) < 0) {
@@ -405,6 +443,9 @@ int cmd_pack(int argc, char **argv)
             printf("  layers %s uncompressed as the images use them, %s distinct; bundle %s (%.0f%% of the first)\n",
                    refd, stored, bundle,
                    r.referenced_bytes ? 100.0 * (double)r.bundle_bytes / (double)r.referenced_bytes : 0.0);
+            if (r.n_layers_expected)
+                printf("  delta: %zu layer(s) left out, expected in the target (%s)\n", r.n_layers_expected,
+                       have.target ? have.target : "");
             if (o.key) {
                 ap_pubkey pk;
                 char id[2 * AP_KEYNUM_LEN + 1];
@@ -417,6 +458,8 @@ int cmd_pack(int argc, char **argv)
         }
     }
     ap_seckey_wipe(&key);
+    ap_have_free(&have);
+    trusted_keys_free(&have_keys);
     free(images);
     free(inputs);
     free(listed);

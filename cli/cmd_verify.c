@@ -17,6 +17,7 @@
 
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
+#include "../verify/delta_check.h"
 #include "../verify/verifier.h"
 #include "commands.h"
 #include "keys.h"
@@ -45,12 +46,25 @@ static void usage(FILE *out)
 /* Collects what the report prints about the images, once the signed index is known. */
 typedef struct {
     json_t *images;
+    char *delta;            /* delta bundle: what it expects the target to hold */
 } report_ctx;
+
+/* Delta: the layers this image expects the target to hold (diff_id and blob). */
+static json_t *expected_layers_json(const ap_index_image *im)
+{
+    json_t *a = json_array();
+    for (size_t k = 0; a && k < im->n_layers; k++)
+        if (im->layers[k].expected)
+            json_array_append_new(a, json_pack("{s:s,s:s,s:I}", "diff_id", im->layers[k].diff_id, "digest",
+                                               im->layers[k].digest, "size", (json_int_t)im->layers[k].size));
+    return a;
+}
 
 static int on_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *sig, ap_error *err)
 {
     (void)sig;
     report_ctx *r = ctx;
+    r->delta = delta_describe(idx);
     for (size_t i = 0; i < idx->n_images; i++) {
         json_t *names = json_array();
         for (size_t k = 0; k < idx->images[i].n_names; k++)
@@ -58,6 +72,7 @@ static int on_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *si
         json_t *o = json_object();
         if (!names || !o || json_object_set_new(o, "names", names) < 0 ||
             json_object_set_new(o, "id", json_string(idx->images[i].config.digest)) < 0 ||
+            json_object_set_new(o, "expected_layers", expected_layers_json(&idx->images[i])) < 0 ||
             json_array_append_new(r->images, o) < 0)
             return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     }
@@ -189,6 +204,8 @@ int cmd_verify(int argc, char **argv)
                    "(trusted comment: %s)\n",
                    name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.entries_checked,
                    (unsigned long long)rep.bytes, rep.sig.key_id, rep.sig.trusted_comment);
+        if (!as_json && rc.delta)
+            printf("%s", rc.delta);
     } else {
         status = (err.code == AP_ERR_IO || err.code == AP_ERR_NOMEM || err.code == AP_ERR_USAGE) ? 2 : 1;
         fprintf(stderr, "airpack verify: %s\n", err.msg);
@@ -198,6 +215,7 @@ int cmd_verify(int argc, char **argv)
     if (as_json)
         print_json(name, r == 0, &rep, rc.images, &err);
     json_decref(rc.images);
+    free(rc.delta);
     trusted_keys_free(&keys);
     return status;
 

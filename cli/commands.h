@@ -11,5 +11,6 @@ int cmd_pack(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_load(int argc, char **argv);
+int cmd_inventory(int argc, char **argv);
 
 #endif

@@ -14,13 +14,14 @@ static const struct {
     {"ls", cmd_ls, "list the images and layers in a bundle"},
     {"verify", cmd_verify, "check a bundle's signature and every digest"},
     {"load", cmd_load, "verify a bundle and load its images into a target store"},
+    {"inventory", cmd_inventory, "list what a store holds, for a delta bundle (pack --have)"},
 };
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: airpack <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\n'airpack <command> --help' tells more. airpack %s\n", AIRPACK_VERSION);
 }
 

@@ -22,6 +22,16 @@ static const char *const layer_media_types[] = {
     "application/vnd.oci.image.layer.v1.tar",
 };
 
+/* An expected layer is the blob the target holds, whatever its compression. */
+static const char *const expected_media_types[] = {
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+};
+
 static const char *const compressions[] = {"zstd", "gzip", "none"};
 
 static bool in_list(const char *s, const char *const *list, size_t n)
@@ -161,24 +171,34 @@ static int parse_blob(json_t *obj, const char *key, ap_index_blob *out, const ch
     return 0;
 }
 
-static int parse_layer(json_t *l, ap_index_layer *out, const char *where, ap_error *err)
+static int parse_layer(json_t *l, ap_index_layer *out, int version, const char *where, ap_error *err)
 {
-    static const char *const keys[] = {"digest", "size", "diff_id", "uncompressed_size", "media_type"};
+    static const char *const keys[] = {"digest", "size", "diff_id", "uncompressed_size", "media_type",
+                                       "expected"};
     if (!json_is_object(l))
         return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
-    if (check_keys(l, keys, 5, where, err) < 0 || get_digest(l, "digest", out->digest, where, err) < 0 ||
+    json_t *exp = json_object_get(l, "expected");
+    if (exp) {
+        if (version < AP_BUNDLE_FORMAT_DELTA_VERSION)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: \"expected\" in a version %d index", where, version);
+        if (!json_is_true(exp))
+            return ap_fail(err, AP_ERR_FORMAT, "%s: \"expected\" is not true", where);
+        out->expected = true;
+    }
+    if (check_keys(l, keys, 6, where, err) < 0 || get_digest(l, "digest", out->digest, where, err) < 0 ||
         get_size(l, "size", &out->size, where, err) < 0 ||
         get_digest(l, "diff_id", out->diff_id, where, err) < 0 ||
         get_size(l, "uncompressed_size", &out->uncompressed_size, where, err) < 0 ||
         get_dup_string(l, "media_type", &out->media_type, where, err) < 0)
         return -1;
-    if (!in_list(out->media_type, layer_media_types, 3))
+    if (out->expected ? !in_list(out->media_type, expected_media_types, 6)
+                      : !in_list(out->media_type, layer_media_types, 3))
         return ap_fail(err, AP_ERR_FORMAT, "%s: unknown layer media type \"%.200s\"", where,
                        out->media_type);
     return 0;
 }
 
-static int parse_image(json_t *im, ap_index_image *out, size_t i, ap_error *err)
+static int parse_image(json_t *im, ap_index_image *out, int version, size_t i, ap_error *err)
 {
     static const char *const keys[] = {"names", "manifest", "config", "platform", "layers"};
     char where[64];
@@ -225,7 +245,7 @@ static int parse_image(json_t *im, ap_index_image *out, size_t i, ap_error *err)
         char lw[96];
         snprintf(lw, sizeof lw, "%s layers[%zu]", where, k);
         out->n_layers = k + 1;
-        if (parse_layer(json_array_get(layers, k), &out->layers[k], lw, err) < 0)
+        if (parse_layer(json_array_get(layers, k), &out->layers[k], version, lw, err) < 0)
             return -1;
     }
     return 0;
@@ -334,6 +354,16 @@ static int check_references(const ap_bundle_index *idx, ap_error *err)
             goto out;
         for (size_t k = 0; k < im->n_layers; k++) {
             snprintf(where, sizeof where, "images[%zu] layers[%zu]", i, k);
+            if (im->layers[k].expected) {
+                char path[BLOB_PREFIX_LEN + AP_HEX_LEN + 1];
+                snprintf(path, sizeof path, BLOB_PREFIX "%s", im->layers[k].digest + 7);
+                if (lookup_sorted(s, idx->n_entries, path)) {
+                    ap_fail(err, AP_ERR_FORMAT, "%s: blob %s is expected in the target but also listed "
+                            "as an entry", where, im->layers[k].digest);
+                    goto out;
+                }
+                continue;
+            }
             if (check_blob_listed(s, idx->n_entries, im->layers[k].digest, im->layers[k].size, where,
                                   err) < 0)
                 goto out;
@@ -355,6 +385,7 @@ static int check_references(const ap_bundle_index *idx, ap_error *err)
         if (strcmp(a->digest, b->digest))
             continue;
         if (strcmp(a->diff_id, b->diff_id) || a->uncompressed_size != b->uncompressed_size ||
+            a->expected != b->expected ||
             strcmp(a->media_type, b->media_type)) {
             ap_fail(err, AP_ERR_FORMAT,
                     "images[%zu] and images[%zu]: layer blob %s is described differently "
@@ -380,14 +411,15 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
     json_t *ver = json_object_get(root, "airpack_bundle");
     if (!ver)
         return ap_fail(err, AP_ERR_FORMAT, "not an airpack bundle index (no \"airpack_bundle\")");
-    if (!json_is_integer(ver) || json_integer_value(ver) != AP_BUNDLE_FORMAT_VERSION) {
+    if (!json_is_integer(ver) || (json_integer_value(ver) != AP_BUNDLE_FORMAT_VERSION &&
+                                  json_integer_value(ver) != AP_BUNDLE_FORMAT_DELTA_VERSION)) {
         char *v = json_dumps(ver, JSON_COMPACT | JSON_ENCODE_ANY);
-        ap_fail(err, AP_ERR_FORMAT, "unknown bundle format version %.40s (this airpack reads version %d)",
-                v ? v : "?", AP_BUNDLE_FORMAT_VERSION);
+        ap_fail(err, AP_ERR_FORMAT, "unknown bundle format version %.40s (this airpack reads versions %d and %d)",
+                v ? v : "?", AP_BUNDLE_FORMAT_VERSION, AP_BUNDLE_FORMAT_DELTA_VERSION);
         free(v);
         return -1;
     }
-    out->version = AP_BUNDLE_FORMAT_VERSION;
+    out->version = (int)json_integer_value(ver);
     if (check_keys(root, keys, 6, "index", err) < 0 ||
         get_dup_string(root, "created", &out->created, "index", err) < 0 ||
         get_dup_string(root, "tool", &out->tool, "index", err) < 0 ||
@@ -404,7 +436,7 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < ni; i++) {
         out->n_images = i + 1;
-        if (parse_image(json_array_get(images, i), &out->images[i], i, err) < 0)
+        if (parse_image(json_array_get(images, i), &out->images[i], out->version, i, err) < 0)
             return -1;
     }
 
@@ -419,6 +451,9 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
         if (parse_entry(json_array_get(entries, i), &out->entries[i], i, err) < 0)
             return -1;
     }
+    if (out->version == AP_BUNDLE_FORMAT_DELTA_VERSION && ap_bundle_index_n_expected(out) == 0)
+        return ap_fail(err, AP_ERR_FORMAT, "index: version %d is a delta bundle's, but no layer is expected in "
+                       "the target", AP_BUNDLE_FORMAT_DELTA_VERSION);
     return check_references(out, err);
 }
 
@@ -474,6 +509,15 @@ void ap_bundle_index_free(ap_bundle_index *idx)
     memset(idx, 0, sizeof *idx);
 }
 
+size_t ap_bundle_index_n_expected(const ap_bundle_index *idx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < idx->n_images; i++)
+        for (size_t k = 0; k < idx->images[i].n_layers; k++)
+            n += idx->images[i].layers[k].expected;
+    return n;
+}
+
 const ap_index_entry *ap_bundle_index_find(const ap_bundle_index *idx, const char *path)
 {
     for (size_t i = 0; i < idx->n_entries; i++)
@@ -519,7 +563,8 @@ static json_t *image_json(const ap_index_image *im)
         if (!lo || json_array_append_new(layers, lo) < 0 || put(lo, "digest", json_string(l->digest)) < 0 ||
             put(lo, "size", size_value(l->size)) < 0 || put(lo, "diff_id", json_string(l->diff_id)) < 0 ||
             put(lo, "uncompressed_size", size_value(l->uncompressed_size)) < 0 ||
-            put(lo, "media_type", json_string(l->media_type ? l->media_type : "")) < 0)
+            put(lo, "media_type", json_string(l->media_type ? l->media_type : "")) < 0 ||
+            (l->expected && put(lo, "expected", json_true()) < 0))
             goto fail;
     }
     if (put(o, "names", names) < 0) {
@@ -549,7 +594,10 @@ char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *e
     char *out = NULL;
     if (!root || !images || !entries)
         goto fail;
-    if (put(root, "airpack_bundle", json_integer(idx->version ? idx->version : AP_BUNDLE_FORMAT_VERSION)) < 0 ||
+    int version = idx->version ? idx->version : AP_BUNDLE_FORMAT_VERSION;
+    if (ap_bundle_index_n_expected(idx) > 0)
+        version = AP_BUNDLE_FORMAT_DELTA_VERSION;
+    if (put(root, "airpack_bundle", json_integer(version)) < 0 ||
         put(root, "created", json_string(idx->created ? idx->created : "")) < 0 ||
         put(root, "tool", json_string(idx->tool ? idx->tool : "")) < 0 ||
         put(root, "compression", json_string(idx->compression ? idx->compression : "")) < 0)

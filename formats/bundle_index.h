@@ -10,6 +10,7 @@
 #ifndef AIRPACK_BUNDLE_INDEX_H
 #define AIRPACK_BUNDLE_INDEX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,9 @@
 #include "error.h"
 
 #define AP_BUNDLE_FORMAT_VERSION 1
+/* A delta bundle (some layers left out, expected in the target) has version 2,
+ * so a reader that knows only version 1 refuses it instead of taking it as complete. */
+#define AP_BUNDLE_FORMAT_DELTA_VERSION 2
 #define AP_INDEX_PATH "airpack/bundle.json"
 #define AP_SIG_PATH "airpack/bundle.json.minisig"
 #define AP_INDEX_MAX_SIZE (64u << 20)   /* a larger index is refused */
@@ -35,6 +39,7 @@ typedef struct {
     char diff_id[AP_DIGEST_LEN + 1];  /* sha256 of the uncompressed tar */
     uint64_t uncompressed_size;
     char *media_type;
+    bool expected;                    /* delta: not in the bundle; the target must hold this blob */
 } ap_index_layer;
 
 typedef struct {
@@ -53,7 +58,7 @@ typedef struct {
 } ap_index_image;
 
 typedef struct {
-    int version;                      /* AP_BUNDLE_FORMAT_VERSION */
+    int version;                      /* AP_BUNDLE_FORMAT_VERSION, or _DELTA_VERSION when a layer is expected */
     char *created;                    /* RFC 3339 UTC, from SOURCE_DATE_EPOCH or the clock */
     char *tool;                       /* "airpack 0.1.0" */
     char *compression;                /* "zstd", "gzip", "none" */
@@ -74,6 +79,9 @@ void ap_bundle_index_free(ap_bundle_index *idx);
 /* Refuses JSON nested deeper than max_depth (counting [ and { outside strings),
  * before any parser sees it. Used for every JSON airpack reads from input. */
 int ap_json_check_depth(const char *buf, size_t len, int max_depth, const char *what, ap_error *err);
+
+/* How many layers (over all images) are expected in the target, not carried. */
+size_t ap_bundle_index_n_expected(const ap_bundle_index *idx);
 
 /* Finds the entry with this path, or NULL. */
 const ap_index_entry *ap_bundle_index_find(const ap_bundle_index *idx, const char *path);

@@ -25,6 +25,11 @@ typedef struct {
     uint64_t size;
     uint64_t uncompressed_size;
     size_t uses;               /* how many images use it */
+    /* delta (pack --have/--since): the far side holds it for every image that
+     * uses it; digest/size/media_type are then the far side's blob */
+    bool expected;
+    bool not_held;             /* some image's use of it is not held by the far side */
+    const char *media_type;    /* expected: borrowed from the have list */
 } stored_layer;
 
 typedef struct {

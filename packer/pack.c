@@ -242,6 +242,46 @@ static int resolve_conflicts(packer *p, ap_error *err)
     return 0;
 }
 
+/* Delta: a layer is left out when the far side holds it for every image that
+ * uses it (for a Docker engine that depends on the chain below it). */
+static int mark_expected(packer *p, ap_error *err)
+{
+    for (size_t i = 0; i < p->n_images; i++) {
+        pack_image *pi = &p->images[i];
+        size_t n = pi->src->n_layers;
+        const char **ids = calloc(n ? n : 1, sizeof *ids);
+        if (!ids)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        for (size_t k = 0; k < n; k++)
+            ids[k] = pi->src->layers[k].diff_id;
+        for (size_t k = 0; k < n; k++) {
+            stored_layer *l = pi->layers[k];
+            ap_have_layer held;
+            if (!ap_have_holds(p->opts->have, ids, k, &held)) {
+                l->not_held = true;
+            } else if (!l->media_type) {
+                snprintf(l->digest, sizeof l->digest, "%s", held.digest);
+                l->size = held.size;
+                l->media_type = held.media_type;
+            }
+        }
+        free(ids);
+    }
+    for (size_t i = 0; i < p->store.n; i++) {
+        stored_layer *l = &p->store.layers[i];
+        if (l->not_held || !l->media_type) {
+            l->media_type = NULL;
+            l->digest[0] = '\0';
+            l->size = 0;
+            continue;
+        }
+        l->expected = true;
+        l->packed = true;
+        l->uncompressed_size = 0;
+    }
+    return 0;
+}
+
 static int choose_images(packer *p, ap_error *err)
 {
     const pack_options *o = p->opts;
@@ -288,7 +328,7 @@ static int choose_images(packer *p, ap_error *err)
                 return ap_fail(err, AP_ERR_NOMEM, "out of memory");
         }
     }
-    return 0;
+    return o->have ? mark_expected(p, err) : 0;
 }
 
 /* ---- the index -------------------------------------------------------- */
@@ -351,14 +391,15 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
         for (size_t k = 0; k < pi->src->n_layers; k++) {
             stored_layer *l = pi->layers[k];
             ap_index_layer *il = &im->layers[k];
-            if (placeholder)
+            if (placeholder && !l->expected)
                 placeholder_digest((size_t)(l - p->store.layers), il->digest);
             else
                 strcpy(il->digest, l->digest);
             il->size = placeholder ? wide : l->size;
             strcpy(il->diff_id, l->diff_id);
             il->uncompressed_size = placeholder ? wide : l->uncompressed_size;
-            il->media_type = (char *)ap_codec_layer_media_type(p->opts->codec);
+            il->media_type = (char *)(l->expected ? l->media_type : ap_codec_layer_media_type(p->opts->codec));
+            il->expected = l->expected;
         }
     }
     if (!placeholder) {
@@ -634,7 +675,8 @@ static int write_metadata(packer *p, ap_error *err)
         json_t *ls = json_array();
         for (size_t k = 0; k < pi->src->n_layers; k++) {
             json_t *l = json_object();
-            json_object_set_new(l, "mediaType", json_string(layer_type));
+            json_object_set_new(l, "mediaType",
+                                json_string(pi->layers[k]->expected ? pi->layers[k]->media_type : layer_type));
             json_object_set_new(l, "digest", json_string(pi->layers[k]->digest));
             json_object_set_new(l, "size", json_integer((json_int_t)pi->layers[k]->size));
             json_array_append_new(ls, l);
@@ -862,9 +904,11 @@ static int run(packer *p, pack_report *report, ap_error *err)
     if (rc < 0)
         return -1;
     report->n_images = p->n_images;
-    report->n_layers_stored = p->store.n;
-    for (size_t i = 0; i < p->store.n; i++)
+    for (size_t i = 0; i < p->store.n; i++) {
         report->uncompressed_bytes += p->store.layers[i].uncompressed_size;
+        report->n_layers_expected += p->store.layers[i].expected;
+    }
+    report->n_layers_stored = p->store.n - report->n_layers_expected;
     for (size_t i = 0; i < p->n_images; i++) {
         report->n_layers_referenced += p->images[i].src->n_layers;
         for (size_t k = 0; k < p->images[i].src->n_layers; k++)

@@ -17,6 +17,7 @@
 
 #include "../formats/codec.h"
 #include "../formats/error.h"
+#include "../formats/have_list.h"
 #include "../formats/minisign.h"
 #include "source.h"
 
@@ -45,6 +46,8 @@ typedef struct {
      * With all_platforms, one name may name one image per platform; docker's
      * manifest.json then gives it only to the default platform's image. */
     const source_options *source_opts;
+    /* delta: leave out every layer the far side holds (pack --have / --since); NULL = all */
+    const ap_have_list *have;
 } pack_options;
 
 typedef struct {
@@ -55,6 +58,7 @@ typedef struct {
     uint64_t uncompressed_bytes;    /* distinct layers, uncompressed */
     uint64_t referenced_bytes;      /* layers as images use them, uncompressed */
     uint64_t bundle_bytes;
+    size_t n_layers_expected;       /* delta: layers left out, expected in the target */
 } pack_report;
 
 int pack_run(const pack_options *opts, pack_report *report, ap_error *err);

@@ -27,6 +27,7 @@
 
 #include "../formats/stream.h"
 #include "../packer/image_ref.h"
+#include "delta_check.h"
 
 #define TMP_PREFIX ".airpack-tmp-"
 #define BIG_PATH (PATH_MAX + 256)
@@ -158,6 +159,19 @@ static int cmp_hex(const void *a, const void *b)
     return strcmp(a, b);
 }
 
+/* Delta: the layout holds an expected layer blob when the file is there with
+ * its size (blobs are renamed into place only after verification). */
+static int oci_holds(void *ctx, const ap_index_image *im, size_t k, ap_error *err)
+{
+    oci_target *o = ctx;
+    char hex[AP_HEX_LEN + 1], path[BIG_PATH];
+    if (ap_digest_parse(im->layers[k].digest, hex, "layer digest", err) < 0)
+        return -1;
+    snprintf(path, sizeof path, "%s/%s", o->blobs, hex);
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == im->layers[k].size;
+}
+
 static int oci_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
 {
     oci_target *o = t->impl;
@@ -181,11 +195,14 @@ static int oci_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
             ap_digest_parse(im->config.digest, o->want[o->n_want++], "config digest", err) < 0)
             return -1;
         for (size_t k = 0; k < im->n_layers; k++)
-            if (ap_digest_parse(im->layers[k].digest, o->want[o->n_want++], "layer digest", err) < 0)
+            if (!im->layers[k].expected &&
+                ap_digest_parse(im->layers[k].digest, o->want[o->n_want++], "layer digest", err) < 0)
                 return -1;
     }
     qsort(o->want, o->n_want, sizeof *o->want, cmp_hex);
-    return 0;
+    char name[BIG_PATH];
+    snprintf(name, sizeof name, "oci:%s", o->dir);
+    return delta_check_expected(idx, o->sel, name, oci_holds, o, err);
 }
 
 static int oci_entry_begin(load_target *t, const ap_index_entry *e, ap_error *err)

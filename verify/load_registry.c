@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "../packer/image_ref.h"
+#include "delta_check.h"
+#include "inventory.h"
 #include "registry_client.h"
 
 typedef struct {
@@ -197,6 +199,95 @@ static const char *label(registry_target *r, size_t image)
 
 /* ---------- ops ---------- */
 
+/* ---------- delta: expected layers ---------- */
+
+typedef struct {
+    registry_target *r;
+    const ap_bundle_index *idx;
+    ap_have_list have;          /* the whole registry, listed once when a blob is not where it goes */
+    bool have_listed;
+    struct {
+        const char *repo, *digest;
+        char *from;
+    } *mounts;
+    size_t n_mounts;
+} reg_delta;
+
+/* Layer k of image im is held when every repository its names go to has the
+ * blob, or another repository of the registry has it to mount from. */
+static int reg_expected_held(void *ctx, const ap_index_image *im, size_t k, ap_error *err)
+{
+    reg_delta *x = ctx;
+    registry_target *r = x->r;
+    size_t image = (size_t)(im - x->idx->images);
+    const char *digest = im->layers[k].digest;
+    for (size_t n = 0; n < r->n_names; n++) {
+        if (r->names[n].image != image)
+            continue;
+        const char *repo = r->names[n].repo;
+        bool exists = false, planned = false;
+        for (size_t m = 0; m < x->n_mounts; m++)
+            planned |= !strcmp(x->mounts[m].repo, repo) && !strcmp(x->mounts[m].digest, digest);
+        if (planned)
+            continue;
+        if (reg_blob_exists(r->client, repo, digest, &exists, err) < 0)
+            return -1;
+        if (exists)
+            continue;
+        if (!x->have_listed) {
+            char spec[600];
+            snprintf(spec, sizeof spec, "docker://%s", r->host);
+            if (inventory_registry(spec, r->opts, 0, &x->have, err) < 0)
+                return -1;
+            x->have_listed = true;
+        }
+        const char *from = NULL;
+        for (size_t h = 0; h < x->have.n_layers && !from; h++)
+            if (!strcmp(x->have.layers[h].digest, digest) && x->have.layers[h].repository)
+                from = x->have.layers[h].repository;
+        if (!from)
+            return 0;
+        void *grown = realloc(x->mounts, (x->n_mounts + 1) * sizeof *x->mounts);
+        if (!grown)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        x->mounts = grown;
+        x->mounts[x->n_mounts].repo = repo;
+        x->mounts[x->n_mounts].digest = digest;
+        if (!(x->mounts[x->n_mounts].from = strdup(from)))
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        x->n_mounts++;
+    }
+    return 1;
+}
+
+/* Checks every expected layer first; only when all are held, mounts those held
+ * in another repository into the ones that need them. Nothing is pushed before. */
+static int reg_check_expected(registry_target *r, const ap_bundle_index *idx, ap_error *err)
+{
+    reg_delta x = {.r = r, .idx = idx};
+    char name[600];
+    snprintf(name, sizeof name, "docker://%s%s%s", r->host, r->prefix ? "/" : "", r->prefix ? r->prefix : "");
+    int rc = delta_check_expected(idx, r->sel, name, reg_expected_held, &x, err);
+    for (size_t m = 0; rc == 0 && m < x.n_mounts; m++) {
+        bool mounted = false;
+        if (reg_blob_mount(r->client, x.mounts[m].repo, x.mounts[m].digest, x.mounts[m].from, &mounted, err) < 0)
+            rc = -1;
+        else if (!mounted)
+            rc = ap_fail(err, AP_ERR_TARGET, "%s: blob %s expected by this delta could not be mounted into %s "
+                         "from %s", name, x.mounts[m].digest, x.mounts[m].repo, x.mounts[m].from);
+        else
+            r->n_mounted++;
+    }
+    for (size_t m = 0; m < x.n_mounts; m++)
+        free(x.mounts[m].from);
+    free(x.mounts);
+    if (x.have_listed)
+        ap_have_free(&x.have);
+    if (rc < 0 && err->code != AP_ERR_NOMEM)
+        err->code = AP_ERR_TARGET;
+    return rc;
+}
+
 static int reg_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
 {
     registry_target *r = t->impl;
@@ -237,14 +328,15 @@ static int reg_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
             if (seen)
                 continue;
             for (size_t l = 0; l < im->n_layers; l++)
-                if (need_blob(r, im->layers[l].digest, im->layers[l].size, "layer", i, repo, err) < 0)
+                if (!im->layers[l].expected &&
+                    need_blob(r, im->layers[l].digest, im->layers[l].size, "layer", i, repo, err) < 0)
                     return -1;
             if (need_blob(r, im->config.digest, im->config.size, "config", i, repo, err) < 0 ||
                 need_blob(r, im->manifest.digest, im->manifest.size, "manifest", i, repo, err) < 0)
                 return -1;
         }
     }
-    return 0;
+    return ap_bundle_index_n_expected(idx) ? reg_check_expected(r, idx, err) : 0;
 }
 
 static int blob_fail(registry_target *r, const reg_blob *b, ap_error *err)

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "delta_check.h"
+
 typedef struct {
     load_target *t;
     bool skip;              /* the target did not want the current entry's data */
@@ -17,6 +19,8 @@ static int sink_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *
 {
     (void)sig;
     load_sink_ctx *c = ctx;
+    if (delta_check_supported(idx, c->t->ops->kind, err) < 0)
+        return -1;
     return c->t->ops->begin ? c->t->ops->begin(c->t, idx, err) : 0;
 }
 

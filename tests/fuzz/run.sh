@@ -70,6 +70,11 @@ seed() { # target: fills $OUT/corpus/<target> if it is empty
             done
             i=$((i + 1))
         done ;;
+    fuzz_have_list)
+        d="sha256:$(printf 'a%.0s' $(seq 64))"
+        printf '\000{"airpack_have":1,"kind":"oci","target":"oci:/x","created":"x","layers":[{"digest":"%s","size":1,"media_type":"application/vnd.oci.image.layer.v1.tar+gzip","diff_id":"%s","repository":"r/a"}]}' "$d" "$d" >"$dir/oci"
+        printf '\000{"airpack_have":1,"kind":"docker","target":"d","created":"x","layers":[],"chains":[["%s","%s"]]}' "$d" "$d" >"$dir/docker"
+        printf '\201\000\001x' >"$dir/edit" ;;
     *)
         for f in "$seed_dir"/*.tar; do [ -f "$f" ] && cp "$f" "$dir/"; done
         for f in "$seed_dir"/t.*; do [ -f "$f" ] && cp "$f" "$dir/"; done ;;

@@ -304,10 +304,22 @@ bundle deepjson deepjson2.tar
 expect_fail "deep JSON from an untrusted key: signature checked first" 1 "airpack/bundle.json.minisig at offset [0-9]+: signed by key ID [0-9A-F]+, which is not trusted" \
     "${V[@]}" -p k1.pub deepjson2.tar
 
-forge version '.airpack_bundle = 2'
+forge version '.airpack_bundle = 3'
 bundle version version.tar
-expect_fail "unknown format version" 1 "entry airpack/bundle.json at offset 0: bundle index: unknown bundle format version 2" \
+expect_fail "unknown format version" 1 "entry airpack/bundle.json at offset 0: bundle index: unknown bundle format version 3" \
     "${V[@]}" -p k1.pub version.tar
+forge version2 '.airpack_bundle = 2'
+bundle version2 version2.tar
+expect_fail "delta version without expected layers" 1 "bundle index: index: version 2 is a delta bundle's, but no layer is expected" \
+    "${V[@]}" -p k1.pub version2.tar
+forge expected1 '.images[0].layers[0].expected = true'
+bundle expected1 expected1.tar
+expect_fail "expected layer in a version 1 index" 1 "bundle index: images\[0\] layers\[0\]: \"expected\" in a version 1 index" \
+    "${V[@]}" -p k1.pub expected1.tar
+forge expectedlisted '.airpack_bundle = 2 | .images[0].layers[0].expected = true'
+bundle expectedlisted expectedlisted.tar
+expect_fail "expected layer also carried" 1 "expected in the target but also listed as an entry" \
+    "${V[@]}" -p k1.pub expectedlisted.tar
 
 forge badindex '.entries[0].sha256 = "XYZ"'
 bundle badindex badindex.tar

@@ -192,7 +192,9 @@ static void test_negative_and_bad_sizes(void **state)
 static void test_unknown_version(void **state)
 {
     (void)state;
-    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":2", "unknown bundle format version 2");
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":3", "unknown bundle format version 3");
+    /* version 2 is a delta's: it must expect a layer in the target */
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":2", "no layer is expected in the target");
     refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":\"1\"", "unknown bundle format version");
     refuse_edit("\"airpack_bundle\":1", "\"airpack_bundlf\":1", "not an airpack bundle index");
 }
@@ -303,6 +305,49 @@ static void test_no_platform_no_names(void **state)
     free(s);
 }
 
+/* A delta: the layer is expected in the target, not carried (no entry). */
+static void test_expected_layer(void **state)
+{
+    (void)state;
+    ap_index_layer l = layer;
+    l.expected = true;
+    l.media_type = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    ap_index_image im = image;
+    im.layers = &l;
+    ap_bundle_index idx = sample;
+    idx.images = &im;
+    idx.entries = &entries[1];      /* no entry for the layer blob */
+    idx.n_entries = 5;
+    ap_error err;
+    size_t len;
+    char *s = ap_bundle_index_write(&idx, &len, &err);
+    assert_non_null(s);
+    assert_non_null(strstr(s, "\"airpack_bundle\":2,"));
+    assert_non_null(strstr(s, "\"expected\":true"));
+    ap_bundle_index back;
+    assert_int_equal(ap_bundle_index_parse(s, len, &back, &err), 0);
+    assert_int_equal(back.version, AP_BUNDLE_FORMAT_DELTA_VERSION);
+    assert_true(back.images[0].layers[0].expected);
+    assert_int_equal(ap_bundle_index_n_expected(&back), 1);
+    ap_bundle_index_free(&back);
+    /* an expected layer must not also be carried */
+    idx.entries = entries;
+    idx.n_entries = 6;
+    assert_null(ap_bundle_index_write(&idx, &len, &err));
+    assert_non_null(strstr(err.msg, "also listed as an entry"));
+    /* "expected" must be true, and only in a version 2 index */
+    char *t = strstr(s, "\"expected\":true");
+    memcpy(t, "\"expected\":1   ", 15);
+    assert_int_equal(ap_bundle_index_parse(s, len, &back, &err), -1);
+    assert_non_null(strstr(err.msg, "\"expected\" is not true"));
+    free(s);
+    /* a carried layer keeps the three layer media types */
+    l.expected = false;
+    idx.entries = entries;
+    assert_null(ap_bundle_index_write(&idx, &len, &err));
+    assert_non_null(strstr(err.msg, "unknown layer media type"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_size_cap),
         cmocka_unit_test(test_layer_described_twice_differently),
         cmocka_unit_test(test_no_platform_no_names),
+        cmocka_unit_test(test_expected_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,159 @@
+/* cmd_inventory.c: `airpack inventory`: list what a store holds, for `pack --have`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../formats/have_list.h"
+#include "../formats/minisign.h"
+#include "../formats/stream.h"
+#include "../verify/inventory.h"
+#include "commands.h"
+#include "keys.h"
+
+static const char usage_text[] =
+    "usage: airpack inventory --from TARGET -o have.json [options]\n"
+    "\n"
+    "Lists the layers a store holds (blob digest, size, media type, diff_id; for a Docker engine\n"
+    "each image's diff_id chain), so that 'airpack pack --have have.json' leaves them out of the\n"
+    "next bundle. TARGET is oci:DIR, docker-daemon:[SOCKET] or docker://HOST[:PORT][/PREFIX].\n"
+    "\n"
+    "  -o, --output FILE        where to write (written under a temporary name, then renamed)\n"
+    "  -s, --secret-key FILE    sign it: FILE.minisig is written next to it (minisign format)\n"
+    "      --password-file FILE read the key's password from FILE (or set AIRPACK_PASSWORD)\n"
+    "      --tls-verify=false   do not verify registry certificates (and allow plain http)\n"
+    "      --authfile FILE      registry credentials (Docker config format)\n"
+    "      --creds USER:PASS    registry credentials\n"
+    "  -q, --quiet              no summary\n";
+
+static int write_file_atomic(const char *path, const char *data, size_t len, ap_error *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.airpack-tmp-XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "cannot create a temporary file next to %s", path);
+    if (fchmod(fd, 0644) < 0 || ap_write_all(fd, data, len, path, err) < 0 || fsync(fd) < 0) {
+        if (err->code == AP_OK)
+            ap_fail_errno(err, AP_ERR_IO, "cannot write %s", path);
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        ap_fail_errno(err, AP_ERR_IO, "cannot write %s", path);
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_inventory(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"from", required_argument, NULL, 'f'},
+        {"output", required_argument, NULL, 'o'},
+        {"secret-key", required_argument, NULL, 's'},
+        {"password-file", required_argument, NULL, 'P'},
+        {"tls-verify", required_argument, NULL, 'T'},
+        {"authfile", required_argument, NULL, 'a'},
+        {"creds", required_argument, NULL, 'r'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *from = NULL, *output = NULL, *key_path = NULL, *password_file = NULL;
+    bool quiet = false;
+    load_options lo = {.tls_verify = true};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "f:o:s:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': from = optarg; break;
+        case 'o': output = optarg; break;
+        case 's': key_path = optarg; break;
+        case 'P': password_file = optarg; break;
+        case 'T':
+            if (strcmp(optarg, "true") && strcmp(optarg, "false")) {
+                fprintf(stderr, "airpack inventory: --tls-verify takes true or false\n");
+                return 2;
+            }
+            lo.tls_verify = !strcmp(optarg, "true");
+            break;
+        case 'a': lo.authfile = optarg; break;
+        case 'r': lo.creds = optarg; break;
+        case 'q': quiet = true; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (!from || !output || optind < argc) {
+        fprintf(stderr, "airpack inventory: %s\n\n%s",
+                !from ? "--from TARGET is required" : !output ? "-o FILE is required" : "unexpected argument",
+                usage_text);
+        return 2;
+    }
+    ap_error err;
+    ap_error_clear(&err);
+    ap_seckey key;
+    memset(&key, 0, sizeof key);
+    if (ap_minisign_init(&err) < 0) {
+        fprintf(stderr, "airpack inventory: %s\n", err.msg);
+        return 2;
+    }
+    if (key_path && secret_key_load(key_path, password_file, &key, &err) < 0) {
+        fprintf(stderr, "airpack inventory: %s\n", err.msg);
+        return 2;
+    }
+    int64_t epoch = (int64_t)time(NULL);
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (sde && *sde)
+        epoch = strtoll(sde, NULL, 10);
+    ap_have_list have;
+    int status = 0;
+    char *json = NULL, *sig = NULL;
+    size_t len = 0, sig_len = 0;
+    if (inventory_target(from, &lo, epoch, &have, &err) < 0) {
+        fprintf(stderr, "airpack inventory: %s\nairpack inventory: nothing was written\n", err.msg);
+        ap_seckey_wipe(&key);
+        return err.code == AP_ERR_USAGE ? 2 : 1;
+    }
+    if (!(json = ap_have_write(&have, &len, &err)))
+        goto fail;
+    if (key_path) {
+        char tc[128];
+        snprintf(tc, sizeof tc, "timestamp:%lld\tfile:have.json\thashed", (long long)epoch);
+        if (ap_sign(&key, json, len, "signature from airpack secret key", tc, &sig, &sig_len, &err) < 0)
+            goto fail;
+        char sig_path[4200];
+        snprintf(sig_path, sizeof sig_path, "%s.minisig", output);
+        /* the signature first: a have.json never sits next to a stale signature of another */
+        if (write_file_atomic(sig_path, sig, sig_len, &err) < 0)
+            goto fail;
+    }
+    if (write_file_atomic(output, json, len, &err) < 0)
+        goto fail;
+    if (!quiet) {
+        if (!strcmp(have.kind, "docker"))
+            printf("%s: %s holds %zu image layer chains\n", output, from, have.n_chains);
+        else
+            printf("%s: %s holds %zu layer blobs\n", output, from, have.n_layers);
+        if (key_path)
+            printf("  signed: %s.minisig\n", output);
+    }
+    goto out;
+fail:
+    fprintf(stderr, "airpack inventory: %s\n", err.msg);
+    status = 1;
+out:
+    free(json);
+    free(sig);
+    ap_have_free(&have);
+    ap_seckey_wipe(&key);
+    return status;
+}

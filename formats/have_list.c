@@ -1,0 +1,383 @@
+/* have_list.c: parse, write and query have.json (see have_list.h). */
+#include "have_list.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const media_types[] = {
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+};
+static const char *const kinds[] = {"oci", "docker", "registry", "bundle"};
+
+#define N(a) (sizeof a / sizeof a[0])
+
+static bool in_list(const char *s, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s, list[i]))
+            return true;
+    return false;
+}
+
+bool ap_have_media_type_known(const char *media_type)
+{
+    return media_type && in_list(media_type, media_types, N(media_types));
+}
+
+void ap_have_free(ap_have_list *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->n_layers; i++) {
+        free(h->layers[i].media_type);
+        free(h->layers[i].repository);
+    }
+    free(h->layers);
+    for (size_t i = 0; i < h->n_chains; i++)
+        free(h->chains[i].diff_ids);
+    free(h->chains);
+    free(h->kind);
+    free(h->target);
+    free(h->created);
+    memset(h, 0, sizeof *h);
+}
+
+int ap_have_init(ap_have_list *h, const char *kind, const char *target, int64_t epoch, ap_error *err)
+{
+    memset(h, 0, sizeof *h);
+    h->version = AP_HAVE_FORMAT_VERSION;
+    char created[32];
+    time_t t = (time_t)epoch;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!(h->kind = strdup(kind)) || !(h->target = strdup(target)) || !(h->created = strdup(created))) {
+        ap_have_free(h);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* dedup: skip a digest already listed (building; quadratic, so not for parsing hostile input) */
+static int add_layer(ap_have_list *h, const char *digest, uint64_t size, const char *media_type,
+                     const char *diff_id, const char *repository, bool dedup, ap_error *err)
+{
+    for (size_t i = 0; dedup && i < h->n_layers; i++)
+        if (!strcmp(h->layers[i].digest, digest))
+            return 0;
+    ap_have_layer *grown = realloc(h->layers, (h->n_layers + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    h->layers = grown;
+    ap_have_layer *l = &grown[h->n_layers];
+    memset(l, 0, sizeof *l);
+    snprintf(l->digest, sizeof l->digest, "%s", digest);
+    snprintf(l->diff_id, sizeof l->diff_id, "%s", diff_id);
+    l->size = size;
+    if (!(l->media_type = strdup(media_type)) || (repository && !(l->repository = strdup(repository)))) {
+        free(l->media_type);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    h->n_layers++;
+    return 0;
+}
+
+int ap_have_add_layer(ap_have_list *h, const char *digest, uint64_t size, const char *media_type,
+                      const char *diff_id, const char *repository, ap_error *err)
+{
+    return add_layer(h, digest, size, media_type, diff_id, repository, true, err);
+}
+
+static int add_chain(ap_have_list *h, const char *const *diff_ids, size_t n, bool dedup, ap_error *err)
+{
+    for (size_t i = 0; dedup && i < h->n_chains; i++) {
+        if (h->chains[i].n != n)
+            continue;
+        bool same = true;
+        for (size_t k = 0; k < n && same; k++)
+            same = !strcmp(h->chains[i].diff_ids[k], diff_ids[k]);
+        if (same)
+            return 0;
+    }
+    ap_have_chain *grown = realloc(h->chains, (h->n_chains + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    h->chains = grown;
+    ap_have_chain *c = &grown[h->n_chains];
+    c->n = n;
+    c->diff_ids = calloc(n ? n : 1, sizeof *c->diff_ids);
+    if (!c->diff_ids)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++)
+        snprintf(c->diff_ids[k], sizeof c->diff_ids[k], "%s", diff_ids[k]);
+    h->n_chains++;
+    return 0;
+}
+
+int ap_have_add_chain(ap_have_list *h, const char *const *diff_ids, size_t n, ap_error *err)
+{
+    return add_chain(h, diff_ids, n, true, err);
+}
+
+int ap_have_from_index(ap_have_list *h, const ap_bundle_index *idx, const char *name, ap_error *err)
+{
+    if (ap_have_init(h, "bundle", name, 0, err) < 0)
+        return -1;
+    free(h->created);
+    if (!(h->created = strdup(idx->created ? idx->created : ""))) {
+        ap_have_free(h);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < idx->n_images; i++)
+        for (size_t k = 0; k < idx->images[i].n_layers; k++) {
+            const ap_index_layer *l = &idx->images[i].layers[k];
+            if (add_layer(h, l->digest, l->size, l->media_type, l->diff_id, NULL, false, err) < 0) {
+                ap_have_free(h);
+                return -1;
+            }
+        }
+    return 0;
+}
+
+bool ap_have_holds(const ap_have_list *h, const char *const *diff_ids, size_t k, ap_have_layer *out)
+{
+    if (!strcmp(h->kind, "docker")) {
+        for (size_t i = 0; i < h->n_chains; i++) {
+            const ap_have_chain *c = &h->chains[i];
+            if (c->n <= k)
+                continue;
+            bool prefix = true;
+            for (size_t j = 0; j <= k && prefix; j++)
+                prefix = !strcmp(c->diff_ids[j], diff_ids[j]);
+            if (!prefix)
+                continue;
+            if (out) {
+                memset(out, 0, sizeof *out);
+                snprintf(out->digest, sizeof out->digest, "%s", diff_ids[k]);
+                snprintf(out->diff_id, sizeof out->diff_id, "%s", diff_ids[k]);
+                out->media_type = (char *)AP_HAVE_DOCKER_MEDIA_TYPE;
+            }
+            return true;
+        }
+        return false;
+    }
+    for (size_t i = 0; i < h->n_layers; i++)
+        if (!strcmp(h->layers[i].diff_id, diff_ids[k])) {
+            if (out)
+                *out = h->layers[i];
+            return true;
+        }
+    return false;
+}
+
+/* ---- parsing ---- */
+
+static int check_keys(json_t *obj, const char *const *keys, size_t n, const char *where, ap_error *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        (void)v;
+        if (!in_list(k, keys, n))
+            return ap_fail(err, AP_ERR_FORMAT, "%s: unknown key \"%.100s\"", where, k);
+    }
+    return 0;
+}
+
+static int get_str(json_t *obj, const char *key, bool required, const char **out, const char *where,
+                   ap_error *err)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v) {
+        if (required)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: missing \"%s\"", where, key);
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) > 4096)
+        return ap_fail(err, AP_ERR_FORMAT, "%s: \"%s\" is not a string (of at most 4096 bytes)", where, key);
+    if (strlen(json_string_value(v)) != json_string_length(v))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: \"%s\" holds a NUL character", where, key);
+    *out = json_string_value(v);
+    return 0;
+}
+
+static int get_digest(json_t *obj, const char *key, char out[AP_DIGEST_LEN + 1], const char *where,
+                      ap_error *err)
+{
+    const char *s;
+    char hex[AP_HEX_LEN + 1], what[160];
+    if (get_str(obj, key, true, &s, where, err) < 0)
+        return -1;
+    snprintf(what, sizeof what, "%s: \"%s\"", where, key);
+    if (ap_digest_parse(s, hex, what, err) < 0)
+        return -1;
+    snprintf(out, AP_DIGEST_LEN + 1, "sha256:%s", hex);
+    return 0;
+}
+
+static int parse_layer(ap_have_list *h, json_t *l, size_t i, ap_error *err)
+{
+    static const char *const keys[] = {"digest", "size", "media_type", "diff_id", "repository"};
+    char where[64];
+    snprintf(where, sizeof where, "have.json layers[%zu]", i);
+    if (!json_is_object(l))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
+    if (check_keys(l, keys, N(keys), where, err) < 0)
+        return -1;
+    char digest[AP_DIGEST_LEN + 1], diff_id[AP_DIGEST_LEN + 1];
+    const char *mt, *repo;
+    json_t *size = json_object_get(l, "size");
+    if (get_digest(l, "digest", digest, where, err) < 0 || get_digest(l, "diff_id", diff_id, where, err) < 0 ||
+        get_str(l, "media_type", true, &mt, where, err) < 0 ||
+        get_str(l, "repository", false, &repo, where, err) < 0)
+        return -1;
+    if (!json_is_integer(size) || json_integer_value(size) < 0)
+        return ap_fail(err, AP_ERR_FORMAT, "%s: \"size\" is not a non-negative integer", where);
+    if (!ap_have_media_type_known(mt))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: unknown layer media type \"%.200s\"", where, mt);
+    if (repo && (!*repo || strchr(repo, ' ')))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: \"repository\" is not a repository path", where);
+    return add_layer(h, digest, (uint64_t)json_integer_value(size), mt, diff_id, repo, false, err);
+}
+
+static int parse_chain(ap_have_list *h, json_t *c, size_t i, ap_error *err)
+{
+    char where[64];
+    snprintf(where, sizeof where, "have.json chains[%zu]", i);
+    if (!json_is_array(c))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: not an array", where);
+    size_t n = json_array_size(c);
+    const char **ids = calloc(n ? n : 1, sizeof *ids);
+    if (!ids)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        json_t *d = json_array_get(c, k);
+        char hex[AP_HEX_LEN + 1], what[96];
+        snprintf(what, sizeof what, "%s[%zu]", where, k);
+        if (!json_is_string(d))
+            rc = ap_fail(err, AP_ERR_FORMAT, "%s: not a string", what);
+        else if (ap_digest_parse(json_string_value(d), hex, what, err) < 0)
+            rc = -1;
+        else
+            ids[k] = json_string_value(d);
+    }
+    if (rc == 0)
+        rc = add_chain(h, ids, n, false, err);
+    free(ids);
+    return rc;
+}
+
+static int parse_root(json_t *root, ap_have_list *h, ap_error *err)
+{
+    static const char *const keys[] = {"airpack_have", "kind", "target", "created", "layers", "chains"};
+    if (!json_is_object(root))
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: not a JSON object");
+    json_t *ver = json_object_get(root, "airpack_have");
+    if (!ver)
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: not an airpack inventory (no \"airpack_have\")");
+    if (!json_is_integer(ver) || json_integer_value(ver) != AP_HAVE_FORMAT_VERSION)
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: unknown format version (this airpack reads version %d)",
+                       AP_HAVE_FORMAT_VERSION);
+    if (check_keys(root, keys, N(keys), "have.json", err) < 0)
+        return -1;
+    const char *kind, *target, *created;
+    if (get_str(root, "kind", true, &kind, "have.json", err) < 0 ||
+        get_str(root, "target", true, &target, "have.json", err) < 0 ||
+        get_str(root, "created", true, &created, "have.json", err) < 0)
+        return -1;
+    if (!in_list(kind, kinds, N(kinds)))
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: unknown target kind \"%.40s\"", kind);
+    h->version = AP_HAVE_FORMAT_VERSION;
+    if (!(h->kind = strdup(kind)) || !(h->target = strdup(target)) || !(h->created = strdup(created)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    json_t *layers = json_object_get(root, "layers"), *chains = json_object_get(root, "chains");
+    if (!json_is_array(layers))
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: \"layers\" is missing or not an array");
+    if (chains && !json_is_array(chains))
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: \"chains\" is not an array");
+    if (!strcmp(kind, "docker") && json_array_size(layers) > 0)
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: a Docker engine holds no blobs; kind \"docker\" lists "
+                                           "chains, not layers");
+    if (strcmp(kind, "docker") && chains && json_array_size(chains) > 0)
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: only kind \"docker\" lists chains");
+    size_t i;
+    json_t *v;
+    json_array_foreach(layers, i, v) if (parse_layer(h, v, i, err) < 0) return -1;
+    if (chains)
+        json_array_foreach(chains, i, v) if (parse_chain(h, v, i, err) < 0) return -1;
+    return 0;
+}
+
+int ap_have_parse(const char *buf, size_t len, ap_have_list *out, ap_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (len > AP_HAVE_MAX_SIZE)
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: %zu bytes, over the %u MiB limit", len,
+                       AP_HAVE_MAX_SIZE >> 20);
+    if (ap_json_check_depth(buf, len, AP_JSON_MAX_DEPTH, "have.json", err) < 0)
+        return -1;
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: invalid JSON at byte %d: %s", jerr.position, jerr.text);
+    int rc = parse_root(root, out, err);
+    json_decref(root);
+    if (rc < 0) {
+        ap_have_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- writing ---- */
+
+char *ap_have_write(const ap_have_list *h, size_t *len, ap_error *err)
+{
+    json_t *root = json_object(), *layers = json_array(), *chains = json_array();
+    int bad = !root || !layers || !chains;
+    bad |= json_object_set_new(root, "airpack_have", json_integer(AP_HAVE_FORMAT_VERSION));
+    bad |= json_object_set_new(root, "kind", json_string(h->kind));
+    bad |= json_object_set_new(root, "target", json_string(h->target));
+    bad |= json_object_set_new(root, "created", json_string(h->created));
+    for (size_t i = 0; i < h->n_layers; i++) {
+        const ap_have_layer *l = &h->layers[i];
+        json_t *o = json_object();
+        bad |= json_array_append_new(layers, o);
+        bad |= json_object_set_new(o, "digest", json_string(l->digest));
+        bad |= json_object_set_new(o, "size", json_integer((json_int_t)l->size));
+        bad |= json_object_set_new(o, "media_type", json_string(l->media_type));
+        bad |= json_object_set_new(o, "diff_id", json_string(l->diff_id));
+        if (l->repository)
+            bad |= json_object_set_new(o, "repository", json_string(l->repository));
+    }
+    for (size_t i = 0; i < h->n_chains; i++) {
+        json_t *c = json_array();
+        bad |= json_array_append_new(chains, c);
+        for (size_t k = 0; k < h->chains[i].n; k++)
+            bad |= json_array_append_new(c, json_string(h->chains[i].diff_ids[k]));
+    }
+    bad |= json_object_set(root, "layers", layers);
+    if (!strcmp(h->kind, "docker"))
+        bad |= json_object_set(root, "chains", chains);
+    json_decref(layers);
+    json_decref(chains);
+    char *out = bad ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (!out) {
+        ap_fail(err, AP_ERR_NOMEM, "have.json: cannot write (out of memory or a string that is not UTF-8)");
+        return NULL;
+    }
+    if (len)
+        *len = strlen(out);
+    return out;
+}
