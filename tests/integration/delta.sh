@@ -208,3 +208,7 @@ fi
 # ---- targets that cannot check a delta -------------------------------------------------
 expect_fail containerd-delta-refused 1\|2 "delta bundle.*cannot check" \
     ap load -q -p "$KEYS/pub" --into containerd:airpack-delta-test w2.tar
+# A plain save archive must carry every layer: a delta cannot become one.
+expect_fail docker-archive-delta-refused 1\|2 "delta bundle.*cannot check" \
+    ap load -q -p "$KEYS/pub" --into "docker-archive:$T/w2-plain.tar" w2.tar
+[ ! -e "$T/w2-plain.tar" ] && pass docker-archive-delta-no-file || fail docker-archive-delta-no-file
