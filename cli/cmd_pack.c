@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "../formats/minisign.h"
+#include "../formats/parts.h"
 #include "../packer/pack.h"
+#include "../packer/split_output.h"
 #include "commands.h"
 #include "keys.h"
 #include "progress.h"
@@ -39,6 +41,8 @@ static const char usage_text[] =
     "      --tls-verify=false   do not verify registry certificates (and allow plain http)\n"
     "      --authfile FILE      registry credentials (Docker config format)\n"
     "      --creds USER:PASS    registry credentials\n"
+    "      --split SIZE         write parts BUNDLE.000, BUNDLE.001, ... of SIZE bytes (K, M, G: powers of 1024;\n"
+    "                           at least 1M; 4095M for FAT32, 4480M for a DVD) and the signed list BUNDLE.parts\n"
     "  -q, --quiet              no progress line, no summary\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps, so the same inputs and key give the same bytes.\n";
@@ -52,8 +56,10 @@ static void on_temp(const char *path)
 
 static void on_signal(int sig)
 {
-    if (temp_path[0])
+    if (temp_path[0]) {
         unlink(temp_path);
+        split_output_remove_temp_signal_safe(temp_path);   /* --split: a directory of parts */
+    }
     static const char msg[] = "\nairpack pack: interrupted; no bundle was written\n";
     ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)ignored;
@@ -202,6 +208,7 @@ int cmd_pack(int argc, char **argv)
         {"tls-verify", required_argument, NULL, 'T'},
         {"authfile", required_argument, NULL, 'a'},
         {"creds", required_argument, NULL, 'r'},
+        {"split", required_argument, NULL, 'Z'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -292,6 +299,16 @@ int cmd_pack(int argc, char **argv)
             break;
         case 'a': so.authfile = optarg; break;
         case 'r': so.creds = optarg; break;
+        case 'Z':
+            if (ap_parse_split_size(optarg, &o.split_size, "--split", &err) < 0) {
+                fprintf(stderr, "airpack pack: %s\n", err.msg);
+                free(images);
+                return 2;
+            }
+            if (o.split_size == (4ull << 30))
+                fprintf(stderr, "airpack pack: note: FAT32 holds files up to 4G minus one byte; "
+                                "use --split 4095M for FAT32 sticks\n");
+            break;
         case 'h':
             fputs(usage_text, stdout);
             free(images);
@@ -405,6 +422,9 @@ int cmd_pack(int argc, char **argv)
             printf("  layers %s uncompressed as the images use them, %s distinct; bundle %s (%.0f%% of the first)\n",
                    refd, stored, bundle,
                    r.referenced_bytes ? 100.0 * (double)r.bundle_bytes / (double)r.referenced_bytes : 0.0);
+            if (o.split_size)
+                printf("  split into %zu parts %s.000 .. %s.%03zu, listed in %s.parts\n", r.n_parts, output, output,
+                       r.n_parts - 1, output);
             if (o.key) {
                 ap_pubkey pk;
                 char id[2 * AP_KEYNUM_LEN + 1];

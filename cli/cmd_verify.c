@@ -1,6 +1,7 @@
 /* cmd_verify.c: `airpack verify`: check a bundle's signature and every entry, in one pass.
  *
  *   airpack verify [-p PUBFILE]... [-P BASE64]... [--deep] [--json] [-q] BUNDLE|-
+ *   airpack verify [-p PUBFILE]... [-P BASE64]... --part NAME.NNN
  *
  * Exit status: 0 verified, 1 verification failed, 2 could not run (usage, unreadable
  * file, no trusted key). Without -p/-P the trusted keys are those of the trusted-keys
@@ -17,6 +18,8 @@
 
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
+#include "../verify/bundle_input.h"
+#include "../verify/part_check.h"
 #include "../verify/verifier.h"
 #include "commands.h"
 #include "keys.h"
@@ -26,10 +29,15 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: airpack verify [-p PUBFILE]... [-P BASE64]... [--deep] [--json] [-q] BUNDLE|-\n"
+            "       airpack verify [-p PUBFILE]... [-P BASE64]... --part NAME.NNN\n"
             "\n"
             "Reads BUNDLE (or standard input for -) once, front to back, and checks that its\n"
             "index is signed by a trusted key and that every entry matches the index.\n"
+            "A split bundle (pack --split) is read from its parts in order: give NAME.000, or NAME.\n"
             "\n"
+            "      --part NAME.NNN   check only this part against the signed NAME.parts, before the\n"
+            "                        other parts arrive (a part other than .000 given as BUNDLE is\n"
+            "                        checked this way too)\n"
             "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
             "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
             "      --deep            also decompress every layer and check its diff_id, and check\n"
@@ -86,6 +94,45 @@ static void print_json(const char *bundle, int verdict_ok, const ap_verify_repor
     json_decref(o);
 }
 
+/* verify --part NAME.NNN: 0 good, 1 bad (or the sidecar's signature fails), 2 could not check. */
+static int verify_one_part(const char *path, const trusted_keys *keys, bool as_json)
+{
+    part_check_result res;
+    ap_error err;
+    ap_error_clear(&err);
+    int rc = part_check(path, keys->keys, keys->n, &res, &err);
+    int status = rc < 0 ? (err.code == AP_ERR_VERIFY ? 1 : 2) : res.good ? 0 : 1;
+    if (as_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "verdict", json_string(status == 0 ? "good" : status == 1 ? "bad" : "failed"));
+        json_object_set_new(o, "part", json_string(path));
+        if (rc == 0) {
+            json_object_set_new(o, "index", json_integer((json_int_t)res.index));
+            json_object_set_new(o, "parts", json_integer((json_int_t)res.n_parts));
+            json_object_set_new(o, "key_id", json_string(res.sig.key_id));
+        }
+        if (status != 0)
+            json_object_set_new(o, "error", json_string(rc < 0 ? err.msg : res.why));
+        char *s = json_dumps(o, JSON_COMPACT);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(o);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "airpack verify: %s\n", err.msg);
+        if (status == 1)
+            fprintf(stderr, "airpack verify: %s: part verification FAILED\n", path);
+    } else if (res.good) {
+        if (!as_json)
+            printf("%s: good: part %zu of %zu, %llu bytes, matches the sidecar signed by key ID %s\n", path,
+                   res.index + 1, res.n_parts, (unsigned long long)res.size, res.sig.key_id);
+    } else {
+        fprintf(stderr, "airpack verify: %s: BAD: %s (copy it again)\n", path, res.why);
+    }
+    return status;
+}
+
 int cmd_verify(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -94,13 +141,14 @@ int cmd_verify(int argc, char **argv)
         {"deep", no_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
+        {"part", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     trusted_keys keys = {0};
     ap_error err;
     ap_error_clear(&err);
-    bool deep = false, as_json = false, quiet = false, explicit_keys = false;
+    bool deep = false, as_json = false, quiet = false, explicit_keys = false, one_part = false;
     int status = 2;
 
     if (ap_minisign_init(&err) < 0) {
@@ -125,6 +173,7 @@ int cmd_verify(int argc, char **argv)
         case 'd': deep = true; break;
         case 'j': as_json = true; break;
         case 'q': quiet = true; break;
+        case 'A': one_part = true; break;
         case 'h':
             usage(stdout);
             trusted_keys_free(&keys);
@@ -150,23 +199,24 @@ int cmd_verify(int argc, char **argv)
     if (!explicit_keys && trusted_keys_add_defaults(&keys, "verify", quiet, &err) < 0)
         goto fail_run;
 
-    bool from_stdin = !strcmp(path, "-");
-    const char *name = from_stdin ? "stdin" : path;
-    int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        ap_fail_errno(&err, AP_ERR_IO, "cannot open %s", path);
+    if (one_part || bundle_input_is_later_part(path)) {
+        status = verify_one_part(path, &keys, as_json);
+        trusted_keys_free(&keys);
+        return status;
+    }
+    bundle_input in;
+    if (bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, NULL, &err) < 0) {
+        if (err.code == AP_ERR_VERIFY) {
+            fprintf(stderr, "airpack verify: %s\nairpack verify: %s: verification FAILED\n", err.msg, path);
+            trusted_keys_free(&keys);
+            return 1;
+        }
         goto fail_run;
     }
-    uint64_t total = 0;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        total = (uint64_t)st.st_size;
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    }
+    const char *name = in.name;
 
     progress_line pl;
-    progress_init(&pl, "verifying", total, quiet);
-    ap_fd_reader reader = {.fd = fd, .name = name, .offset = 0};
+    progress_init(&pl, "verifying", in.total, quiet);
     ap_verify_opts opts = {
         .keys = keys.keys,
         .n_keys = keys.n,
@@ -177,10 +227,11 @@ int cmd_verify(int argc, char **argv)
     report_ctx rc = {.images = json_array()};
     ap_verify_sink sink = {.on_index = on_index};
     ap_verify_report rep;
-    int r = ap_verify_stream(ap_fd_read, &reader, name, &opts, &sink, &rc, &rep, &err);
+    int r = ap_verify_stream(in.read, in.read_ctx, name, &opts, &sink, &rc, &rep, &err);
     progress_done(&pl);
-    if (!from_stdin)
-        close(fd);
+    if (r < 0)
+        bundle_input_explain(&in, &rep, &err);
+    bundle_input_close(&in);
 
     if (r == 0) {
         status = 0;

@@ -45,6 +45,9 @@ typedef struct {
      * With all_platforms, one name may name one image per platform; docker's
      * manifest.json then gives it only to the default platform's image. */
     const source_options *source_opts;
+    /* --split: parts OUTPUT.000, OUTPUT.001, ... of this many bytes and the
+     * OUTPUT.parts sidecar, signed with key (0: one file). See formats/parts.h. */
+    uint64_t split_size;
 } pack_options;
 
 typedef struct {
@@ -55,6 +58,7 @@ typedef struct {
     uint64_t uncompressed_bytes;    /* distinct layers, uncompressed */
     uint64_t referenced_bytes;      /* layers as images use them, uncompressed */
     uint64_t bundle_bytes;
+    size_t n_parts;                 /* with split_size: parts written */
 } pack_report;
 
 int pack_run(const pack_options *opts, pack_report *report, ap_error *err);
