@@ -128,10 +128,10 @@ expect_fail "ls of a later part points to the first" 2 "part 2 of a split bundle
 copy() { rm -rf "$1" && mkdir -p "$1" && cp sp/b.tar.* "$1/"; }
 nothing_in_oci() { [ ! -e "$1/index.json" ] || [ "$(jq '.manifests | length' "$1/index.json")" = 0 ]; }
 refused() { # NAME DIR PATTERN: verify and load --into oci: both exit 1 naming the part; nothing loaded
-    local n=$1 d=$2 pat=$3
-    expect_fail "$n: verify names the part" 1 "$pat" P verify -q -p "$KEYS/pub" "$d/b.tar.000"
-    expect_fail "$n: load names the part" 1 "$pat" P load -q -p "$KEYS/pub" --into "oci:$T/oci-$d" "$d/b.tar.000"
-    check "$n: nothing loaded into the oci: target" nothing_in_oci "$T/oci-$d"
+    local rn=$1 d=$2 pat=$3
+    expect_fail "$rn: verify names the part" 1 "$pat" P verify -q -p "$KEYS/pub" "$d/b.tar.000"
+    expect_fail "$rn: load names the part" 1 "$pat" P load -q -p "$KEYS/pub" --into "oci:$T/oci-$d" "$d/b.tar.000"
+    check "$rn: nothing loaded into the oci: target" nothing_in_oci "$T/oci-$d"
 }
 copy trunc && truncate -s 1000000 trunc/b.tar.001
 refused "one part truncated" trunc "trunc/b.tar.001: 1000000 bytes, but trunc/b.tar.parts lists 1048576 \(truncated"
