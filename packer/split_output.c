@@ -368,7 +368,7 @@ void split_output_abort(split_output *s)
         close(s->fd);
         s->fd = -1;
     }
-    if (s->dir)
+    if (s->dir && !s->committed)
         split_output_remove_temp_signal_safe(s->dir);
 }
 

@@ -86,6 +86,9 @@ int bundle_input_open(bundle_input *in, const char *arg, unsigned flags, volatil
                 free(text);
                 if (rc < 0) {
                     ap_error_prefix(err, "%s", sc);
+                    size_t used = strlen(err->msg);
+                    snprintf(err->msg + used, sizeof err->msg - used,
+                             " (copy it again, or move it away to read the parts without it)");
                     if (err->code == AP_ERR_FORMAT)
                         err->code = AP_ERR_VERIFY;
                     return -1;

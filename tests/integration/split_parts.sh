@@ -157,6 +157,17 @@ with open('flip1/b.tar.001', 'r+b') as f:
 refused "a flipped byte inside a layer spanning parts" flip1 \
     "flip1/b.tar.001: damaged: .*entry blobs/sha256/[0-9a-f]{64}, which covers flip1/b.tar.001 from byte 0 \(the entry starts at byte [0-9]+ of flip1/b.tar.000\)"
 
+# a damaged sidecar is refused, naming it
+copy badsc && printf '{"airpack_parts":1,"bundle":"b.tar","parts":[' >badsc/b.tar.parts
+expect_fail "a damaged sidecar: verify names it" 1 "badsc/b.tar.parts: parts sidecar: not valid JSON" \
+    P verify -q -p "$KEYS/pub" badsc/b.tar.000
+expect_fail "a damaged sidecar: load names it" 1 "badsc/b.tar.parts: parts sidecar" \
+    P load -q -p "$KEYS/pub" --into "oci:$T/oci-badsc" badsc/b.tar.000
+check "a damaged sidecar: nothing loaded" nothing_in_oci "$T/oci-badsc"
+copy stale && cp sp/b.tar.002 stale/b.tar.003
+expect_fail "a stale extra part after the last listed is refused, named" 1 "stale/b.tar.003: not listed in" \
+    P verify -q -p "$KEYS/pub" stale/b.tar.000
+
 # without the sidecar: parts are still read in order; a fault is placed in its part
 copy nosc && rm nosc/b.tar.parts nosc/b.tar.parts.minisig
 check "without the sidecar, verify reads NAME.000, NAME.001, ... in order" P verify -q -p "$KEYS/pub" nosc/b.tar.000
