@@ -214,13 +214,15 @@ int cmd_load(int argc, char **argv)
     /* a SIGINT/SIGTERM stops the read, so the target is aborted cleanly */
     bundle_input in;
     if (bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, &interrupted, &err) < 0) {
-        if (err.code == AP_ERR_VERIFY) {
-            fprintf(stderr, "airpack load: %s\nairpack load: %s: verification FAILED; nothing was loaded into %s\n",
-                    err.msg, path, into);
-            status = 1;
-            goto out;
+        status = err.code == AP_ERR_VERIFY ? 1 : 2;
+        fprintf(stderr, "airpack load: %s\n", err.msg);
+        if (status == 1)
+            fprintf(stderr, "airpack load: %s: verification FAILED; nothing was loaded into %s\n", path, into);
+        if (as_json) {
+            ap_load_report empty = {0};
+            print_json(status, into, &empty, &err);
         }
-        goto fail_run;
+        goto out;
     }
     const char *name = in.name;
     uint64_t total = in.total;

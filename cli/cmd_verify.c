@@ -206,12 +206,19 @@ int cmd_verify(int argc, char **argv)
     }
     bundle_input in;
     if (bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, NULL, &err) < 0) {
-        if (err.code == AP_ERR_VERIFY) {
-            fprintf(stderr, "airpack verify: %s\nairpack verify: %s: verification FAILED\n", err.msg, path);
-            trusted_keys_free(&keys);
-            return 1;
+        int st = err.code == AP_ERR_VERIFY ? 1 : 2;
+        fprintf(stderr, "airpack verify: %s\n", err.msg);
+        if (st == 1)
+            fprintf(stderr, "airpack verify: %s: verification FAILED\n", path);
+        if (as_json) {
+            ap_verify_report none;
+            memset(&none, 0, sizeof none);
+            json_t *no_images = json_array();
+            print_json(path, 0, &none, no_images, &err);
+            json_decref(no_images);
         }
-        goto fail_run;
+        trusted_keys_free(&keys);
+        return st;
     }
     const char *name = in.name;
 
