@@ -20,6 +20,7 @@
 
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
+#include "../verify/bundle_input.h"
 #include "../verify/loader.h"
 #include "commands.h"
 #include "keys.h"
@@ -32,7 +33,8 @@ static void usage(FILE *out)
             "                    [--json] [-q] [--tls-verify=false] [--authfile FILE]\n"
             "                    [--creds USER:PASS] [--layer-compression none|gzip] BUNDLE|-\n"
             "\n"
-            "Reads BUNDLE (or standard input for -) once, verifies it exactly as 'airpack verify'\n"
+            "Reads BUNDLE (or standard input for -; for a split bundle its first part NAME.000,\n"
+            "or NAME) once, verifies it exactly as 'airpack verify'\n"
             "does, and loads its images into TARGET from the bytes it verified. Nothing becomes\n"
             "visible in TARGET unless the whole bundle verified.\n"
             "\n"
@@ -70,23 +72,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     interrupted = 1;
-}
-
-/* Like ap_fd_read, but a SIGINT/SIGTERM stops the load (so the target is aborted cleanly). */
-static ssize_t read_interruptible(void *ctx, void *buf, size_t n, ap_error *err)
-{
-    ap_fd_reader *r = ctx;
-    for (;;) {
-        if (interrupted)
-            return ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
-        ssize_t got = read(r->fd, buf, n);
-        if (got >= 0) {
-            r->offset += (uint64_t)got;
-            return got;
-        }
-        if (errno != EINTR)
-            return ap_fail_errno(err, AP_ERR_IO, "reading %s", r->name);
-    }
 }
 
 static const char *verdict_of(int status)
@@ -234,23 +219,24 @@ int cmd_load(int argc, char **argv)
     if (!explicit_keys && trusted_keys_add_defaults(&keys, "load", quiet || as_json, &err) < 0)
         goto fail_run;
 
-    bool from_stdin = !strcmp(path, "-");
-    const char *name = from_stdin ? "stdin" : path;
-    int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        ap_fail_errno(&err, AP_ERR_IO, "cannot open %s", path);
-        goto fail_run;
+    /* a SIGINT/SIGTERM stops the read, so the target is aborted cleanly */
+    bundle_input in;
+    if (bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, &interrupted, &err) < 0) {
+        status = err.code == AP_ERR_VERIFY ? 1 : 2;
+        fprintf(stderr, "airpack load: %s\n", err.msg);
+        if (status == 1)
+            fprintf(stderr, "airpack load: %s: verification FAILED; nothing was loaded into %s\n", path, into);
+        if (as_json) {
+            ap_load_report empty = {0};
+            print_json(status, into, &empty, &err);
+        }
+        goto out;
     }
-    uint64_t total = 0;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        total = (uint64_t)st.st_size;
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    }
+    const char *name = in.name;
+    uint64_t total = in.total;
     target = load_target_open(into, &lopts, &err);
     if (!target) {
-        if (!from_stdin)
-            close(fd);
+        bundle_input_close(&in);
         fprintf(stderr, "airpack load: %s\n", err.msg);
         if (as_json) {
             ap_load_report empty = {0};
@@ -267,7 +253,6 @@ int cmd_load(int argc, char **argv)
 
     progress_line pl;
     progress_init(&pl, "loading", total, quiet || as_json);
-    ap_fd_reader reader = {.fd = fd, .name = name, .offset = 0};
     ap_load_opts opts = {
         .keys = keys.keys,
         .n_keys = keys.n,
@@ -275,12 +260,13 @@ int cmd_load(int argc, char **argv)
         .progress_ctx = &pl,
     };
     ap_load_report rep;
-    int r = ap_load_stream(read_interruptible, &reader, name, target, &opts, &rep, &err);
+    int r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);
     progress_done(&pl);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (!from_stdin)
-        close(fd);
+    if (r < 0 && !rep.verified)
+        bundle_input_explain(&in, &rep.verify, &err);
+    bundle_input_close(&in);
 
     if (r == 0) {
         status = 0;

@@ -13,11 +13,13 @@
 #include "../formats/bundle_index.h"
 #include "../verify/delta_check.h"
 #include "../formats/tar_reader.h"
+#include "../verify/bundle_input.h"
 #include "commands.h"
 #include "progress.h"
 
 static const char usage_text[] =
     "usage: airpack ls [--json] BUNDLE|-\n"
+    "(a split bundle: its first part NAME.000, or NAME; only that part is needed)\n"
     "\n"
     "Lists the images in a bundle (names, IDs, platforms, layers), which layers are shared,\n"
     "and what deduplication and compression saved. Reads only the bundle's index and does not\n"
@@ -25,11 +27,10 @@ static const char usage_text[] =
 
 static int read_index(const char *path, ap_bundle_index *idx, ap_error *err)
 {
-    int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-    if (fd < 0)
-        return ap_fail_errno(err, AP_ERR_IO, "%s", path);
-    ap_fd_reader fr = {.fd = fd, .name = path};
-    ap_tar_reader *r = ap_tar_reader_new(ap_fd_read, &fr, path, AP_TAR_STRICT, err);
+    bundle_input in;
+    if (bundle_input_open(&in, path, 0, NULL, err) < 0)
+        return -1;
+    ap_tar_reader *r = ap_tar_reader_new(in.read, in.read_ctx, path, AP_TAR_STRICT, err);
     int rc = -1;
     char *buf = NULL;
     ap_tar_entry e;
@@ -73,8 +74,9 @@ static int read_index(const char *path, ap_bundle_index *idx, ap_error *err)
 out:
     free(buf);
     ap_tar_reader_free(r);
-    if (fd != STDIN_FILENO)
-        close(fd);
+    if (rc < 0)
+        bundle_input_explain(&in, NULL, err);
+    bundle_input_close(&in);
     return rc;
 }
 
@@ -265,7 +267,7 @@ int cmd_ls(int argc, char **argv)
     ap_error_clear(&err);
     if (read_index(path, &idx, &err) < 0) {
         fprintf(stderr, "airpack ls: %s\n", err.msg);
-        return err.code == AP_ERR_IO ? 2 : 1;
+        return (err.code == AP_ERR_IO || err.code == AP_ERR_USAGE) ? 2 : 1;
     }
     if (json)
         print_json(path, &idx);

@@ -10,7 +10,9 @@
 
 #include "../formats/minisign.h"
 #include "../packer/have_source.h"
+#include "../formats/parts.h"
 #include "../packer/pack.h"
+#include "../packer/split_output.h"
 #include "commands.h"
 #include "keys.h"
 #include "progress.h"
@@ -44,6 +46,8 @@ static const char usage_text[] =
     "                           'airpack inventory' there (FILE.minisig is checked when -p is given)\n"
     "      --since OLD-BUNDLE   delta: leave out every layer OLD-BUNDLE carried (reads only its index)\n"
     "  -p, --public-key FILE    trusted key for --have / --since signatures (repeatable)\n"
+    "      --split SIZE         write parts BUNDLE.000, BUNDLE.001, ... of SIZE bytes (K, M, G: powers of 1024;\n"
+    "                           at least 1M; 4095M for FAT32, 4480M for a DVD) and the signed list BUNDLE.parts\n"
     "  -q, --quiet              no progress line, no summary\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps, so the same inputs and key give the same bytes.\n";
@@ -57,8 +61,10 @@ static void on_temp(const char *path)
 
 static void on_signal(int sig)
 {
-    if (temp_path[0])
+    if (temp_path[0]) {
         unlink(temp_path);
+        split_output_remove_temp_signal_safe(temp_path);   /* --split: a directory of parts */
+    }
     static const char msg[] = "\nairpack pack: interrupted; no bundle was written\n";
     ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
     (void)ignored;
@@ -210,6 +216,7 @@ int cmd_pack(int argc, char **argv)
         {"tls-verify", required_argument, NULL, 'T'},
         {"authfile", required_argument, NULL, 'a'},
         {"creds", required_argument, NULL, 'r'},
+        {"split", required_argument, NULL, 'Z'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -312,6 +319,16 @@ int cmd_pack(int argc, char **argv)
             break;
         case 'a': so.authfile = optarg; break;
         case 'r': so.creds = optarg; break;
+        case 'Z':
+            if (ap_parse_split_size(optarg, &o.split_size, "--split", &err) < 0) {
+                fprintf(stderr, "airpack pack: %s\n", err.msg);
+                free(images);
+                return 2;
+            }
+            if (o.split_size == (4ull << 30))
+                fprintf(stderr, "airpack pack: note: FAT32 holds files up to 4G minus one byte; "
+                                "use --split 4095M for FAT32 sticks\n");
+            break;
         case 'h':
             fputs(usage_text, stdout);
             free(images);
@@ -446,6 +463,9 @@ int cmd_pack(int argc, char **argv)
             if (r.n_layers_expected)
                 printf("  delta: %zu layer(s) left out, expected in the target (%s)\n", r.n_layers_expected,
                        have.target ? have.target : "");
+            if (o.split_size)
+                printf("  split into %zu parts %s.000 .. %s.%03zu, listed in %s.parts\n", r.n_parts, output, output,
+                       r.n_parts - 1, output);
             if (o.key) {
                 ap_pubkey pk;
                 char id[2 * AP_KEYNUM_LEN + 1];

@@ -1,6 +1,7 @@
 /* cmd_verify.c: `airpack verify`: check a bundle's signature and every entry, in one pass.
  *
  *   airpack verify [-p PUBFILE]... [-P BASE64]... [--deep] [--json] [-q] BUNDLE|-
+ *   airpack verify [-p PUBFILE]... [-P BASE64]... --part NAME.NNN
  *
  * Exit status: 0 verified, 1 verification failed, 2 could not run (usage, unreadable
  * file, no trusted key). Without -p/-P the trusted keys are those of the trusted-keys
@@ -18,19 +19,26 @@
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
 #include "../verify/delta_check.h"
+#include "../verify/bundle_input.h"
 #include "../verify/verifier.h"
 #include "commands.h"
 #include "keys.h"
 #include "progress.h"
+#include "verify_part.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: airpack verify [-p PUBFILE]... [-P BASE64]... [--deep] [--json] [-q] BUNDLE|-\n"
+            "       airpack verify [-p PUBFILE]... [-P BASE64]... --part NAME.NNN\n"
             "\n"
             "Reads BUNDLE (or standard input for -) once, front to back, and checks that its\n"
             "index is signed by a trusted key and that every entry matches the index.\n"
+            "A split bundle (pack --split) is read from its parts in order: give NAME.000, or NAME.\n"
             "\n"
+            "      --part NAME.NNN   check only this part against the signed NAME.parts, before the\n"
+            "                        other parts arrive (a part other than .000 given as BUNDLE is\n"
+            "                        checked this way too)\n"
             "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
             "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
             "      --deep            also decompress every layer and check its diff_id, and check\n"
@@ -109,13 +117,14 @@ int cmd_verify(int argc, char **argv)
         {"deep", no_argument, NULL, 'd'},
         {"json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
+        {"part", no_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     trusted_keys keys = {0};
     ap_error err;
     ap_error_clear(&err);
-    bool deep = false, as_json = false, quiet = false, explicit_keys = false;
+    bool deep = false, as_json = false, quiet = false, explicit_keys = false, one_part = false;
     int status = 2;
 
     if (ap_minisign_init(&err) < 0) {
@@ -140,6 +149,7 @@ int cmd_verify(int argc, char **argv)
         case 'd': deep = true; break;
         case 'j': as_json = true; break;
         case 'q': quiet = true; break;
+        case 'A': one_part = true; break;
         case 'h':
             usage(stdout);
             trusted_keys_free(&keys);
@@ -165,23 +175,31 @@ int cmd_verify(int argc, char **argv)
     if (!explicit_keys && trusted_keys_add_defaults(&keys, "verify", quiet, &err) < 0)
         goto fail_run;
 
-    bool from_stdin = !strcmp(path, "-");
-    const char *name = from_stdin ? "stdin" : path;
-    int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        ap_fail_errno(&err, AP_ERR_IO, "cannot open %s", path);
-        goto fail_run;
+    if (one_part || bundle_input_is_later_part(path)) {
+        status = verify_one_part(path, &keys, as_json);
+        trusted_keys_free(&keys);
+        return status;
     }
-    uint64_t total = 0;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-        total = (uint64_t)st.st_size;
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    bundle_input in;
+    if (bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, NULL, &err) < 0) {
+        int st = err.code == AP_ERR_VERIFY ? 1 : 2;
+        fprintf(stderr, "airpack verify: %s\n", err.msg);
+        if (st == 1)
+            fprintf(stderr, "airpack verify: %s: verification FAILED\n", path);
+        if (as_json) {
+            ap_verify_report none;
+            memset(&none, 0, sizeof none);
+            json_t *no_images = json_array();
+            print_json(path, 0, &none, no_images, &err);
+            json_decref(no_images);
+        }
+        trusted_keys_free(&keys);
+        return st;
     }
+    const char *name = in.name;
 
     progress_line pl;
-    progress_init(&pl, "verifying", total, quiet);
-    ap_fd_reader reader = {.fd = fd, .name = name, .offset = 0};
+    progress_init(&pl, "verifying", in.total, quiet);
     ap_verify_opts opts = {
         .keys = keys.keys,
         .n_keys = keys.n,
@@ -192,10 +210,11 @@ int cmd_verify(int argc, char **argv)
     report_ctx rc = {.images = json_array()};
     ap_verify_sink sink = {.on_index = on_index};
     ap_verify_report rep;
-    int r = ap_verify_stream(ap_fd_read, &reader, name, &opts, &sink, &rc, &rep, &err);
+    int r = ap_verify_stream(in.read, in.read_ctx, name, &opts, &sink, &rc, &rep, &err);
     progress_done(&pl);
-    if (!from_stdin)
-        close(fd);
+    if (r < 0)
+        bundle_input_explain(&in, &rep, &err);
+    bundle_input_close(&in);
 
     if (r == 0) {
         status = 0;

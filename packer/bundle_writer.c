@@ -13,6 +13,7 @@
 #include "../formats/digest.h"
 #include "../formats/stream.h"
 #include "../formats/tar_writer.h"
+#include "split_output.h"
 
 #define OUT_BUF (4u << 20)
 
@@ -33,17 +34,31 @@ struct bundle_writer {
     bool in_entry;
     ap_sha256 *hash;
     bool committed;
+    split_output *split;    /* --split: parts instead of one file (fd unused) */
+    bundle_sidecar_sign_fn sign_sidecar;
+    void *sign_ctx;
 };
+
+/* All writes to the output go through here: one file, or the parts. */
+static ssize_t out_pwrite(bundle_writer *w, const void *buf, size_t n, uint64_t off, ap_error *err)
+{
+    if (w->split)
+        return split_output_pwrite(w->split, buf, n, off, err) < 0 ? -1 : (ssize_t)n;
+    ssize_t put = pwrite(w->fd, buf, n, (off_t)off);
+    if (put < 0 && errno != EINTR)
+        ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+    return put;
+}
 
 static int flush(bundle_writer *w, ap_error *err)
 {
     size_t done = 0;
     while (done < w->buf_len) {
-        ssize_t put = pwrite(w->fd, w->buf + done, w->buf_len - done, (off_t)(w->buf_start + done));
+        ssize_t put = out_pwrite(w, w->buf + done, w->buf_len - done, w->buf_start + done, err);
         if (put < 0) {
-            if (errno == EINTR)
+            if (!w->split && errno == EINTR)
                 continue;
-            return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+            return -1;
         }
         done += (size_t)put;
     }
@@ -93,11 +108,11 @@ static int put_at(bundle_writer *w, uint64_t off, const void *data, size_t n, ap
         return -1;
     const unsigned char *p = data;
     while (n > 0) {
-        ssize_t r = pwrite(w->fd, p, n, (off_t)off);
+        ssize_t r = out_pwrite(w, p, n, off, err);
         if (r < 0) {
-            if (errno == EINTR)
+            if (!w->split && errno == EINTR)
                 continue;
-            return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+            return -1;
         }
         p += r;
         n -= (size_t)r;
@@ -113,6 +128,12 @@ static uint64_t span(size_t size)
 
 bundle_writer *bundle_writer_open(const char *output, int64_t mtime, size_t head_index_size,
                                   size_t sig_size, ap_error *err)
+{
+    return bundle_writer_open_split(output, 0, mtime, head_index_size, sig_size, err);
+}
+
+bundle_writer *bundle_writer_open_split(const char *output, uint64_t part_size, int64_t mtime,
+                                        size_t head_index_size, size_t sig_size, ap_error *err)
 {
     bundle_writer *w = calloc(1, sizeof *w);
     if (!w) {
@@ -146,15 +167,25 @@ bundle_writer *bundle_writer_open(const char *output, int64_t mtime, size_t head
         ap_fail(err, AP_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    w->fd = mkstemp(w->temp);
-    if (w->fd < 0) {
+    if (part_size) {
+        w->split = split_output_open(output, part_size, err);
+        if (!w->split) {
+            bundle_writer_free(w);
+            return NULL;
+        }
+        snprintf(w->temp, tlen, "%s", split_output_temp_dir(w->split));
+    } else {
+        w->fd = mkstemp(w->temp);
+    }
+    if (!w->split && w->fd < 0) {
         ap_fail_errno(err, AP_ERR_IO, "creating a temporary file next to %s", output);
         free(w->temp);
         w->temp = NULL;
         bundle_writer_free(w);
         return NULL;
     }
-    fchmod(w->fd, 0644);
+    if (!w->split)
+        fchmod(w->fd, 0644);
     w->head_size = span(head_index_size) + (sig_size ? span(sig_size) : 0);
     /* the head is filled at commit; the buffer starts right after it */
     w->buf_start = w->head_size;
@@ -219,8 +250,12 @@ int bundle_writer_drop_last(bundle_writer *w, ap_error *err)
     } else {
         w->buf_len = 0;
         w->buf_start = to;
-        if (ftruncate(w->fd, (off_t)to) < 0)
+        if (w->split) {
+            if (split_output_truncate(w->split, to, err) < 0)
+                return -1;
+        } else if (ftruncate(w->fd, (off_t)to) < 0) {
             return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
+        }
     }
     w->offset = to;
     return 0;
@@ -244,6 +279,32 @@ static int write_head_entry(bundle_writer *w, uint64_t off, const char *path, co
         return -1;
     static const unsigned char zeros[AP_TAR_BLOCK];
     return put_at(w, off + AP_TAR_BLOCK + len, zeros, ap_tar_padding(len), err);
+}
+
+/* The parts are complete: the sidecar lists them, signed when a signer was set. */
+static int commit_split(bundle_writer *w, ap_error *err)
+{
+    ap_parts_manifest m;
+    if (split_output_finish(w->split, w->offset, &m, err) < 0) {
+        ap_parts_free(&m);
+        return -1;
+    }
+    size_t len = 0, sig_len = 0;
+    char *text = ap_parts_write(&m, &len, err), *sig = NULL;
+    int rc = text ? 0 : -1;
+    if (rc == 0 && w->sign_sidecar) {
+        char file[300];
+        snprintf(file, sizeof file, "%.250s%s", m.bundle, AP_PARTS_SUFFIX);
+        rc = w->sign_sidecar(w->sign_ctx, text, len, file, &sig, &sig_len, err);
+    }
+    if (rc == 0)
+        rc = split_output_commit(w->split, text, len, sig, sig_len, err);
+    if (rc == 0)
+        w->committed = true;
+    free(text);
+    free(sig);
+    ap_parts_free(&m);
+    return rc;
 }
 
 int bundle_writer_commit(bundle_writer *w, const char *index, size_t index_len, const char *sig,
@@ -273,6 +334,8 @@ int bundle_writer_commit(bundle_writer *w, const char *index, size_t index_len, 
         rc = write_head_entry(w, span(w->head_index_size), AP_SIG_PATH, sig, sig_len, err);
     if (rc < 0)
         return -1;
+    if (w->split)
+        return commit_split(w, err);
     if (fsync(w->fd) < 0)
         return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
     if (close(w->fd) < 0) {
@@ -303,8 +366,19 @@ void bundle_writer_abort(bundle_writer *w)
         close(w->fd);
         w->fd = -1;
     }
+    if (w->split) {
+        if (!w->committed)
+            split_output_abort(w->split);
+        return;
+    }
     if (w->temp && !w->committed)
         unlink(w->temp);
+}
+
+void bundle_writer_set_sidecar_signer(bundle_writer *w, bundle_sidecar_sign_fn sign, void *ctx)
+{
+    w->sign_sidecar = sign;
+    w->sign_ctx = ctx;
 }
 
 void bundle_writer_free(bundle_writer *w)
@@ -316,6 +390,7 @@ void bundle_writer_free(bundle_writer *w)
     free(w->temp);
     free(w->buf);
     ap_sha256_free(w->hash);
+    split_output_free(w->split);
     free(w);
 }
 

@@ -9,7 +9,11 @@
  * complete, so a layer's size and digest need not be known in advance.
  * The file is written under a temporary name in the output's directory and
  * renamed over the output only by bundle_writer_commit(); bundle_writer_abort()
- * (or a failed commit) removes it. */
+ * (or a failed commit) removes it.
+ * Split (bundle_writer_open_split with a part size): the same bytes go to parts
+ * NAME.000, NAME.001, ... through split_output.h, and commit also writes the
+ * NAME.parts sidecar, signed by the signer set with bundle_writer_set_sidecar_signer
+ * (none: an unsigned sidecar). */
 #ifndef AIRPACK_BUNDLE_WRITER_H
 #define AIRPACK_BUNDLE_WRITER_H
 
@@ -24,6 +28,14 @@ typedef struct bundle_writer bundle_writer;
  * the signature file, or 0 for an unsigned bundle (no signature entry). */
 bundle_writer *bundle_writer_open(const char *output, int64_t mtime, size_t head_index_size,
                                   size_t sig_size, ap_error *err);
+/* Like bundle_writer_open; part_size > 0 writes parts of that size (0: one file). */
+bundle_writer *bundle_writer_open_split(const char *output, uint64_t part_size, int64_t mtime,
+                                        size_t head_index_size, size_t sig_size, ap_error *err);
+
+/* Signs the sidecar text (file: its base name, for the trusted comment): *sig malloc'd. */
+typedef int (*bundle_sidecar_sign_fn)(void *ctx, const char *text, size_t len, const char *file, char **sig,
+                                      size_t *sig_len, ap_error *err);
+void bundle_writer_set_sidecar_signer(bundle_writer *w, bundle_sidecar_sign_fn sign, void *ctx);
 
 /* Streams one entry. Its path may be given at the end (blob paths depend on
  * the digest): pass NULL to begin and the path to end. */
@@ -53,7 +65,8 @@ int bundle_writer_commit(bundle_writer *w, const char *index, size_t index_len, 
 void bundle_writer_abort(bundle_writer *w);
 void bundle_writer_free(bundle_writer *w);
 
-/* The temporary file's path, for a signal handler to unlink (async-signal-safe use). */
+/* The temporary file's path, for a signal handler to unlink (async-signal-safe use);
+ * when split, the temporary directory (see split_output_remove_temp_signal_safe). */
 const char *bundle_writer_temp_path(const bundle_writer *w);
 
 /* Total bytes written so far. */

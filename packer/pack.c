@@ -468,6 +468,16 @@ static void trusted_comment(const packer *p, char *out, size_t n)
     snprintf(out, n, "timestamp:%lld\tfile:bundle.json\thashed", (long long)p->opts->epoch);
 }
 
+/* The --split sidecar's signature: same key, its own file name in the trusted comment. */
+static int sign_sidecar(void *ctx, const char *text, size_t len, const char *file, char **sig, size_t *sig_len,
+                        ap_error *err)
+{
+    const packer *p = ctx;
+    char tc[400];
+    snprintf(tc, sizeof tc, "timestamp:%lld\tfile:%.300s\thashed", (long long)p->opts->epoch, file);
+    return ap_sign(p->opts->key, text, len, UNTRUSTED_COMMENT, tc, sig, sig_len, err);
+}
+
 /* ---- streaming layers ------------------------------------------------- */
 
 static int record_entry(packer *p, const ap_index_entry *e, ap_error *err)
@@ -843,9 +853,11 @@ static int run(packer *p, pack_report *report, ap_error *err)
     char tc[128];
     trusted_comment(p, tc, sizeof tc);
     size_t sig_size = o->key ? ap_signature_size(UNTRUSTED_COMMENT, tc) : 0;
-    p->w = bundle_writer_open(o->output, o->epoch, head_size, sig_size, err);
+    p->w = bundle_writer_open_split(o->output, o->split_size, o->epoch, head_size, sig_size, err);
     if (!p->w)
         return -1;
+    if (o->split_size && o->key)
+        bundle_writer_set_sidecar_signer(p->w, sign_sidecar, p);
     if (o->on_temp)
         o->on_temp(bundle_writer_temp_path(p->w));
 
@@ -899,6 +911,8 @@ static int run(packer *p, pack_report *report, ap_error *err)
     if (rc == 0)
         rc = bundle_writer_commit(p->w, padded, head_size, sig, sig_len, err);
     report->bundle_bytes = bundle_writer_offset(p->w);
+    if (o->split_size)
+        report->n_parts = (size_t)((report->bundle_bytes + o->split_size - 1) / o->split_size);
     free(padded);
     free(sig);
     if (rc < 0)

@@ -48,6 +48,9 @@ typedef struct {
     const source_options *source_opts;
     /* delta: leave out every layer the far side holds (pack --have / --since); NULL = all */
     const ap_have_list *have;
+    /* --split: parts OUTPUT.000, OUTPUT.001, ... of this many bytes and the
+     * OUTPUT.parts sidecar, signed with key (0: one file). See formats/parts.h. */
+    uint64_t split_size;
 } pack_options;
 
 typedef struct {
@@ -59,6 +62,7 @@ typedef struct {
     uint64_t referenced_bytes;      /* layers as images use them, uncompressed */
     uint64_t bundle_bytes;
     size_t n_layers_expected;       /* delta: layers left out, expected in the target */
+    size_t n_parts;                 /* with split_size: parts written */
 } pack_report;
 
 int pack_run(const pack_options *opts, pack_report *report, ap_error *err);

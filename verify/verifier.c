@@ -44,6 +44,9 @@ typedef struct {
     const char *name;
     const ap_verify_opts *opts;
     ap_error *err;
+    ap_verify_report *report;
+    const char *cur_path;               /* the entry being read, for locating a failure */
+    uint64_t cur_off;
     ap_tar_reader *tar;
     ap_bundle_index idx;
     bool have_idx;
@@ -66,6 +69,16 @@ typedef struct {
 
 /* ---- messages --------------------------------------------------------------- */
 
+/* Remembers where the first failure was found (see ap_verify_report). */
+static void locate(verifier *v, const char *path, uint64_t off)
+{
+    if (!v->report || v->report->fail_located)
+        return;
+    v->report->fail_located = true;
+    v->report->fail_offset = off;
+    snprintf(v->report->fail_entry, sizeof v->report->fail_entry, "%.300s", path ? path : "");
+}
+
 static int entry_fail(verifier *v, const char *path, uint64_t off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static int entry_fail(verifier *v, const char *path, uint64_t off, const char *fmt, ...)
@@ -75,6 +88,7 @@ static int entry_fail(verifier *v, const char *path, uint64_t off, const char *f
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
+    locate(v, path, off);
     return ap_fail(v->err, AP_ERR_VERIFY, "%s: entry %.300s at offset %llu: %s", v->name, path,
                    (unsigned long long)off, reason);
 }
@@ -88,6 +102,7 @@ static int offset_fail(verifier *v, uint64_t off, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
+    locate(v, NULL, off);
     return ap_fail(v->err, AP_ERR_VERIFY, "%s: offset %llu: %s", v->name, (unsigned long long)off,
                    reason);
 }
@@ -96,6 +111,7 @@ static int offset_fail(verifier *v, uint64_t off, const char *fmt, ...)
  * and make a bad bundle a verification failure (I/O and memory stay what they are). */
 static int entry_wrap(verifier *v, const char *path, uint64_t off)
 {
+    locate(v, path, off);
     if (v->err) {
         if (v->err->code == AP_ERR_FORMAT || v->err->code == AP_ERR_CRYPTO)
             v->err->code = AP_ERR_VERIFY;
@@ -108,6 +124,10 @@ static int entry_wrap(verifier *v, const char *path, uint64_t off)
 /* An error from the tar reader: it names the bundle, entry and offset itself. */
 static int tar_wrap(verifier *v)
 {
+    if (v->cur_path)
+        locate(v, v->cur_path, v->cur_off);
+    else
+        locate(v, NULL, ap_tar_offset(v->tar));
     if (v->err) {
         if (v->err->code == AP_ERR_FORMAT)
             v->err->code = AP_ERR_VERIFY;
@@ -139,7 +159,10 @@ static char *read_whole(verifier *v, const ap_tar_entry *e)
     while (got < e->size) {
         ssize_t n = ap_tar_read(v->tar, data + got, (size_t)e->size - got, v->err);
         if (n < 0) {
+            v->cur_path = e->path;
+            v->cur_off = e->header_offset;
             tar_wrap(v);
+            v->cur_path = NULL;
             free(data);
             return NULL;
         }
@@ -183,6 +206,7 @@ static int read_front(verifier *v, ap_sig_info *sig)
                   v->err) < 0) {
         if (v->err && v->err->code != AP_ERR_NOMEM)
             v->err->code = AP_ERR_VERIFY;
+        locate(v, ie.path, ie.header_offset);   /* the signed bytes are the index's */
         entry_wrap(v, se.path, se.header_offset);
         goto out;
     }
@@ -931,8 +955,11 @@ static int run(verifier *v, const ap_verify_sink *sink, void *sink_ctx, ap_verif
                                ie->path, v->idx.n_entries - i, v->idx.n_entries);
         if (strcmp(e.path, ie->path))
             return unexpected_entry(v, &e, i);
+        v->cur_path = ie->path;
+        v->cur_off = e.header_offset;
         if (check_entry(v, sink, sink_ctx, ie, &e) < 0)
             return -1;
+        v->cur_path = NULL;
         report->entries_checked++;
     }
     int r = ap_tar_next(v->tar, &e, v->err);
@@ -960,7 +987,7 @@ int ap_verify_stream(ap_read_fn read, void *read_ctx, const char *name, const ap
     memset(report, 0, sizeof *report);
     ap_error_clear(err);
     double start = now();
-    verifier v = {.name = name ? name : "bundle", .opts = opts, .err = err};
+    verifier v = {.name = name ? name : "bundle", .opts = opts, .err = err, .report = report};
     int rc = -1;
     if (!opts || (opts->n_keys > 0 && !opts->keys)) {
         ap_fail(err, AP_ERR_USAGE, "%s: no verify options", v.name);

@@ -54,6 +54,12 @@ typedef struct {
     size_t entries_checked;
     uint64_t bytes;         /* bytes of the bundle read */
     double seconds;
+    /* Where a verification failure was found in the bundle's bytes, when it was:
+     * fail_located, the entry at fault (empty when no entry is) and the bundle
+     * offset of its header (or of the fault). For split bundles (part_reader.h). */
+    bool fail_located;
+    char fail_entry[320];
+    uint64_t fail_offset;
 } ap_verify_report;
 
 /* Returns 0 when the bundle verified. On failure returns -1 with err->code

@@ -1,0 +1,419 @@
+/* split_output.c: see split_output.h. */
+#include "split_output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../formats/digest.h"
+
+typedef struct {
+    bool exists;
+    bool dirty;             /* written out of order: hash it again from disk */
+    bool have_digest;
+    uint64_t hashed_to;     /* bytes hashed in order from its start */
+    char sha256[AP_HEX_LEN + 1];
+} part_state;
+
+struct split_output {
+    char *output;
+    char *dir;              /* temporary directory */
+    uint64_t part_size;
+    part_state parts[AP_PARTS_MAX];
+    size_t n_parts;         /* parts created (indexes below exist or were removed) */
+    int fd;                 /* the one open part */
+    size_t fd_part;
+    ap_sha256 *hash;        /* in-order hash of part seq_part */
+    bool seq_active;
+    size_t seq_part;
+    bool committed;
+};
+
+static void temp_name(const split_output *s, size_t i, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%03zu", s->dir, i);
+}
+
+split_output *split_output_open(const char *output, uint64_t part_size, ap_error *err)
+{
+    split_output *s = calloc(1, sizeof *s);
+    if (!s) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->fd = -1;
+    s->part_size = part_size;
+    s->output = strdup(output);
+    s->hash = ap_sha256_new();
+    char *dir_copy = strdup(output), *base_copy = strdup(output);
+    size_t tlen = strlen(output) + 64;
+    s->dir = malloc(tlen);
+    if (!s->output || !s->hash || !dir_copy || !base_copy || !s->dir) {
+        free(dir_copy);
+        free(base_copy);
+        free(s->dir);
+        s->dir = NULL;
+        split_output_free(s);
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(s->dir, tlen, "%s/.%s.airpack-tmp-XXXXXX", dirname(dir_copy), basename(base_copy));
+    free(dir_copy);
+    free(base_copy);
+    if (!mkdtemp(s->dir)) {
+        ap_fail_errno(err, AP_ERR_IO, "creating a temporary directory next to %s", output);
+        free(s->dir);
+        s->dir = NULL;
+        split_output_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int part_fd(split_output *s, size_t i, ap_error *err)
+{
+    if (s->fd >= 0 && s->fd_part == i)
+        return s->fd;
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    char name[4200];
+    temp_name(s, i, name, sizeof name);
+    s->fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->fd < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "creating part %zu of %s (%s)", i, s->output, name);
+    s->fd_part = i;
+    s->parts[i].exists = true;
+    if (i + 1 > s->n_parts)
+        s->n_parts = i + 1;
+    return s->fd;
+}
+
+/* Keeps the in-order hash of part i up to date with a write at poff. */
+static void track(split_output *s, size_t i, uint64_t poff, const void *buf, size_t n)
+{
+    part_state *p = &s->parts[i];
+    if (p->dirty)
+        return;
+    if (poff != p->hashed_to || (s->seq_active && s->seq_part != i && p->hashed_to > 0)) {
+        p->dirty = true;
+        p->have_digest = false;
+        if (s->seq_active && s->seq_part == i)
+            s->seq_active = false;
+        return;
+    }
+    if (!s->seq_active || s->seq_part != i) {
+        if (s->seq_active)  /* the part being hashed was left unfinished: hash it from disk */
+            s->parts[s->seq_part].dirty = true;
+        char scratch[AP_HEX_LEN + 1];
+        ap_sha256_final_hex(s->hash, scratch);   /* resets the context */
+        s->seq_active = true;
+        s->seq_part = i;
+    }
+    ap_sha256_update(s->hash, buf, n);
+    p->hashed_to += n;
+    if (p->hashed_to == s->part_size) {
+        ap_sha256_final_hex(s->hash, p->sha256);
+        p->have_digest = true;
+        s->seq_active = false;
+    }
+}
+
+int split_output_pwrite(split_output *s, const void *buf, size_t n, uint64_t off, ap_error *err)
+{
+    const unsigned char *p = buf;
+    while (n > 0) {
+        uint64_t idx = off / s->part_size;
+        if (idx >= AP_PARTS_MAX)
+            return ap_fail(err, AP_ERR_USAGE,
+                           "%s: the bundle needs more than %d parts of %llu bytes; choose a larger --split", s->output,
+                           AP_PARTS_MAX, (unsigned long long)s->part_size);
+        uint64_t poff = off % s->part_size;
+        size_t take = n;
+        if (take > s->part_size - poff)
+            take = (size_t)(s->part_size - poff);
+        int fd = part_fd(s, (size_t)idx, err);
+        if (fd < 0)
+            return -1;
+        track(s, (size_t)idx, poff, p, take);
+        size_t done = 0;
+        while (done < take) {
+            ssize_t put = pwrite(fd, p + done, take - done, (off_t)(poff + done));
+            if (put < 0) {
+                if (errno == EINTR)
+                    continue;
+                return ap_fail_errno(err, AP_ERR_IO, "writing part %llu of %s", (unsigned long long)idx, s->output);
+            }
+            done += (size_t)put;
+        }
+        p += take;
+        n -= take;
+        off += take;
+    }
+    return 0;
+}
+
+int split_output_truncate(split_output *s, uint64_t len, ap_error *err)
+{
+    size_t keep = (size_t)((len + s->part_size - 1) / s->part_size);   /* parts that keep bytes */
+    char name[4200];
+    for (size_t i = keep; i < s->n_parts; i++) {
+        if (s->fd >= 0 && s->fd_part == i) {
+            close(s->fd);
+            s->fd = -1;
+        }
+        if (s->parts[i].exists) {
+            temp_name(s, i, name, sizeof name);
+            unlink(name);
+        }
+        if (s->seq_active && s->seq_part == i)
+            s->seq_active = false;
+        memset(&s->parts[i], 0, sizeof s->parts[i]);
+    }
+    if (keep < s->n_parts)
+        s->n_parts = keep;
+    if (keep == 0)
+        return 0;
+    size_t last = keep - 1;
+    uint64_t plen = len - (uint64_t)last * s->part_size;
+    if (s->parts[last].exists) {
+        temp_name(s, last, name, sizeof name);
+        if (truncate(name, (off_t)plen) < 0)
+            return ap_fail_errno(err, AP_ERR_IO, "writing %s", name);
+    }
+    part_state *p = &s->parts[last];
+    if (p->hashed_to > plen) {
+        p->dirty = true;
+        p->have_digest = false;
+        if (s->seq_active && s->seq_part == last)
+            s->seq_active = false;
+    }
+    return 0;
+}
+
+static int hash_file(const char *name, uint64_t want, char hex[AP_HEX_LEN + 1], ap_error *err)
+{
+    int fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "reading back %s", name);
+    ap_sha256 *h = ap_sha256_new();
+    unsigned char *buf = malloc(1u << 20);
+    uint64_t got_total = 0;
+    int rc = 0;
+    if (!h || !buf) {
+        rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (;;) {
+        ssize_t got = read(fd, buf, 1u << 20);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = ap_fail_errno(err, AP_ERR_IO, "reading back %s", name);
+            goto out;
+        }
+        if (got == 0)
+            break;
+        ap_sha256_update(h, buf, (size_t)got);
+        got_total += (uint64_t)got;
+    }
+    if (got_total != want) {
+        rc = ap_fail(err, AP_ERR_IO, "%s is %llu bytes, %llu were written", name, (unsigned long long)got_total,
+                     (unsigned long long)want);
+        goto out;
+    }
+    ap_sha256_final_hex(h, hex);
+out:
+    free(buf);
+    ap_sha256_free(h);
+    close(fd);
+    return rc;
+}
+
+int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out, ap_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    size_t n = (size_t)((total + s->part_size - 1) / s->part_size);
+    if (n == 0 || n > AP_PARTS_MAX || n != s->n_parts)
+        return ap_fail(err, AP_ERR_IO, "%s: %zu parts written for %llu bytes", s->output, s->n_parts,
+                       (unsigned long long)total);
+    out->parts = calloc(n, sizeof *out->parts);
+    if (!out->parts)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    out->version = AP_PARTS_FORMAT_VERSION;
+    out->n_parts = n;
+    out->size = total;
+    out->part_size = s->part_size;
+    char *base_copy = strdup(s->output);
+    if (!base_copy)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    snprintf(out->bundle, sizeof out->bundle, "%.250s", basename(base_copy));
+    free(base_copy);
+    char name[4200];
+    for (size_t i = 0; i < n; i++) {
+        part_state *p = &s->parts[i];
+        uint64_t size = i + 1 < n ? s->part_size : total - (uint64_t)i * s->part_size;
+        temp_name(s, i, name, sizeof name);
+        int fd = open(name, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0) {
+            if (fd >= 0)
+                close(fd);
+            return ap_fail_errno(err, AP_ERR_IO, "writing %s", name);
+        }
+        close(fd);
+        if (!p->dirty && !p->have_digest && s->seq_active && s->seq_part == i && p->hashed_to == size) {
+            ap_sha256_final_hex(s->hash, p->sha256);
+            p->have_digest = true;
+            s->seq_active = false;
+        }
+        if (p->dirty || !p->have_digest || p->hashed_to != size) {
+            if (hash_file(name, size, p->sha256, err) < 0)
+                return -1;
+        }
+        ap_part_name(out->parts[i].name, sizeof out->parts[i].name, out->bundle, i);
+        out->parts[i].size = size;
+        memcpy(out->parts[i].sha256, p->sha256, sizeof p->sha256);
+    }
+    return 0;
+}
+
+static int write_file(const char *path, const char *data, size_t len, ap_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "creating %s", path);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t put = write(fd, data + done, len - done);
+        if (put < 0 && errno == EINTR)
+            continue;
+        if (put < 0) {
+            close(fd);
+            return ap_fail_errno(err, AP_ERR_IO, "writing %s", path);
+        }
+        done += (size_t)put;
+    }
+    if (fsync(fd) < 0 || close(fd) < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "writing %s", path);
+    return 0;
+}
+
+int split_output_commit(split_output *s, const char *sidecar, size_t len, const char *sig, size_t sig_len,
+                        ap_error *err)
+{
+    char from[4200], to[4200];
+    snprintf(from, sizeof from, "%s/parts", s->dir);
+    if (write_file(from, sidecar, len, err) < 0)
+        return -1;
+    if (sig) {
+        snprintf(from, sizeof from, "%s/parts.minisig", s->dir);
+        if (write_file(from, sig, sig_len, err) < 0)
+            return -1;
+    }
+    /* the parts first, then the sidecar that lists them */
+    for (size_t i = 0; i < s->n_parts; i++) {
+        temp_name(s, i, from, sizeof from);
+        if (ap_part_name(to, sizeof to, s->output, i) < 0)
+            return ap_fail(err, AP_ERR_USAGE, "%s: name too long", s->output);
+        if (rename(from, to) < 0)
+            return ap_fail_errno(err, AP_ERR_IO, "renaming %s to %s", from, to);
+    }
+    for (size_t i = s->n_parts; i < AP_PARTS_MAX; i++) {    /* parts of an earlier, longer pack */
+        ap_part_name(to, sizeof to, s->output, i);
+        if (unlink(to) < 0)
+            break;
+    }
+    snprintf(from, sizeof from, "%s/parts", s->dir);
+    snprintf(to, sizeof to, "%s%s", s->output, AP_PARTS_SUFFIX);
+    if (rename(from, to) < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "renaming %s to %s", from, to);
+    snprintf(to, sizeof to, "%s%s", s->output, AP_PARTS_SIG_SUFFIX);
+    if (sig) {
+        snprintf(from, sizeof from, "%s/parts.minisig", s->dir);
+        if (rename(from, to) < 0)
+            return ap_fail_errno(err, AP_ERR_IO, "renaming %s to %s", from, to);
+    } else {
+        unlink(to);
+    }
+    s->committed = true;
+    rmdir(s->dir);
+    char *dir_copy = strdup(s->output);
+    if (dir_copy) {
+        int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir_copy);
+    }
+    return 0;
+}
+
+void split_output_abort(split_output *s)
+{
+    if (!s)
+        return;
+    if (s->fd >= 0) {
+        close(s->fd);
+        s->fd = -1;
+    }
+    if (s->dir && !s->committed)
+        split_output_remove_temp_signal_safe(s->dir);
+}
+
+void split_output_free(split_output *s)
+{
+    if (!s)
+        return;
+    split_output_abort(s);
+    ap_sha256_free(s->hash);
+    free(s->output);
+    free(s->dir);
+    free(s);
+}
+
+const char *split_output_temp_dir(const split_output *s)
+{
+    return s->dir;
+}
+
+void split_output_remove_temp_signal_safe(const char *dir)
+{
+    char path[4200];
+    size_t len = 0;
+    while (dir[len] && len < sizeof path - 32) {
+        path[len] = dir[len];
+        len++;
+    }
+    if (dir[len])
+        return;
+    path[len] = '/';
+    static const char *const extra[] = {"parts", "parts.minisig"};
+    for (size_t k = 0; k < 2; k++) {
+        size_t j = 0;
+        for (; extra[k][j]; j++)
+            path[len + 1 + j] = extra[k][j];
+        path[len + 1 + j] = '\0';
+        unlink(path);
+    }
+    for (int i = 0; i < AP_PARTS_MAX; i++) {
+        path[len + 1] = (char)('0' + i / 100);
+        path[len + 2] = (char)('0' + i / 10 % 10);
+        path[len + 3] = (char)('0' + i % 10);
+        path[len + 4] = '\0';
+        unlink(path);
+    }
+    path[len] = '\0';
+    rmdir(path);
+}

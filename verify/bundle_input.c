@@ -1,0 +1,153 @@
+/* bundle_input.c: see bundle_input.h. */
+#include "bundle_input.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static ssize_t fd_read_cancellable(void *ctx, void *buf, size_t n, ap_error *err)
+{
+    bundle_input *in = ctx;
+    for (;;) {
+        if (in->cancel && *in->cancel)
+            return ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
+        ssize_t got = read(in->fdr.fd, buf, n);
+        if (got >= 0) {
+            in->fdr.offset += (uint64_t)got;
+            return got;
+        }
+        if (errno != EINTR)
+            return ap_fail_errno(err, AP_ERR_IO, "reading %s", in->fdr.name);
+    }
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+bool bundle_input_is_later_part(const char *arg)
+{
+    char base[4096], other[4200];
+    size_t index;
+    if (!ap_part_split_name(arg, base, sizeof base, &index) || index == 0 || !exists(arg))
+        return false;
+    snprintf(other, sizeof other, "%s%s", base, AP_PARTS_SUFFIX);
+    if (exists(other))
+        return true;
+    ap_part_name(other, sizeof other, base, 0);
+    return exists(other);
+}
+
+int bundle_input_open(bundle_input *in, const char *arg, unsigned flags, volatile sig_atomic_t *cancel,
+                      ap_error *err)
+{
+    memset(in, 0, sizeof *in);
+    in->fd = -1;
+    in->cancel = cancel;
+    in->name = arg;
+    if (!strcmp(arg, "-")) {
+        in->from_stdin = true;
+        in->name = "stdin";
+        in->fd = STDIN_FILENO;
+    } else {
+        char base[4096], first[4200];
+        size_t index = 0;
+        bool named_part = ap_part_split_name(arg, base, sizeof base, &index);
+        bool split = false;
+        if (named_part && index == 0) {
+            split = true;
+        } else if (named_part && bundle_input_is_later_part(arg)) {
+            ap_part_name(first, sizeof first, base, 0);
+            return ap_fail(err, AP_ERR_USAGE,
+                           "%s is part %zu of a split bundle: give its first part, %s (or check this part alone "
+                           "with 'airpack verify --part %s')",
+                           arg, index + 1, first, arg);
+        } else if (!exists(arg) && strlen(arg) < sizeof base) {
+            ap_part_name(first, sizeof first, arg, 0);
+            if (exists(first)) {
+                snprintf(base, sizeof base, "%s", arg);
+                split = true;
+            }
+        }
+        if (split) {
+            char sc[4200];
+            snprintf(sc, sizeof sc, "%s%s", base, AP_PARTS_SUFFIX);
+            size_t len = 0;
+            bool missing = false;
+            char *text = ap_read_small_file(sc, AP_PARTS_SIDECAR_MAX, &len, &missing, err);
+            if (text) {
+                int rc = ap_parts_parse(text, len, &in->sidecar, err);
+                free(text);
+                if (rc < 0) {
+                    ap_error_prefix(err, "%s", sc);
+                    size_t used = strlen(err->msg);
+                    snprintf(err->msg + used, sizeof err->msg - used,
+                             " (copy it again, or move it away to read the parts without it)");
+                    if (err->code == AP_ERR_FORMAT)
+                        err->code = AP_ERR_VERIFY;
+                    return -1;
+                }
+                in->have_sidecar = true;
+            } else if (!missing) {
+                return -1;
+            }
+            in->parts = ap_part_reader_open(base, in->have_sidecar ? &in->sidecar : NULL, err);
+            if (!in->parts) {
+                bundle_input_close(in);
+                return -1;
+            }
+            ap_part_reader_set_cancel(in->parts, cancel);
+            if ((flags & BUNDLE_INPUT_ALL_PARTS) && ap_part_reader_check_all(in->parts, err) < 0) {
+                bundle_input_close(in);
+                return -1;
+            }
+            in->split = true;
+            in->total = ap_part_reader_total(in->parts);
+            in->n_parts = ap_part_reader_count(in->parts);
+            in->read = ap_part_read;
+            in->read_ctx = in->parts;
+            return 0;
+        }
+        in->fd = open(arg, O_RDONLY | O_CLOEXEC);
+        if (in->fd < 0)
+            return ap_fail_errno(err, AP_ERR_IO, "cannot open %s", arg);
+    }
+    struct stat st;
+    if (fstat(in->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        in->total = (uint64_t)st.st_size;
+        posix_fadvise(in->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    in->fdr.fd = in->fd;
+    in->fdr.name = in->name;
+    in->read = fd_read_cancellable;
+    in->read_ctx = in;
+    return 0;
+}
+
+void bundle_input_close(bundle_input *in)
+{
+    if (in->fd >= 0 && !in->from_stdin)
+        close(in->fd);
+    in->fd = -1;
+    ap_part_reader_free(in->parts);
+    in->parts = NULL;
+    if (in->have_sidecar)
+        ap_parts_free(&in->sidecar);
+    in->have_sidecar = false;
+}
+
+void bundle_input_explain(bundle_input *in, const ap_verify_report *rep, ap_error *err)
+{
+    if (!in->split || !in->parts || !err)
+        return;
+    if (err->code == AP_ERR_TARGET || err->code == AP_ERR_USAGE)
+        return;
+    ap_part_reader_explain(in->parts, rep && rep->fail_entry[0] ? rep->fail_entry : NULL,
+                           rep ? rep->fail_offset : 0, rep && rep->fail_located, err);
+}

@@ -1,0 +1,123 @@
+/* part_check.c: see part_check.h. */
+#include "part_check.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../formats/digest.h"
+#include "../formats/parts.h"
+
+int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part_check_result *res, ap_error *err)
+{
+    memset(res, 0, sizeof *res);
+    char base[4096], sc[4200], scsig[4200];
+    size_t index;
+    if (!ap_part_split_name(part_path, base, sizeof base, &index))
+        return ap_fail(err, AP_ERR_USAGE, "%s is not a part name (NAME.000, NAME.001, ...)", part_path);
+    snprintf(sc, sizeof sc, "%s%s", base, AP_PARTS_SUFFIX);
+    snprintf(scsig, sizeof scsig, "%s%s", base, AP_PARTS_SIG_SUFFIX);
+    size_t len = 0, sig_len = 0;
+    bool missing = false;
+    char *text = ap_read_small_file(sc, AP_PARTS_SIDECAR_MAX, &len, &missing, err);
+    if (!text) {
+        if (missing)
+            ap_fail(err, AP_ERR_IO, "%s: no sidecar %s next to it, so a single part cannot be checked "
+                    "(copy %s too, or verify the whole bundle from its first part)", part_path, sc, sc);
+        return -1;
+    }
+    char *sig = ap_read_small_file(scsig, AP_PARTS_SIG_MAX, &sig_len, &missing, err);
+    if (!sig) {
+        free(text);
+        if (missing)
+            return ap_fail(err, AP_ERR_VERIFY, "%s: %s is not signed (no %s; packed with --unsigned?), so it "
+                           "cannot vouch for %s", part_path, sc, scsig, part_path);
+        return -1;
+    }
+    int rc = -1;
+    ap_parts_manifest m;
+    memset(&m, 0, sizeof m);
+    if (ap_verify(keys, n_keys, text, len, sig, sig_len, &res->sig, err) < 0) {
+        ap_error_prefix(err, "%s", scsig);
+        if (err->code != AP_ERR_NOMEM)
+            err->code = AP_ERR_VERIFY;
+        goto out;
+    }
+    if (ap_parts_parse(text, len, &m, err) < 0) {
+        ap_error_prefix(err, "%s", sc);
+        err->code = AP_ERR_VERIFY;
+        goto out;
+    }
+    res->index = index;
+    res->n_parts = m.n_parts;
+    if (index >= m.n_parts) {
+        res->good = false;
+        snprintf(res->why, sizeof res->why, "%.300s lists only %zu parts; this is not one of them", sc, m.n_parts);
+        rc = 0;
+        goto out;
+    }
+    res->size = m.parts[index].size;
+    int fd = open(part_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        ap_fail_errno(err, AP_ERR_IO, "cannot open %s", part_path);
+        goto out;
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    ap_sha256 *h = ap_sha256_new();
+    unsigned char *buf = malloc(1u << 20);
+    uint64_t total = 0;
+    if (!h || !buf) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        close(fd);
+        ap_sha256_free(h);
+        free(buf);
+        goto out;
+    }
+    for (;;) {
+        ssize_t got = read(fd, buf, 1u << 20);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            ap_fail_errno(err, AP_ERR_IO, "reading %s", part_path);
+            close(fd);
+            ap_sha256_free(h);
+            free(buf);
+            goto out;
+        }
+        if (got == 0)
+            break;
+        ap_sha256_update(h, buf, (size_t)got);
+        total += (uint64_t)got;
+    }
+    close(fd);
+    free(buf);
+    char hex[AP_HEX_LEN + 1];
+    ap_sha256_final_hex(h, hex);
+    ap_sha256_free(h);
+    rc = 0;
+    if (total != m.parts[index].size) {
+        snprintf(res->why, sizeof res->why, "%llu bytes, %.300s lists %llu (%s)", (unsigned long long)total, sc,
+                 (unsigned long long)m.parts[index].size, total < m.parts[index].size ? "truncated" : "too long");
+        goto out;
+    }
+    if (strcmp(hex, m.parts[index].sha256)) {
+        for (size_t j = 0; j < m.n_parts; j++)
+            if (j != index && !strcmp(hex, m.parts[j].sha256)) {
+                snprintf(res->why, sizeof res->why, "it holds the bytes %.300s lists for part %.250s (swapped or misnamed)",
+                         sc, m.parts[j].name);
+                goto out;
+            }
+        snprintf(res->why, sizeof res->why, "damaged: its sha256 is %s, %.300s lists %s", hex, sc,
+                 m.parts[index].sha256);
+        goto out;
+    }
+    res->good = true;
+out:
+    ap_parts_free(&m);
+    free(text);
+    free(sig);
+    return rc;
+}
