@@ -6,8 +6,8 @@
 stored_layer *layer_store_find(layer_store *ls, const char *diff_id)
 {
     for (size_t i = 0; i < ls->n; i++)
-        if (!strcmp(ls->layers[i].diff_id, diff_id))
-            return &ls->layers[i];
+        if (!strcmp(ls->layers[i]->diff_id, diff_id))
+            return ls->layers[i];
     return NULL;
 }
 
@@ -21,18 +21,24 @@ stored_layer *layer_store_add(layer_store *ls, const char *diff_id, size_t sourc
     }
     if (ls->n == ls->cap) {
         size_t cap = ls->cap ? ls->cap * 2 : 16;
-        stored_layer *grown = realloc(ls->layers, cap * sizeof *grown);
+        stored_layer **grown = realloc(ls->layers, cap * sizeof *grown);
         if (!grown)
             return NULL;
         ls->layers = grown;
         ls->cap = cap;
     }
-    l = &ls->layers[ls->n];
-    memset(l, 0, sizeof *l);
+    /* each layer its own allocation: callers keep pointers across later adds */
+    l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
     strncpy(l->diff_id, diff_id, sizeof l->diff_id - 1);
     l->path = strdup(path);
-    if (!l->path)
+    if (!l->path) {
+        free(l);
         return NULL;
+    }
+    l->index = ls->n;
+    ls->layers[ls->n] = l;
     l->source = source;
     l->image_name = image_name;
     l->layer_number = layer_number;
@@ -43,8 +49,10 @@ stored_layer *layer_store_add(layer_store *ls, const char *diff_id, size_t sourc
 
 void layer_store_free(layer_store *ls)
 {
-    for (size_t i = 0; i < ls->n; i++)
-        free(ls->layers[i].path);
+    for (size_t i = 0; i < ls->n; i++) {
+        free(ls->layers[i]->path);
+        free(ls->layers[i]);
+    }
     free(ls->layers);
     memset(ls, 0, sizeof *ls);
 }

@@ -16,6 +16,7 @@
 
 typedef struct {
     char diff_id[AP_DIGEST_LEN + 1];
+    size_t index;              /* position in the store, in the order layers were added */
     size_t source;             /* index of the input that provides it */
     char *path;                /* where in that input */
     const char *image_name;    /* for messages: an image that uses it */
@@ -33,7 +34,7 @@ typedef struct {
 } stored_layer;
 
 typedef struct {
-    stored_layer *layers;
+    stored_layer **layers;     /* each separately allocated: a stored_layer * stays valid */
     size_t n, cap;
 } layer_store;
 

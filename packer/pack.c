@@ -268,7 +268,7 @@ static int mark_expected(packer *p, ap_error *err)
         free(ids);
     }
     for (size_t i = 0; i < p->store.n; i++) {
-        stored_layer *l = &p->store.layers[i];
+        stored_layer *l = p->store.layers[i];
         if (l->not_held || !l->media_type) {
             l->media_type = NULL;
             l->digest[0] = '\0';
@@ -392,7 +392,7 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
             stored_layer *l = pi->layers[k];
             ap_index_layer *il = &im->layers[k];
             if (placeholder && !l->expected)
-                placeholder_digest((size_t)(l - p->store.layers), il->digest);
+                placeholder_digest(l->index, il->digest);
             else
                 strcpy(il->digest, l->digest);
             il->size = placeholder ? wide : l->size;
@@ -502,7 +502,7 @@ static bool layer_wanted(void *ctx, const char *path)
 {
     packer *p = ctx;
     for (size_t i = 0; i < p->store.n; i++) {
-        stored_layer *l = &p->store.layers[i];
+        stored_layer *l = p->store.layers[i];
         if (!l->packed && l->source == p->current && !strcmp(l->path, path))
             return true;
     }
@@ -578,7 +578,7 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
     bool matched = false;
     bool by_content = p->sources[p->current].layers_by_content;
     for (size_t i = 0; i < p->store.n; i++) {
-        stored_layer *l = &p->store.layers[i];
+        stored_layer *l = p->store.layers[i];
         if (l->packed || l->source != p->current)
             continue;
         if (by_content ? strcmp(l->diff_id + 7, hex) : strcmp(l->path, path))
@@ -872,12 +872,12 @@ static int run(packer *p, pack_report *report, ap_error *err)
         /* a daemon's configs come in its stream: always read it */
         bool any = p->sources[s].layers_by_content;
         for (size_t i = 0; i < p->store.n; i++)
-            any |= p->store.layers[i].source == s;
+            any |= p->store.layers[i]->source == s;
         if (any && source_stream(&p->sources[s], layer_wanted, pack_layer, p, pack_progress, err) < 0)
             return -1;
         p->done_before += p->sources[s].size;
         for (size_t i = 0; i < p->store.n; i++) {
-            stored_layer *l = &p->store.layers[i];
+            stored_layer *l = p->store.layers[i];
             if (l->source == s && !l->packed)
                 return ap_fail(err, AP_ERR_FORMAT, "%s: image %s: layer %zu (%s) is missing from the input",
                                p->sources[s].spec, l->image_name, l->layer_number, l->path);
@@ -919,8 +919,8 @@ static int run(packer *p, pack_report *report, ap_error *err)
         return -1;
     report->n_images = p->n_images;
     for (size_t i = 0; i < p->store.n; i++) {
-        report->uncompressed_bytes += p->store.layers[i].uncompressed_size;
-        report->n_layers_expected += p->store.layers[i].expected;
+        report->uncompressed_bytes += p->store.layers[i]->uncompressed_size;
+        report->n_layers_expected += p->store.layers[i]->expected;
     }
     report->n_layers_stored = p->store.n - report->n_layers_expected;
     for (size_t i = 0; i < p->n_images; i++) {

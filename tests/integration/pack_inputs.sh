@@ -160,6 +160,42 @@ else
     else fail ls-json "exit or JSON invalid: $(head -c 300 "$T/err") $(head -c 200 "$T/lsj")"; fi
 fi
 
+# ---- many layers ----------------------------------------------------------------------
+# Two Docker <=24 save archives of 40-layer images (no layer shared between them):
+# every layer keeps its own diff_id however many the pack holds, and the IDs stay.
+python3 - "$T/many" <<'PY'
+import hashlib, io, json, os, sys, tarfile
+out = sys.argv[1]; os.makedirs(out, exist_ok=True)
+def tar_bytes(entries):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in entries:
+            i = tarfile.TarInfo(name); i.size = len(data); i.mtime = 0
+            t.addfile(i, io.BytesIO(data))
+    return b.getvalue()
+for img in ("one", "two"):
+    layers = [tar_bytes([("%s/file%02d" % (img, k), b"%s layer %d\n" % (img.encode(), k))]) for k in range(40)]
+    diff_ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]
+    cfg = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
+                      "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    cid = hashlib.sha256(cfg).hexdigest()
+    files = [(cid + ".json", cfg)] + [("%s/layer.tar" % d[7:], l) for d, l in zip(diff_ids, layers)]
+    files.append(("manifest.json", json.dumps([{"Config": cid + ".json", "RepoTags": ["many/%s:1" % img],
+        "Layers": ["%s/layer.tar" % d[7:] for d in diff_ids]}]).encode()))
+    with open(os.path.join(out, img + ".tar"), "wb") as f:
+        f.write(tar_bytes(files))
+    with open(os.path.join(out, img + ".id"), "w") as f:
+        f.write("sha256:" + cid + "\n")
+PY
+if pack_ok many-layers "$O/many.bundle" "$T/many/one.tar" "$T/many/two.tar"; then
+    want=$(cat "$T/many/one.id" "$T/many/two.id" | sort)
+    got=$(bundle_image_ids "$O/many.bundle" | sort -u)
+    nl=$(index_json "$O/many.bundle" | jq '[.images[].layers[].diff_id] | unique | length')
+    if [ "$want" = "$got" ] && [ "$nl" = 80 ]; then pass many-layers-ids
+    else fail many-layers-ids "image IDs $(echo $got), $nl distinct diff_ids (want 80)"; fi
+    check many-layers-verify "$AIRPACK" verify -q -p "$KEYS/pub" --deep "$O/many.bundle"
+fi
+
 # ---- unsigned and usage ----------------------------------------------------------------
 if "$AIRPACK" pack -q -o "$O/unsigned.bundle" --unsigned "$S/docker24/app-a.tar" 2>"$T/err"; then
     if tar -tf "$O/unsigned.bundle" | head -1 | grep -qx airpack/bundle.json; then pass unsigned
