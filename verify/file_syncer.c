@@ -91,13 +91,15 @@ ap_file_syncer *ap_file_syncer_new(size_t max_pending, ap_error *err)
         ap_fail(err, AP_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    /* Without the condition variables or the thread, files are synced in add(). */
     if (pthread_cond_init(&s->work, NULL) == 0) {
-        if (pthread_cond_init(&s->done, NULL) == 0)
+        if (pthread_cond_init(&s->done, NULL) == 0) {
             s->threaded = pthread_create(&s->thread, NULL, syncer, s) == 0;
-        if (!s->threaded) {
-            pthread_cond_destroy(&s->work);
-            pthread_cond_destroy(&s->done);
+            if (!s->threaded)
+                pthread_cond_destroy(&s->done);
         }
+        if (!s->threaded)
+            pthread_cond_destroy(&s->work);
     }
     return s;
 }

@@ -26,7 +26,9 @@
 #include "hash_pipe.h"
 
 #define CHUNK (2u << 20)                 /* read size: big buffers keep sha256 at full speed */
+#ifndef HASH_BUFFERS
 #define HASH_BUFFERS 2                   /* one being read (and written by a sink), one being hashed */
+#endif
 #define SMALL_JSON_MAX (4u << 20)        /* manifests, configs, index.json, manifest.json under --deep */
 #define BLOB_PREFIX "blobs/sha256/"
 
