@@ -26,7 +26,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-check demo test test-unit test-integration asan fuzz bench clean samples
+.PHONY: all deps deps-check demo test test-unit test-integration asan tsan fuzz bench clean samples
 
 all: airpack
 
@@ -77,6 +77,15 @@ asan: deps-check
 	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh unit
 	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh integration $(ASAN_SUITES)
 
+# The threads (verify/hash_pipe.c, verify/file_syncer.c) under ThreadSanitizer: unit tests
+# and the load/verify scripts; any report fails the run (TSAN_OPTIONS exitcode=66).
+TSAN_SUITES ?= load_oci verify_hostile
+tsan: deps-check
+	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
+	    build-tsan/airpack $(UNIT_BIN:$(BUILD)/%=build-tsan/%)
+	BUILD=build-tsan TSAN_OPTIONS=exitcode=66:halt_on_error=1 sh tests/run.sh unit
+	BUILD=build-tsan TSAN_OPTIONS=exitcode=66:halt_on_error=1 sh tests/run.sh integration $(TSAN_SUITES)
+
 FUZZ_SECONDS ?= 30
 fuzz:
 	sh tests/fuzz/run.sh $(FUZZ_SECONDS)
@@ -85,4 +94,4 @@ bench: deps-check airpack
 	sh tests/bench/bench.sh
 
 clean:
-	rm -rf build build-asan build-fuzz airpack samples/out
+	rm -rf build build-asan build-tsan build-fuzz airpack samples/out

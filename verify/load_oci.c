@@ -1,9 +1,13 @@
 /* load_oci.c: the oci:DIR target, an OCI image layout directory shared by many loads.
  *
- * Blobs stream into DIR/blobs/sha256/.airpack-tmp-XXXXXX, are fsynced and
- * renamed to their digest name once the verifier says their bytes matched the
- * signed index. A blob already present (right name and size; blobs are only
- * ever renamed into place after verification and fsync) is not written again.
+ * Blobs stream into DIR/blobs/sha256/.airpack-tmp-XXXXXX; writeback starts
+ * while they stream (sync_file_range), and once the verifier says a blob's
+ * bytes matched the signed index it goes to a syncer thread that fsyncs it
+ * while the next blob streams (file_syncer.h). Only when the whole bundle
+ * verified (commit) and every fsync has returned are the blobs renamed to their
+ * digest names, then the directory is fsynced. A blob already present (right
+ * name and size; blobs are only ever renamed into place after verification
+ * and fsync) is not written again.
  * index.json is rewritten last, by temp file + fsync + rename + directory
  * fsync, keeping every image already there; a descriptor with the same name
  * is replaced. One load at a time holds flock(DIR/.airpack.lock), so
@@ -28,12 +32,20 @@
 #include "../formats/stream.h"
 #include "../packer/image_ref.h"
 #include "delta_check.h"
+#include "file_syncer.h"
 
 #define TMP_PREFIX ".airpack-tmp-"
 #define BIG_PATH (PATH_MAX + 256)
 #define NAME_ANNOTATION "io.containerd.image.name"
 #define REF_ANNOTATION "org.opencontainers.image.ref.name"
 #define MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
+#define SYNC_PENDING 8                /* blobs waiting for their fsync (open files) at most */
+#define WRITEBACK_KICK (8u << 20)     /* start writeback of each 8 MiB written */
+
+typedef struct {
+    char *tmp;                        /* verified, handed to the syncer, not yet renamed */
+    char *final;
+} pending_blob;
 
 typedef struct {
     char *dir;
@@ -49,6 +61,10 @@ typedef struct {
     size_t n_want;
     int tmp_fd;
     char tmp_path[BIG_PATH];
+    uint64_t written, kicked;        /* bytes of the current blob written / handed to writeback */
+    ap_file_syncer *syncer;
+    pending_blob *pending;           /* verified blobs, fsync under way, renamed at commit */
+    size_t n_pending;
     char **created;              /* blobs this load renamed into place */
     size_t n_created;
 } oci_target;
@@ -230,6 +246,7 @@ static int oci_entry_begin(load_target *t, const ap_index_entry *e, ap_error *er
     }
     if (fchmod(o->tmp_fd, 0644) < 0)
         return target_fail_errno(err, "cannot chmod", o->tmp_path);
+    o->written = o->kicked = 0;
     return 1;
 }
 
@@ -241,6 +258,13 @@ static int oci_entry_data(load_target *t, const void *buf, size_t n, ap_error *e
     if (ap_write_all(o->tmp_fd, buf, n, o->tmp_path, err) < 0) {
         err->code = AP_ERR_TARGET;
         return -1;
+    }
+    o->written += n;
+    if (o->written - o->kicked >= WRITEBACK_KICK) {
+        /* Start writing these pages to disk now, so the fsync later has little left
+         * to wait for. Only a hint: durability comes from that fsync. */
+        sync_file_range(o->tmp_fd, (off_t)o->kicked, (off_t)(o->written - o->kicked), SYNC_FILE_RANGE_WRITE);
+        o->kicked = o->written;
     }
     return 0;
 }
@@ -255,35 +279,53 @@ static void drop_temp(oci_target *o)
     o->tmp_path[0] = '\0';
 }
 
+/* The blob verified: hand it to the syncer and go on with the next one. It keeps
+ * its temporary name until commit, when every fsync has returned. */
 static int oci_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
 {
     oci_target *o = t->impl;
     if (o->tmp_fd < 0)
         return 0;
-    if (fsync(o->tmp_fd) < 0)
-        return target_fail_errno(err, "cannot sync", o->tmp_path);
-    if (close(o->tmp_fd) < 0) {
-        o->tmp_fd = -1;
-        return target_fail_errno(err, "cannot write", o->tmp_path);
-    }
-    o->tmp_fd = -1;
     char final[BIG_PATH];
     snprintf(final, sizeof final, "%s/%s", o->blobs, e->path + strlen("blobs/sha256/"));
-    char **grown = realloc(o->created, (o->n_created + 1) * sizeof *grown);
-    char *copy = strdup(final);
-    if (!grown || !copy) {
-        free(copy);
-        if (grown)
-            o->created = grown;
+    pending_blob *grown = realloc(o->pending, (o->n_pending + 1) * sizeof *grown);
+    if (grown)
+        o->pending = grown;
+    pending_blob b = {.tmp = strdup(o->tmp_path), .final = strdup(final)};
+    if (!grown || !b.tmp || !b.final) {
+        free(b.tmp);
+        free(b.final);
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     }
-    o->created = grown;
-    if (rename(o->tmp_path, final) < 0) {
-        free(copy);
-        return target_fail_errno(err, "cannot rename a blob into", final);
-    }
+    o->pending[o->n_pending++] = b;   /* from here on abort() removes it by this name */
     o->tmp_path[0] = '\0';
-    o->created[o->n_created++] = copy;
+    int fd = o->tmp_fd;
+    o->tmp_fd = -1;
+    return ap_file_syncer_add(o->syncer, fd, b.tmp, err);
+}
+
+/* Every verified blob is durable: give each its digest name, then make the names durable. */
+static int publish_blobs(oci_target *o, ap_error *err)
+{
+    if (ap_file_syncer_wait(o->syncer, err) < 0)
+        return -1;
+    size_t n0 = o->n_created;
+    for (size_t i = 0; i < o->n_pending; i++) {
+        char **grown = realloc(o->created, (o->n_created + 1) * sizeof *grown);
+        if (!grown)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        o->created = grown;
+        pending_blob *b = &o->pending[i];
+        if (rename(b->tmp, b->final) < 0)
+            return target_fail_errno(err, "cannot rename a blob into", b->final);
+        o->created[o->n_created++] = b->final;   /* abort() now removes it by its final name */
+        b->final = NULL;
+        free(b->tmp);
+        b->tmp = NULL;
+    }
+    o->n_pending = 0;
+    if (o->n_created > n0 && fsync_dir(o->blobs, err) < 0)
+        return -1;
     return 0;
 }
 
@@ -399,7 +441,7 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
     oci_target *o = t->impl;
     *results = NULL;
     *n_results = 0;
-    if (o->n_created && fsync_dir(o->blobs, err) < 0)
+    if (publish_blobs(o, err) < 0)
         return -1;
     json_t *index = o->old_index ? json_deep_copy(o->old_index) : NULL;
     if (!index) {
@@ -478,6 +520,15 @@ static void oci_abort(load_target *t)
 {
     oci_target *o = t->impl;
     drop_temp(o);
+    ap_file_syncer_free(o->syncer);   /* closes what it still holds */
+    o->syncer = NULL;
+    for (size_t i = 0; i < o->n_pending; i++) {
+        if (o->pending[i].tmp)
+            unlink(o->pending[i].tmp);
+        free(o->pending[i].tmp);
+        free(o->pending[i].final);
+    }
+    o->n_pending = 0;
     for (size_t i = 0; i < o->n_created; i++) {
         unlink(o->created[i]);
         free(o->created[i]);
@@ -503,6 +554,14 @@ static void oci_close(load_target *t)
     oci_target *o = t->impl;
     if (o) {
         drop_temp(o);
+        ap_file_syncer_free(o->syncer);
+        for (size_t i = 0; i < o->n_pending; i++) {
+            if (o->pending[i].tmp)
+                unlink(o->pending[i].tmp);   /* never committed */
+            free(o->pending[i].tmp);
+            free(o->pending[i].final);
+        }
+        free(o->pending);
         for (size_t i = 0; i < o->n_created; i++)
             free(o->created[i]);
         free(o->created);
@@ -545,6 +604,10 @@ load_target *load_oci_open(const char *dir, const load_options *opts, ap_error *
     o->opts = opts;
     o->lock_fd = -1;
     o->tmp_fd = -1;
+    if (!(o->syncer = ap_file_syncer_new(SYNC_PENDING, err))) {
+        oci_close(t);
+        return NULL;
+    }
     size_t len = strlen(o->dir);
     while (len > 1 && o->dir[len - 1] == '/')
         o->dir[--len] = '\0';

@@ -23,8 +23,12 @@
 #include "../formats/codec.h"
 #include "../formats/digest.h"
 #include "../formats/tar_reader.h"
+#include "hash_pipe.h"
 
 #define CHUNK (2u << 20)                 /* read size: big buffers keep sha256 at full speed */
+#ifndef HASH_BUFFERS
+#define HASH_BUFFERS 2                   /* one being read (and written by a sink), one being hashed */
+#endif
 #define SMALL_JSON_MAX (4u << 20)        /* manifests, configs, index.json, manifest.json under --deep */
 #define BLOB_PREFIX "blobs/sha256/"
 
@@ -50,8 +54,7 @@ typedef struct {
     ap_tar_reader *tar;
     ap_bundle_index idx;
     bool have_idx;
-    unsigned char *buf;
-    ap_sha256 *hash;
+    ap_hash_pipe *hash;                 /* the entry's sha256, in a second thread; owns the read buffers */
 
     /* --deep */
     unsigned char *roles;               /* per index entry */
@@ -893,7 +896,8 @@ static int check_entry(verifier *v, const ap_verify_sink *sink, void *sink_ctx, 
     }
     uint64_t got = 0;
     for (;;) {
-        ssize_t n = ap_tar_read(v->tar, v->buf, CHUNK, v->err);
+        unsigned char *buf = ap_hash_pipe_buffer(v->hash);
+        ssize_t n = ap_tar_read(v->tar, buf, CHUNK, v->err);
         if (n < 0)
             return tar_wrap(v);
         if (n == 0)
@@ -901,14 +905,14 @@ static int check_entry(verifier *v, const ap_verify_sink *sink, void *sink_ctx, 
         got += (uint64_t)n;
         if (got > ie->size)     /* the tar reader stops at the header size; be sure */
             return entry_fail(v, e->path, off, "more data than its size %llu", (unsigned long long)ie->size);
-        ap_sha256_update(v->hash, v->buf, (size_t)n);
+        ap_hash_pipe_submit(v->hash, buf, (size_t)n);   /* hashed while we use buf below */
         if (small) {
-            memcpy(v->small + v->small_len, v->buf, (size_t)n);
+            memcpy(v->small + v->small_len, buf, (size_t)n);
             v->small_len += (size_t)n;
         }
         if (v->opts->deep)
-            deep_data(v, v->buf, (size_t)n);
-        if (sink && sink->on_entry_data && sink->on_entry_data(sink_ctx, v->buf, (size_t)n, v->err) < 0)
+            deep_data(v, buf, (size_t)n);
+        if (sink && sink->on_entry_data && sink->on_entry_data(sink_ctx, buf, (size_t)n, v->err) < 0)
             return sink_call_failed(v, e->path, off);
         progress(v);
     }
@@ -916,7 +920,7 @@ static int check_entry(verifier *v, const ap_verify_sink *sink, void *sink_ctx, 
         return entry_fail(v, e->path, off, "truncated: %llu of %llu bytes", (unsigned long long)got,
                           (unsigned long long)ie->size);
     char hex[AP_HEX_LEN + 1];
-    ap_sha256_final_hex(v->hash, hex);
+    ap_hash_pipe_final_hex(v->hash, hex);
     if (strcmp(hex, ie->sha256))
         return entry_fail(v, e->path, off, "sha256 %s, the signed index says %s", hex, ie->sha256);
     if (v->opts->deep && deep_end(v, ie, off) < 0)
@@ -993,9 +997,8 @@ int ap_verify_stream(ap_read_fn read, void *read_ctx, const char *name, const ap
         ap_fail(err, AP_ERR_USAGE, "%s: no verify options", v.name);
         goto out;
     }
-    v.buf = malloc(CHUNK);
-    v.hash = ap_sha256_new();
-    if (!v.buf || !v.hash) {
+    v.hash = ap_hash_pipe_new(HASH_BUFFERS, CHUNK, err);
+    if (!v.hash) {
         ap_fail(err, AP_ERR_NOMEM, "%s: out of memory", v.name);
         goto out;
     }
@@ -1022,7 +1025,6 @@ out:
     if (v.have_idx)
         ap_bundle_index_free(&v.idx);
     ap_tar_reader_free(v.tar);
-    ap_sha256_free(v.hash);
-    free(v.buf);
+    ap_hash_pipe_free(v.hash);
     return rc;
 }

@@ -138,6 +138,10 @@ P=$R/out; mkdir -p "$P"
 B_ZSTD=$P/bundle-zstd.tar
 B_GZIP=$P/bundle-gzip.tar
 
+MACHINE="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, \
+$(free -m | awk '/^Mem:/ { printf "%.1f GiB RAM", $2 / 1024 }'), \
+scratch on $(df -h --output=source,fstype,size "$CACHE" | tail -1 | tr -s ' ')"
+say "machine: $MACHINE"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "$(stat -c %s "$ALL") bytes of docker save, ${#IMAGES[@]} images; $RUNS runs; page cache: $CACHE_MODE; load average $LOAD0"
 for run in $(seq "$RUNS"); do
@@ -166,6 +170,9 @@ for run in $(seq "$RUNS"); do
     # load into an OCI layout
     rm -f "$P/copy.tar"
     measure base_cp "$run" "$B_ZSTD" cp "$B_ZSTD" "$P/copy.tar"
+    rm -f "$P/copy.tar"
+    # the durability floor: cp, then fsync of the copy (airpack load fsyncs every blob it writes)
+    measure base_cp_sync "$run" "$B_ZSTD" bash -c "cp '$B_ZSTD' '$P/copy.tar' && sync '$P/copy.tar'"
     rm -f "$P/copy.tar"; rm -rf "$P/oci-load"
     measure airpack_load_oci "$run" "$B_ZSTD" "$AIRPACK" load -p "$R/keys/pub" --into "oci:$P/oci-load" -q "$B_ZSTD"
     # load into Docker (the private engine, emptied before each load)
@@ -209,7 +216,7 @@ SKOPEO_MT=$(cat "$P"/skopeo-oci/blobs/sha256/* 2>/dev/null | grep -aoE 'applicat
 mkdir -p "$(dirname "$JSON")" "$CACHE/results"
 python3 "$HERE/report.py" --raw "$RAW" --sizes "$R/sizes.tsv" --json "$JSON" \
     --images "$IMAGES_TXT" --runs "$RUNS" --cache-mode "$CACHE_MODE" \
-    --load-before "$LOAD0" --load-after "$LOAD1" --airpack-version "$("$AIRPACK" --version 2>&1 | head -1)" \
+    --load-before "$LOAD0" --load-after "$LOAD1" --machine "$MACHINE" --airpack-version "$("$AIRPACK" --version 2>&1 | head -1)" \
     --skopeo-media-types "$SKOPEO_MT" || FAILED=1
 cp "$JSON" "$CACHE/results/$(date -u +%Y%m%dT%H%M%SZ).json" 2>/dev/null
 say "results: $JSON (a copy in $CACHE/results/); scratch files in $R/out"

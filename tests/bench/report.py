@@ -37,6 +37,8 @@ INFO = [
     ("pack vs skopeo time", "airpack_pack_zstd", "skopeo_copy_zstd", "time",
      "skopeo copy --dest-compress-format zstd of each image into one OCI layout"),
     ("pack vs skopeo size", "bundle_zstd", "skopeo_oci_zstd", "size", "that OCI layout (du)"),
+    ("load oci: vs cp + fsync", "airpack_load_oci", "base_cp_sync", "time",
+     "cp of the bundle, then fsync of the copy (the durability floor)"),
     ("load docker-daemon: from gzip bundle", "airpack_load_docker_gzip", "base_docker_load", "time",
      "docker load of the plain save tar"),
 ]
@@ -51,6 +53,7 @@ LABELS = {
     "base_unzstd_sha256": "zstd -d all.tar.zst | openssl dgst -sha256",
     "airpack_verify_deep": "airpack verify --deep",
     "base_cp": "cp bundle",
+    "base_cp_sync": "cp bundle && sync copy (fsync)",
     "airpack_load_oci": "airpack load --into oci:DIR",
     "base_docker_load": "docker load -i all.tar",
     "airpack_load_docker_zstd": "airpack load --into docker-daemon: (zstd bundle)",
@@ -66,7 +69,7 @@ def read_tsv(path):
 def main():
     ap = argparse.ArgumentParser()
     for a in ("raw", "sizes", "json", "images", "cache-mode", "load-before", "load-after",
-              "airpack-version", "skopeo-media-types"):
+              "airpack-version", "skopeo-media-types", "machine"):
         ap.add_argument("--" + a, default="")
     ap.add_argument("--runs", type=int, default=0)
     o = ap.parse_args()
@@ -127,10 +130,11 @@ def main():
     total = sizes.get("docker_save_tar", 0)
     w("\n== airpack bench: %d images, docker save %.1f MiB, %d run(s), median wall time; page cache %s\n"
       % (len(images), total / MIB, o.runs, o.cache_mode))
-    w("   load average before %s, after %s\n\n" % (o.load_before, o.load_after))
+    w("   load average before %s, after %s\n" % (o.load_before, o.load_after))
+    w("   machine: %s\n\n" % o.machine)
     w("%-52s %10s %10s %10s\n" % ("command", "median s", "MB/s in", "max RSS"))
     inputs = {"base_sha256": "bundle_zstd", "airpack_verify": "bundle_zstd", "airpack_verify_deep": "bundle_zstd",
-              "base_unzstd_sha256": "zstd_tar", "base_cp": "bundle_zstd", "airpack_load_oci": "bundle_zstd",
+              "base_unzstd_sha256": "zstd_tar", "base_cp": "bundle_zstd", "base_cp_sync": "bundle_zstd", "airpack_load_oci": "bundle_zstd",
               "airpack_load_docker_zstd": "bundle_zstd", "airpack_load_docker_gzip": "bundle_gzip"}
     for name in LABELS:
         m = meas.get(name)
@@ -166,6 +170,7 @@ def main():
         "page_cache": o.cache_mode,
         "load_average_before": o.load_before,
         "load_average_after": o.load_after,
+        "machine": o.machine,
         "images": images,
         "sizes_bytes": sizes,
         "measurements": meas,

@@ -1,0 +1,173 @@
+#include "hash_pipe.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+struct ap_hash_pipe {
+    ap_sha256 *hash;
+    size_t n, size;
+    unsigned char **buf;
+    size_t *len;
+    bool *busy;             /* submitted and not yet hashed */
+    size_t give;            /* the slot ap_hash_pipe_buffer gives (until it is submitted) */
+    /* shared with the hasher, under mu */
+    pthread_mutex_t mu;
+    pthread_cond_t work;    /* caller -> hasher: a slot was submitted, or stop */
+    pthread_cond_t done;    /* hasher -> caller: a slot is free again */
+    size_t next;            /* the slot the hasher hashes next */
+    size_t n_busy;
+    bool stop;
+    bool threaded;
+    pthread_t thread;
+};
+
+static void *hasher(void *arg)
+{
+    ap_hash_pipe *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->n_busy && !p->stop)
+            pthread_cond_wait(&p->work, &p->mu);
+        if (!p->n_busy)
+            break;   /* stop, and nothing left */
+        size_t i = p->next;
+        pthread_mutex_unlock(&p->mu);
+        ap_sha256_update(p->hash, p->buf[i], p->len[i]);
+        pthread_mutex_lock(&p->mu);
+        p->busy[i] = false;
+        p->n_busy--;
+        p->next = (i + 1) % p->n;
+        pthread_cond_signal(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+ap_hash_pipe *ap_hash_pipe_new(size_t n_buffers, size_t buf_size, ap_error *err)
+{
+    if (n_buffers < 2)
+        n_buffers = 2;
+    ap_hash_pipe *p = calloc(1, sizeof *p);
+    if (!p)
+        goto nomem;
+    p->n = n_buffers;
+    p->size = buf_size;
+    p->hash = ap_sha256_new();
+    p->buf = calloc(n_buffers, sizeof *p->buf);
+    p->len = calloc(n_buffers, sizeof *p->len);
+    p->busy = calloc(n_buffers, sizeof *p->busy);
+    if (!p->hash || !p->buf || !p->len || !p->busy)
+        goto nomem;
+    for (size_t i = 0; i < n_buffers; i++)
+        if (!(p->buf[i] = malloc(buf_size ? buf_size : 1)))
+            goto nomem;
+    if (pthread_mutex_init(&p->mu, NULL))
+        goto nomem;
+    if (pthread_cond_init(&p->work, NULL)) {
+        pthread_mutex_destroy(&p->mu);
+        goto nomem;
+    }
+    if (pthread_cond_init(&p->done, NULL)) {
+        pthread_cond_destroy(&p->work);
+        pthread_mutex_destroy(&p->mu);
+        goto nomem;
+    }
+    p->threaded = pthread_create(&p->thread, NULL, hasher, p) == 0;
+    return p;
+nomem:
+    if (p) {
+        for (size_t i = 0; p->buf && i < p->n; i++)
+            free(p->buf[i]);
+        free(p->buf);
+        free(p->len);
+        free(p->busy);
+        ap_sha256_free(p->hash);
+        free(p);
+    }
+    ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    return NULL;
+}
+
+size_t ap_hash_pipe_buffer_size(const ap_hash_pipe *p)
+{
+    return p->size;
+}
+
+int ap_hash_pipe_threaded(const ap_hash_pipe *p)
+{
+    return p->threaded;
+}
+
+/* Waits until the hasher has hashed every submitted buffer. */
+static void wait_idle(ap_hash_pipe *p)
+{
+    if (!p->threaded)
+        return;
+    pthread_mutex_lock(&p->mu);
+    while (p->n_busy)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Buffers are submitted in ring order: `give` moves on only when its buffer is submitted. */
+unsigned char *ap_hash_pipe_buffer(ap_hash_pipe *p)
+{
+    size_t i = p->give;
+    if (p->threaded) {
+        pthread_mutex_lock(&p->mu);
+        while (p->busy[i])
+            pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return p->buf[i];
+}
+
+void ap_hash_pipe_submit(ap_hash_pipe *p, unsigned char *buf, size_t n)
+{
+    if (n == 0)
+        return;
+    size_t i = p->give;
+    if (!p->threaded || buf != p->buf[i] || n > p->size) {
+        /* no thread, or not the buffer just given: hash it here, after what came before */
+        wait_idle(p);
+        ap_sha256_update(p->hash, buf, n);
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->len[i] = n;
+    p->busy[i] = true;
+    p->n_busy++;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    p->give = (i + 1) % p->n;
+}
+
+void ap_hash_pipe_final_hex(ap_hash_pipe *p, char hex_out[AP_HEX_LEN + 1])
+{
+    wait_idle(p);
+    ap_sha256_final_hex(p->hash, hex_out);
+}
+
+void ap_hash_pipe_free(ap_hash_pipe *p)
+{
+    if (!p)
+        return;
+    if (p->threaded) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = true;
+        pthread_cond_signal(&p->work);
+        pthread_mutex_unlock(&p->mu);
+        pthread_join(p->thread, NULL);
+    }
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->mu);
+    for (size_t i = 0; i < p->n; i++)
+        free(p->buf[i]);
+    free(p->buf);
+    free(p->len);
+    free(p->busy);
+    ap_sha256_free(p->hash);
+    free(p);
+}
