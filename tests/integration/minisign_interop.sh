@@ -74,7 +74,7 @@ fi
 # minisign names the key id in the signature; it must be the one keygen printed.
 if minisign -V -P "$(sed -n 2p "$I/ms.pub")" -m msg -x msg.ak.minisig >"$T/v.out" 2>&1; then
     fail "minisign rejects airpack's signature under another key" "it verified"
-elif grep -q "$id" "$T/v.out"; then
+elif grep -q "${id#"${id%%[!0]*}"}" "$T/v.out"; then   # minisign prints the ID without leading zeros
     pass "minisign rejects airpack's signature under another key, naming key ID $id"
 else
     fail "minisign rejects airpack's signature under another key, naming key ID $id" "$(cat "$T/v.out")"
