@@ -17,6 +17,7 @@
 #include "error.h"
 
 #define AP_BUNDLE_FORMAT_VERSION 1
+#define AP_BUNDLE_FORMAT_DENSE 2        /* a dense bundle (pack --dense): see dense_recipe.h */
 #define AP_INDEX_PATH "airpack/bundle.json"
 #define AP_SIG_PATH "airpack/bundle.json.minisig"
 #define AP_INDEX_MAX_SIZE (64u << 20)   /* a larger index is refused */
@@ -61,6 +62,11 @@ typedef struct {
     size_t n_images;
     ap_index_entry *entries;          /* every entry after the signature, in tar order */
     size_t n_entries;
+    /* Dense bundles only (version AP_BUNDLE_FORMAT_DENSE, "dense" in the JSON): layers are
+     * not entries but rebuilt from airpack/dense/ chunks; each layer's digest is its
+     * diff_id, its size its uncompressed size, its media type the plain tar's. */
+    unsigned dense_window_log;        /* 0: not dense; else the zstd window a rebuild needs, log2 */
+    uint64_t dense_unique_bytes;      /* decompressed bytes of all segments (the rebuild's spill) */
 } ap_bundle_index;
 
 /* Canonical JSON, NUL-terminated, *len excludes the NUL. Caller frees. */

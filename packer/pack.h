@@ -45,6 +45,10 @@ typedef struct {
      * With all_platforms, one name may name one image per platform; docker's
      * manifest.json then gives it only to the default platform's image. */
     const source_options *source_opts;
+    /* pack --dense (packer/dense_pack.h): chunked, deduplicated, long-window layers */
+    bool dense;
+    unsigned dense_window_log;      /* 0 = default (27) */
+    size_t dense_chunk;             /* average chunk size; 0 = default (32 KiB) */
 } pack_options;
 
 typedef struct {
@@ -55,6 +59,9 @@ typedef struct {
     uint64_t uncompressed_bytes;    /* distinct layers, uncompressed */
     uint64_t referenced_bytes;      /* layers as images use them, uncompressed */
     uint64_t bundle_bytes;
+    uint64_t dense_unique_bytes;    /* --dense: distinct chunk bytes stored */
+    uint64_t dense_chunks;
+    uint32_t dense_segments;
 } pack_report;
 
 int pack_run(const pack_options *opts, pack_report *report, ap_error *err);
