@@ -353,14 +353,11 @@ static int check_references(const ap_bundle_index *idx, ap_error *err)
         for (size_t k = 0; k < im->n_layers; k++) {
             snprintf(where, sizeof where, "images[%zu] layers[%zu]", i, k);
             if (idx->dense_window_log) {
-                const ap_index_layer *l = &im->layers[k];
-                if (strcmp(l->digest, l->diff_id) || l->size != l->uncompressed_size ||
-                    strcmp(l->media_type, "application/vnd.oci.image.layer.v1.tar")) {
-                    ap_fail(err, AP_ERR_FORMAT, "%s: in a dense bundle a layer is its plain tar (digest = "
-                            "diff_id, size = uncompressed_size, media type ...tar)", where);
+                if (strcmp(im->layers[k].media_type, "application/vnd.oci.image.layer.v1.tar+zstd")) {
+                    ap_fail(err, AP_ERR_FORMAT, "%s: a dense bundle's layers are ...tar+zstd", where);
                     goto out;
                 }
-                continue;
+                continue;   /* rebuilt, not stored */
             }
             if (check_blob_listed(s, idx->n_entries, im->layers[k].digest, im->layers[k].size, where,
                                   err) < 0)
@@ -422,13 +419,16 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
         return ap_fail(err, AP_ERR_FORMAT, "index: \"dense\" must be present exactly in a version %d bundle",
                        AP_BUNDLE_FORMAT_DENSE);
     if (dense) {
-        static const char *const dkeys[] = {"window_log", "unique_bytes"};
+        static const char *const dkeys[] = {"window_log", "unique_bytes", "zstd"};
         uint64_t wl;
         if (!json_is_object(dense))
             return ap_fail(err, AP_ERR_FORMAT, "index: dense: not an object");
-        if (check_keys(dense, dkeys, 2, "dense", err) < 0 || get_size(dense, "window_log", &wl, "dense", err) < 0 ||
-            get_size(dense, "unique_bytes", &out->dense_unique_bytes, "dense", err) < 0)
+        if (check_keys(dense, dkeys, 3, "dense", err) < 0 || get_size(dense, "window_log", &wl, "dense", err) < 0 ||
+            get_size(dense, "unique_bytes", &out->dense_unique_bytes, "dense", err) < 0 ||
+            get_dup_string(dense, "zstd", &out->dense_zstd, "dense", err) < 0)
             return -1;
+        if (strlen(out->dense_zstd) > 32)
+            return ap_fail(err, AP_ERR_FORMAT, "index: dense: zstd version is too long");
         if (wl < 10 || wl > 31)
             return ap_fail(err, AP_ERR_FORMAT, "index: dense: window_log %llu is outside 10..31",
                            (unsigned long long)wl);
@@ -517,6 +517,7 @@ void ap_bundle_index_free(ap_bundle_index *idx)
     free(idx->created);
     free(idx->tool);
     free(idx->compression);
+    free(idx->dense_zstd);
     memset(idx, 0, sizeof *idx);
 }
 
@@ -603,7 +604,8 @@ char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *e
     if (idx->dense_window_log) {
         json_t *d = json_object();
         if (put(root, "dense", d) < 0 || put(d, "window_log", json_integer(idx->dense_window_log)) < 0 ||
-            put(d, "unique_bytes", size_value(idx->dense_unique_bytes)) < 0)
+            put(d, "unique_bytes", size_value(idx->dense_unique_bytes)) < 0 ||
+            put(d, "zstd", json_string(idx->dense_zstd ? idx->dense_zstd : "")) < 0)
             goto fail;
     }
     for (size_t i = 0; i < idx->n_images; i++)

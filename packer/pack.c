@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zstd.h>
 
 #include "../formats/bundle_index.h"
 #include "../formats/digest.h"
@@ -52,6 +53,8 @@ typedef struct {
     size_t n_entries;
     unsigned char *chunk;
     dense_pack *dense;            /* pack --dense: layers go here, not to blobs */
+    ap_sha256 *blob_hash;         /* --dense: the zstd blob a loader will make of the layer */
+    uint64_t blob_size;
 } packer;
 
 /* ---- choosing images -------------------------------------------------- */
@@ -327,6 +330,7 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
         dense_pack_get_stats(p->dense, &ds);
         idx->dense_window_log = dense_pack_window_log(p->dense);
         idx->dense_unique_bytes = ds.unique_bytes;
+        idx->dense_zstd = (char *)ZSTD_versionString();
     }
     idx->images = calloc(p->n_images, sizeof *idx->images);
     if (!idx->images)
@@ -367,7 +371,7 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
             il->size = placeholder && !p->dense ? wide : l->size;
             strcpy(il->diff_id, l->diff_id);
             il->uncompressed_size = placeholder && !p->dense ? wide : l->uncompressed_size;
-            il->media_type = (char *)ap_codec_layer_media_type(p->dense ? AP_CODEC_NONE : p->opts->codec);
+            il->media_type = (char *)ap_codec_layer_media_type(p->opts->codec);
         }
     }
     if (!placeholder) {
@@ -475,9 +479,19 @@ static int uncompressed_sink(void *ctx, const void *buf, size_t n, ap_error *err
     packer *p = ctx;
     ap_sha256_update(p->diff_hash, buf, n);
     p->usize += n;
-    if (p->dense)
-        return dense_pack_write(p->dense, buf, n, err);
+    if (p->dense && dense_pack_write(p->dense, buf, n, err) < 0)
+        return -1;
     return ap_compressor_write(p->z, buf, n, err);
+}
+
+/* --dense: the layer's blob is only hashed and counted (a loader makes the same bytes again). */
+static int blob_hash_sink(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    (void)err;
+    packer *p = ctx;
+    ap_sha256_update(p->blob_hash, buf, n);
+    p->blob_size += n;
+    return 0;
 }
 
 static int dense_layer_end(packer *p, const char *path, ap_error *err);
@@ -511,9 +525,11 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
             return -1;
     }
     p->usize = 0;
+    p->blob_size = 0;
     int rc = p->dense ? dense_pack_layer_begin(p->dense, err) : bundle_writer_begin(p->w, err);
-    if (rc == 0 && !p->dense)
-        rc = ap_compressor_reset(p->z, bundle_writer_sink, p->w, err);
+    if (rc == 0)
+        rc = p->dense ? ap_compressor_reset(p->z, blob_hash_sink, p, err)
+                      : ap_compressor_reset(p->z, bundle_writer_sink, p->w, err);
     while (rc == 0 && have > 0) {
         rc = d ? ap_decompressor_write(d, p->chunk, have, err) : uncompressed_sink(p, p->chunk, have, err);
         if (rc < 0)
@@ -584,7 +600,10 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
 static int dense_layer_end(packer *p, const char *path, ap_error *err)
 {
     const char *spec = p->sources[p->current].spec;
-    char hex[AP_HEX_LEN + 1], diff_id[AP_DIGEST_LEN + 1];
+    char hex[AP_HEX_LEN + 1], diff_id[AP_DIGEST_LEN + 1], blob[AP_HEX_LEN + 1];
+    if (ap_compressor_finish(p->z, err) < 0)
+        return -1;
+    ap_sha256_final_hex(p->blob_hash, blob);
     ap_sha256_final_hex(p->diff_hash, hex);
     snprintf(diff_id, sizeof diff_id, "sha256:%s", hex);
     bool matched = false;
@@ -602,8 +621,9 @@ static int dense_layer_end(packer *p, const char *path, ap_error *err)
                            spec, l->image_name, l->layer_number, path, l->diff_id, hex);
         matched = true;
         l->packed = true;
-        strcpy(l->digest, l->diff_id);
-        l->size = l->uncompressed_size = p->usize;
+        snprintf(l->digest, sizeof l->digest, "sha256:%s", blob);
+        l->size = p->blob_size;
+        l->uncompressed_size = p->usize;
     }
     if (!matched && !by_content)
         return ap_fail(err, AP_ERR_FORMAT, "%s: layer %s: read twice", spec, path);
@@ -661,7 +681,7 @@ static json_t *platform_json(const char *platform)
 
 static int write_metadata(packer *p, ap_error *err)
 {
-    const char *layer_type = ap_codec_layer_media_type(p->dense ? AP_CODEC_NONE : p->opts->codec);
+    const char *layer_type = ap_codec_layer_media_type(p->opts->codec);
     /* configs, byte for byte, then the manifests airpack writes */
     for (size_t i = 0; i < p->n_images; i++) {
         pack_image *pi = &p->images[i];
@@ -883,8 +903,12 @@ static int run(packer *p, pack_report *report, ap_error *err)
     } else if (open_writer(p, tc, &head_size, err) < 0) {
         return -1;
     }
-    if (!p->dense && !(p->z = ap_compressor_new(o->codec, o->level, o->threads, bundle_writer_sink, p->w, err)))
+    /* --dense: layer blobs are made (and hashed here) at the codec's default level, as loaders remake them */
+    if (!(p->z = ap_compressor_new(o->codec, p->dense ? 0 : o->level, o->threads,
+                                   p->dense ? blob_hash_sink : bundle_writer_sink, p->dense ? (void *)p : p->w, err)))
         return -1;
+    if (p->dense && !(p->blob_hash = ap_sha256_new()))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     p->diff_hash = ap_sha256_new();
     p->chunk = malloc(LAYER_CHUNK);
     if (!p->diff_hash || !p->chunk)
@@ -974,6 +998,7 @@ int pack_run(const pack_options *opts, pack_report *report, ap_error *err)
         report->dense_segments = ds.n_segments;
     }
     dense_pack_free(p.dense);
+    ap_sha256_free(p.blob_hash);
     ap_sha256_free(p.diff_hash);
     free(p.chunk);
     for (size_t i = 0; i < p.n_entries; i++)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "../formats/codec.h"
 #include "../formats/dense_recipe.h"
 #include "../formats/digest.h"
 #include "../formats/stream.h"
@@ -443,23 +444,67 @@ void dense_reader_data(dense_reader *d, const void *buf, size_t n)
 
 /* ---- rebuilding layers ------------------------------------------------------- */
 
+/* The compressed blob on its way to the sink: hashed and counted. */
+typedef struct {
+    const ap_verify_sink *sink;
+    void *sink_ctx;
+    ap_sha256 *h;
+    uint64_t n;
+} blob_out;
+
+static int blob_sink(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    blob_out *b = ctx;
+    ap_sha256_update(b->h, buf, n);
+    b->n += n;
+    if (b->sink && b->sink->on_entry_data)
+        return b->sink->on_entry_data(b->sink_ctx, buf, n, err);
+    return 0;
+}
+
+static const ap_index_layer *index_layer(const dense_reader *d, const char *diff_hex)
+{
+    for (size_t i = 0; i < d->idx->n_images; i++)
+        for (size_t k = 0; k < d->idx->images[i].n_layers; k++)
+            if (!strcmp(d->idx->images[i].layers[k].diff_id + 7, diff_hex))
+                return &d->idx->images[i].layers[k];
+    return NULL;
+}
+
 static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, ap_error *err)
 {
     unsigned char *buf = malloc(REBUILD_BUF);
     ap_sha256 *h = ap_sha256_new();
+    blob_out bo = {.sink = sink, .sink_ctx = sink_ctx, .h = ap_sha256_new()};
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    ap_compressor *z = NULL;
     int rc = 0;
-    if (!buf || !h) {
+    if (!buf || !h || !bo.h) {
         rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (!(z = ap_compressor_new(AP_CODEC_ZSTD, 0, nproc > 0 ? (int)nproc : 1, blob_sink, &bo, err))) {
+        rc = -1;
         goto out;
     }
     for (uint64_t l = 0; l < d->r.n_layers && rc == 0; l++) {
         const ap_dense_layer *ly = &d->r.layers[l];
         char hex[AP_HEX_LEN + 1], path[sizeof "blobs/sha256/" + AP_HEX_LEN], name[160];
         ap_hex_encode(ly->diff_id, AP_SHA256_LEN, hex);
-        snprintf(path, sizeof path, "blobs/sha256/%s", hex);
-        ap_index_entry e = {.path = path, .size = ly->size};
-        memcpy(e.sha256, hex, sizeof e.sha256);
+        const ap_index_layer *il = index_layer(d, hex);
+        if (!il) {   /* check_recipe saw to it */
+            rc = ap_fail(err, AP_ERR_VERIFY, "layer sha256:%s is in no image", hex);
+            break;
+        }
+        snprintf(path, sizeof path, "blobs/sha256/%s", il->digest + 7);
+        ap_index_entry e = {.path = path, .size = il->size};
+        memcpy(e.sha256, il->digest + 7, sizeof e.sha256);
+        bo.n = 0;
         if (sink && sink->on_entry_begin && sink->on_entry_begin(sink_ctx, &e, err) < 0) {
+            rc = -1;
+            break;
+        }
+        if (ap_compressor_reset(z, blob_sink, &bo, err) < 0) {
             rc = -1;
             break;
         }
@@ -483,28 +528,43 @@ static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, 
                     break;
                 }
                 ap_sha256_update(h, buf, (size_t)got);
-                if (sink && sink->on_entry_data && sink->on_entry_data(sink_ctx, buf, (size_t)got, err) < 0)
+                if (ap_compressor_write(z, buf, (size_t)got, err) < 0)
                     rc = -1;
                 off += (uint64_t)got;
                 len -= (uint64_t)got;
             }
         }
-        if (rc < 0)
+        if (rc < 0 || ap_compressor_finish(z, err) < 0) {
+            rc = -1;
             break;
-        char got_hex[AP_HEX_LEN + 1];
+        }
+        char got_hex[AP_HEX_LEN + 1], blob_hex[AP_HEX_LEN + 1];
         ap_sha256_final_hex(h, got_hex);
+        ap_sha256_final_hex(bo.h, blob_hex);
         if (strcmp(got_hex, hex)) {
             layer_name(d, l, name, sizeof name);
             rc = ap_fail(err, AP_ERR_VERIFY, "%s rebuilt from its chunks hashes to sha256:%s, not its diff_id",
                          name, got_hex);
             break;
         }
+        if (strcmp(blob_hex, il->digest + 7) || bo.n != il->size) {
+            layer_name(d, l, name, sizeof name);
+            rc = ap_fail(err, AP_ERR_VERIFY,
+                         "%s: its tar is right (diff_id matches), but zstd here (libzstd %s) compresses it to "
+                         "sha256:%s (%llu bytes), not the blob %s (%llu bytes) that libzstd %s made when packing; "
+                         "load it with the packer's libzstd version",
+                         name, ZSTD_versionString(), blob_hex, (unsigned long long)bo.n, il->digest,
+                         (unsigned long long)il->size, d->idx->dense_zstd ? d->idx->dense_zstd : "?");
+            break;
+        }
         if (sink && sink->on_entry_end && sink->on_entry_end(sink_ctx, &e, err) < 0)
             rc = -1;
     }
 out:
+    ap_compressor_free(z);
     free(buf);
     ap_sha256_free(h);
+    ap_sha256_free(bo.h);
     return rc;
 }
 
