@@ -42,7 +42,9 @@ struct ap_chunker {
     unsigned char hdr[512];
     size_t hdr_have;
     uint64_t cuts[CUTQ];          /* forced cuts, ascending, stream offsets */
+    uint64_t cut_keys[CUTQ];      /* the file key of the bytes from each cut on (0: tar headers) */
     size_t cut_head, cut_n;
+    uint64_t key;                 /* of the chunk being cut */
 };
 
 ap_chunker *ap_chunker_new(size_t avg, bool tar_aware, ap_chunk_fn fn, void *ctx, ap_error *err)
@@ -82,14 +84,51 @@ void ap_chunker_free(ap_chunker *c)
     free(c);
 }
 
-static void push_cut(ap_chunker *c, uint64_t at)
+static void push_cut(ap_chunker *c, uint64_t at, uint64_t key)
 {
     if (c->cut_n == CUTQ)
         return;     /* cannot happen with SLICE input; losing a cut only costs dedup */
     if (c->cut_n && c->cuts[(c->cut_head + c->cut_n - 1) % CUTQ] >= at)
         return;
     c->cuts[(c->cut_head + c->cut_n) % CUTQ] = at;
+    c->cut_keys[(c->cut_head + c->cut_n) % CUTQ] = key;
     c->cut_n++;
+}
+
+static uint64_t fnv(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/* A key that puts like files together: extension, then base name, then path. */
+static uint64_t file_key(const unsigned char *h)
+{
+    char path[260];
+    size_t n = 0;
+    if (h[345]) {
+        for (size_t i = 345; i < 500 && h[i]; i++)
+            path[n++] = (char)h[i];
+        path[n++] = '/';
+    }
+    for (size_t i = 0; i < 100 && h[i]; i++)
+        path[n++] = (char)h[i];
+    size_t base = n;
+    while (base > 0 && path[base - 1] != '/')
+        base--;
+    size_t dot = n;
+    while (dot > base && path[dot - 1] != '.')
+        dot--;
+    uint64_t ext = dot > base ? fnv(path + dot, n - dot) : 0;
+    uint64_t key = (ext & 0xffff) << 48 | (fnv(path + base, n - base) & 0xffffff) << 24 | (fnv(path, n) & 0xffffff);
+    return key ? key : 1;
+}
+
+uint64_t ap_chunker_key(const ap_chunker *c)
+{
+    return c->key;
 }
 
 static uint64_t octal_field(const unsigned char *p, size_t n, bool *ok)
@@ -140,9 +179,9 @@ static void parse_header(ap_chunker *c)
     char type = (char)h[156];
     bool meta = type == 'x' || type == 'g' || type == 'L' || type == 'K';
     if (!c->prev_meta)
-        push_cut(c, H);
+        push_cut(c, H, 0);
     if ((type == '0' || type == 0 || type == '7') && size > 0)
-        push_cut(c, H + 512);
+        push_cut(c, H + 512, file_key(h));
     c->prev_meta = meta;
     c->next_hdr = H + 512 + ((size + 511) & ~(uint64_t)511);
     c->hdr_have = 0;
@@ -186,6 +225,7 @@ static int cut_chunks(ap_chunker *c, bool final, ap_error *err)
 {
     for (;;) {
         while (c->cut_n && c->cuts[c->cut_head] <= c->start) {
+            c->key = c->cut_keys[c->cut_head];
             c->cut_head = (c->cut_head + 1) % CUTQ;
             c->cut_n--;
         }
@@ -267,5 +307,6 @@ int ap_chunker_finish(ap_chunker *c, ap_error *err)
     c->next_hdr = 0;
     c->hdr_have = 0;
     c->cut_head = c->cut_n = 0;
+    c->key = 0;
     return rc;
 }

@@ -30,6 +30,11 @@ typedef struct ap_chunker ap_chunker;
 /* avg: a power of two from 1 KiB to 1 MiB; min = avg/4, max = avg*4. */
 ap_chunker *ap_chunker_new(size_t avg, bool tar_aware, ap_chunk_fn fn, void *ctx, ap_error *err);
 int ap_chunker_write(ap_chunker *c, const void *buf, size_t n, ap_error *err);
+/* During the callback: a key of the file the chunk belongs to (tar_aware), so a
+ * packer can put like content together: the same for chunks of files with the
+ * same path, close for the same base name and extension; 0 for tar headers and
+ * for streams that are not tars. */
+uint64_t ap_chunker_key(const ap_chunker *c);
 /* Emits the last chunk; the chunker is then ready for a new stream. */
 int ap_chunker_finish(ap_chunker *c, ap_error *err);
 void ap_chunker_free(ap_chunker *c);

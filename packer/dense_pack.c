@@ -15,27 +15,21 @@
 
 #define COPY_BUF (1u << 20)
 
-typedef struct {
-    uint64_t file_off;        /* in the temporary file */
-    uint64_t comp_size;
-} seg_place;
-
 struct dense_pack {
     dense_pack_options o;
     ap_chunker *chunker;
     ZSTD_CCtx *zc;
     unsigned char *zout;
     size_t zout_cap;
-    int fd;
+    int fd;                       /* the distinct chunks, raw, in the order first met */
     char tmp_path[4096];
     uint64_t file_off;
-    /* the recipe being built */
+    /* the recipe being built; chunk segment/offset are set by finish */
     ap_dense_recipe r;
+    uint64_t *raw_off;            /* per chunk (first-met numbering until finish) */
+    uint64_t *key;                /* per chunk: the chunker's file key */
+    uint32_t *order;              /* after finish: chunk (final numbering) -> first-met number */
     size_t chunks_cap;
-    size_t segs_cap;
-    seg_place *place;
-    bool seg_open;
-    uint64_t seg_fill;
     /* chunk hash table: slot -> chunk number + 1 (0 = empty) */
     uint32_t *table;
     size_t table_cap;
@@ -53,59 +47,6 @@ struct dense_pack {
 static int zcheck(size_t r, const char *what, ap_error *err)
 {
     return ZSTD_isError(r) ? ap_fail(err, AP_ERR_FORMAT, "zstd: %s: %s", what, ZSTD_getErrorName(r)) : 0;
-}
-
-static int drain(dense_pack *d, ZSTD_inBuffer *in, ZSTD_EndDirective how, ap_error *err)
-{
-    for (;;) {
-        ZSTD_outBuffer out = {d->zout, d->zout_cap, 0};
-        size_t left = ZSTD_compressStream2(d->zc, &out, in, how);
-        if (zcheck(left, "compressing a dense segment", err) < 0)
-            return -1;
-        if (out.pos && ap_write_all(d->fd, d->zout, out.pos, "the dense temporary file", err) < 0)
-            return -1;
-        d->file_off += out.pos;
-        if (how == ZSTD_e_end ? left == 0 : in->pos == in->size)
-            return 0;
-    }
-}
-
-static int close_segment(dense_pack *d, ap_error *err)
-{
-    if (!d->seg_open)
-        return 0;
-    ZSTD_inBuffer in = {NULL, 0, 0};
-    if (drain(d, &in, ZSTD_e_end, err) < 0)
-        return -1;
-    uint32_t s = d->r.n_segments - 1;
-    d->place[s].comp_size = d->file_off - d->place[s].file_off;
-    d->r.segment_size[s] = d->seg_fill;
-    d->seg_open = false;
-    return 0;
-}
-
-static int open_segment(dense_pack *d, ap_error *err)
-{
-    if (d->r.n_segments >= AP_DENSE_MAX_SEGMENTS)
-        return ap_fail(err, AP_ERR_FORMAT, "dense: more than %u segments", AP_DENSE_MAX_SEGMENTS);
-    if (d->r.n_segments == d->segs_cap) {
-        size_t cap = d->segs_cap ? d->segs_cap * 2 : 64;
-        uint64_t *sz = realloc(d->r.segment_size, cap * sizeof *sz);
-        if (sz)
-            d->r.segment_size = sz;
-        seg_place *pl = realloc(d->place, cap * sizeof *pl);
-        if (pl)
-            d->place = pl;
-        if (!sz || !pl)
-            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-        d->segs_cap = cap;
-    }
-    d->place[d->r.n_segments] = (seg_place){d->file_off, 0};
-    d->r.segment_size[d->r.n_segments] = 0;
-    d->r.n_segments++;
-    d->seg_open = true;
-    d->seg_fill = 0;
-    return zcheck(ZSTD_CCtx_reset(d->zc, ZSTD_reset_session_only), "starting a segment", err);
 }
 
 static uint64_t slot_of(const unsigned char *hash, size_t cap)
@@ -164,32 +105,34 @@ static int on_chunk(void *ctx, const unsigned char *data, size_t n, ap_error *er
     }
     if (d->r.n_chunks >= UINT32_MAX - 1)
         return ap_fail(err, AP_ERR_FORMAT, "dense: more than 2^32 distinct chunks");
-    /* a new chunk: into the current segment, or a new one */
-    if (d->seg_open && d->seg_fill + n > d->o.segment_size && close_segment(d, err) < 0)
-        return -1;
-    if (!d->seg_open && open_segment(d, err) < 0)
-        return -1;
     if (d->r.n_chunks == d->chunks_cap) {
         size_t cap = d->chunks_cap ? d->chunks_cap * 2 : 4096;
         ap_dense_chunk *c = realloc(d->r.chunks, cap * sizeof *c);
-        if (!c)
+        if (c)
+            d->r.chunks = c;
+        uint64_t *ro = realloc(d->raw_off, cap * sizeof *ro);
+        if (ro)
+            d->raw_off = ro;
+        uint64_t *k = realloc(d->key, cap * sizeof *k);
+        if (k)
+            d->key = k;
+        if (!c || !ro || !k)
             return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-        d->r.chunks = c;
         d->chunks_cap = cap;
     }
-    ap_dense_chunk *c = &d->r.chunks[d->r.n_chunks];
-    c->segment = d->r.n_segments - 1;
+    uint64_t i = d->r.n_chunks;
+    ap_dense_chunk *c = &d->r.chunks[i];
     c->length = (uint32_t)n;
-    c->offset = d->seg_fill;
     memcpy(c->hash, hash, AP_DENSE_HASH_LEN);
-    d->table[s] = (uint32_t)(d->r.n_chunks + 1);
-    d->r.n_chunks++;
-    d->seg_fill += n;
-    d->st.unique_bytes += n;
-    ZSTD_inBuffer in = {data, n, 0};
-    if (drain(d, &in, ZSTD_e_continue, err) < 0)
+    d->raw_off[i] = d->file_off;
+    d->key[i] = ap_chunker_key(d->chunker);
+    if (ap_write_all(d->fd, data, n, "the dense temporary file", err) < 0)
         return -1;
-    return add_ref(d, c - d->r.chunks, err);
+    d->file_off += n;
+    d->table[s] = (uint32_t)(i + 1);
+    d->r.n_chunks++;
+    d->st.unique_bytes += n;
+    return add_ref(d, (uint32_t)i, err);
 }
 
 dense_pack *dense_pack_new(const char *dir, const dense_pack_options *o, ap_error *err)
@@ -216,6 +159,9 @@ dense_pack *dense_pack_new(const char *dir, const dense_pack_options *o, ap_erro
     }
     if (!d->o.segment_size)
         d->o.segment_size = 1ULL << d->o.window_log;
+    const char *seg_env = getenv("AIRPACK_DENSE_SEGMENT_MIB");   /* tuning aid; not a user option */
+    if (seg_env && atoi(seg_env) > 0)
+        d->o.segment_size = (uint64_t)atoi(seg_env) << 20;
     d->r.window_log = d->o.window_log;
     if (!(d->chunker = ap_chunker_new(d->o.chunk_avg, true, on_chunk, d, err)))
         goto fail;
@@ -302,10 +248,72 @@ int dense_pack_layer_end(dense_pack *d, const char *diff_id, bool keep, ap_error
     return 0;
 }
 
+static const dense_pack *sort_ctx;
+
+static int cmp_chunk(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint64_t kx = sort_ctx->key[x], ky = sort_ctx->key[y];
+    if (kx != ky)
+        return kx < ky ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* Puts the distinct chunks in their final order (like files together: tar
+ * headers, then by extension, base name and path; first-met order within) and
+ * cuts that order into segments. */
 int dense_pack_finish(dense_pack *d, ap_error *err)
 {
-    if (close_segment(d, err) < 0)
-        return -1;
+    uint64_t n = d->r.n_chunks;
+    d->order = malloc((size_t)(n ? n : 1) * sizeof *d->order);
+    uint32_t *new_of = malloc((size_t)(n ? n : 1) * sizeof *new_of);
+    ap_dense_chunk *sorted = malloc((size_t)(n ? n : 1) * sizeof *sorted);
+    if (!d->order || !new_of || !sorted) {
+        free(new_of);
+        free(sorted);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    for (uint64_t i = 0; i < n; i++)
+        d->order[i] = (uint32_t)i;
+    sort_ctx = d;
+    qsort(d->order, (size_t)n, sizeof *d->order, cmp_chunk);
+    sort_ctx = NULL;
+    size_t segs_cap = 0;
+    uint64_t fill = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        ap_dense_chunk c = d->r.chunks[d->order[i]];
+        if (d->r.n_segments == 0 || fill + c.length > d->o.segment_size) {
+            if (d->r.n_segments >= AP_DENSE_MAX_SEGMENTS) {
+                free(new_of);
+                free(sorted);
+                return ap_fail(err, AP_ERR_FORMAT, "dense: more than %u segments", AP_DENSE_MAX_SEGMENTS);
+            }
+            if (d->r.n_segments == segs_cap) {
+                segs_cap = segs_cap ? segs_cap * 2 : 64;
+                uint64_t *sz = realloc(d->r.segment_size, segs_cap * sizeof *sz);
+                if (!sz) {
+                    free(new_of);
+                    free(sorted);
+                    return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+                }
+                d->r.segment_size = sz;
+            }
+            d->r.segment_size[d->r.n_segments++] = 0;
+            fill = 0;
+        }
+        c.segment = d->r.n_segments - 1;
+        c.offset = fill;
+        fill += c.length;
+        d->r.segment_size[c.segment] = fill;
+        sorted[i] = c;
+        new_of[d->order[i]] = (uint32_t)i;
+    }
+    free(d->r.chunks);
+    d->r.chunks = sorted;
+    for (uint64_t l = 0; l < d->r.n_layers; l++)
+        for (uint64_t k = 0; k < d->r.layers[l].n_refs; k++)
+            d->r.layers[l].refs[k] = new_of[d->r.layers[l].refs[k]];
+    free(new_of);
     if (ap_dense_recipe_write(&d->r, &d->recipe, &d->recipe_len, err) < 0)
         return -1;
     /* what we write must be what a reader accepts */
@@ -329,6 +337,26 @@ unsigned dense_pack_window_log(const dense_pack *d)
     return d->o.window_log;
 }
 
+typedef struct {
+    dense_pack *d;
+    bundle_writer *w;
+} seg_out;
+
+static int compress_into(dense_pack *d, bundle_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective how, ap_error *err)
+{
+    for (;;) {
+        ZSTD_outBuffer out = {d->zout, d->zout_cap, 0};
+        size_t left = ZSTD_compressStream2(d->zc, &out, in, how);
+        if (zcheck(left, "compressing a dense segment", err) < 0)
+            return -1;
+        if (out.pos && bundle_writer_write(w, d->zout, out.pos, err) < 0)
+            return -1;
+        d->st.compressed_bytes += out.pos;
+        if (how == ZSTD_e_end ? left == 0 : in->pos == in->size)
+            return 0;
+    }
+}
+
 int dense_pack_write_entries(dense_pack *d, bundle_writer *w,
                              int (*record)(void *ctx, const ap_index_entry *e, ap_error *err), void *ctx,
                              ap_error *err)
@@ -344,22 +372,37 @@ int dense_pack_write_entries(dense_pack *d, bundle_writer *w,
     if (!buf)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     int rc = 0;
+    uint64_t i = 0;
     for (uint32_t s = 0; s < d->r.n_segments && rc == 0; s++) {
         char path[64];
         ap_dense_segment_path(s, path, sizeof path);
         rc = bundle_writer_begin(w, err);
-        uint64_t off = d->place[s].file_off, left = d->place[s].comp_size;
-        while (rc == 0 && left > 0) {
-            size_t want = left < COPY_BUF ? (size_t)left : COPY_BUF;
-            ssize_t got = pread(d->fd, buf, want, (off_t)off);
-            if (got <= 0) {
-                rc = got < 0 ? ap_fail_errno(err, AP_ERR_IO, "reading the dense temporary file")
-                             : ap_fail(err, AP_ERR_IO, "the dense temporary file is short");
-                break;
+        if (rc == 0)
+            rc = zcheck(ZSTD_CCtx_reset(d->zc, ZSTD_reset_session_only), "starting a segment", err);
+        /* the segment's chunks, read back in runs that lie together in the raw file */
+        while (rc == 0 && i < d->r.n_chunks && d->r.chunks[i].segment == s) {
+            uint64_t off = d->raw_off[d->order[i]], len = d->r.chunks[i].length;
+            for (i++; i < d->r.n_chunks && d->r.chunks[i].segment == s &&
+                      d->raw_off[d->order[i]] == off + len && len + d->r.chunks[i].length <= COPY_BUF;
+                 i++)
+                len += d->r.chunks[i].length;
+            while (len > 0 && rc == 0) {
+                size_t want = len < COPY_BUF ? (size_t)len : COPY_BUF;
+                ssize_t got = pread(d->fd, buf, want, (off_t)off);
+                if (got <= 0) {
+                    rc = got < 0 ? ap_fail_errno(err, AP_ERR_IO, "reading the dense temporary file")
+                                 : ap_fail(err, AP_ERR_IO, "the dense temporary file is short");
+                    break;
+                }
+                ZSTD_inBuffer in = {buf, (size_t)got, 0};
+                rc = compress_into(d, w, &in, ZSTD_e_continue, err);
+                off += (uint64_t)got;
+                len -= (uint64_t)got;
             }
-            rc = bundle_writer_write(w, buf, (size_t)got, err);
-            off += (uint64_t)got;
-            left -= (uint64_t)got;
+        }
+        if (rc == 0) {
+            ZSTD_inBuffer in = {NULL, 0, 0};
+            rc = compress_into(d, w, &in, ZSTD_e_end, err);
         }
         if (rc == 0)
             rc = bundle_writer_end(w, path, &e, err);
@@ -367,7 +410,6 @@ int dense_pack_write_entries(dense_pack *d, bundle_writer *w,
             free(e.path);
             rc = -1;
         }
-        d->st.compressed_bytes += d->place[s].comp_size;
     }
     free(buf);
     return rc;
@@ -390,7 +432,9 @@ void dense_pack_free(dense_pack *d)
     free(d->zout);
     if (d->fd >= 0)
         close(d->fd);
-    free(d->place);
+    free(d->raw_off);
+    free(d->key);
+    free(d->order);
     free(d->table);
     free(d->refs);
     free(d->recipe);
