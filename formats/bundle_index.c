@@ -419,11 +419,15 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
         return ap_fail(err, AP_ERR_FORMAT, "index: \"dense\" must be present exactly in a version %d bundle",
                        AP_BUNDLE_FORMAT_DENSE);
     if (dense) {
-        static const char *const dkeys[] = {"window_log", "unique_bytes", "zstd"};
+        static const char *const dkeys[] = {"window_log", "unique_bytes", "zstd", "blob_level"};
         uint64_t wl;
+        json_t *bl = json_object_get(dense, "blob_level");
+        if (!json_is_integer(bl) || json_integer_value(bl) < -7 || json_integer_value(bl) > 19)
+            return ap_fail(err, AP_ERR_FORMAT, "index: dense: blob_level must be an integer from -7 to 19");
+        out->dense_blob_level = (int)json_integer_value(bl);
         if (!json_is_object(dense))
             return ap_fail(err, AP_ERR_FORMAT, "index: dense: not an object");
-        if (check_keys(dense, dkeys, 3, "dense", err) < 0 || get_size(dense, "window_log", &wl, "dense", err) < 0 ||
+        if (check_keys(dense, dkeys, 4, "dense", err) < 0 || get_size(dense, "window_log", &wl, "dense", err) < 0 ||
             get_size(dense, "unique_bytes", &out->dense_unique_bytes, "dense", err) < 0 ||
             get_dup_string(dense, "zstd", &out->dense_zstd, "dense", err) < 0)
             return -1;
@@ -605,7 +609,8 @@ char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *e
         json_t *d = json_object();
         if (put(root, "dense", d) < 0 || put(d, "window_log", json_integer(idx->dense_window_log)) < 0 ||
             put(d, "unique_bytes", size_value(idx->dense_unique_bytes)) < 0 ||
-            put(d, "zstd", json_string(idx->dense_zstd ? idx->dense_zstd : "")) < 0)
+            put(d, "zstd", json_string(idx->dense_zstd ? idx->dense_zstd : "")) < 0 ||
+            put(d, "blob_level", json_integer(idx->dense_blob_level)) < 0)
             goto fail;
     }
     for (size_t i = 0; i < idx->n_images; i++)

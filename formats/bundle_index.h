@@ -64,11 +64,12 @@ typedef struct {
     size_t n_entries;
     /* Dense bundles only (version AP_BUNDLE_FORMAT_DENSE, "dense" in the JSON): layer blobs
      * are not entries; a loader rebuilds each layer's tar from airpack/dense/ chunks and
-     * compresses it with airpack's zstd at the default level, which gives the blob the
+     * compresses it with airpack's zstd at dense_blob_level, which gives the blob the
      * index lists (digest, size, media type ...tar+zstd). */
     unsigned dense_window_log;        /* 0: not dense; else the zstd window a rebuild needs, log2 */
     uint64_t dense_unique_bytes;      /* decompressed bytes of all segments (the rebuild's spill) */
     char *dense_zstd;                 /* libzstd version that made the blob digests ("1.5.4") */
+    int dense_blob_level;             /* the zstd level of the layer blobs (-7..19) */
 } ap_bundle_index;
 
 /* Canonical JSON, NUL-terminated, *len excludes the NUL. Caller frees. */

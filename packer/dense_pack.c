@@ -254,7 +254,7 @@ static int cmp_chunk(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     uint64_t kx = sort_ctx->key[x], ky = sort_ctx->key[y];
-    if (kx != ky)
+    if (kx != ky && !getenv("AIRPACK_DENSE_NOSORT"))
         return kx < ky ? -1 : 1;
     return x < y ? -1 : x > y;
 }

@@ -23,6 +23,9 @@
 
 #define DENSE_WINDOW_LOG_DEFAULT 27
 #define DENSE_LEVEL_DEFAULT 19
+/* The zstd level of the layer blobs a loader makes (and the packer hashes): fast,
+ * because every load makes them again. */
+#define DENSE_BLOB_LEVEL 1
 
 typedef struct {
     int level;                /* zstd level (0 = DENSE_LEVEL_DEFAULT) */

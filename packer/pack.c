@@ -55,6 +55,7 @@ typedef struct {
     dense_pack *dense;            /* pack --dense: layers go here, not to blobs */
     ap_sha256 *blob_hash;         /* --dense: the zstd blob a loader will make of the layer */
     uint64_t blob_size;
+    int blob_level;
 } packer;
 
 /* ---- choosing images -------------------------------------------------- */
@@ -331,6 +332,7 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
         idx->dense_window_log = dense_pack_window_log(p->dense);
         idx->dense_unique_bytes = ds.unique_bytes;
         idx->dense_zstd = (char *)ZSTD_versionString();
+        idx->dense_blob_level = p->blob_level;
     }
     idx->images = calloc(p->n_images, sizeof *idx->images);
     if (!idx->images)
@@ -903,8 +905,12 @@ static int run(packer *p, pack_report *report, ap_error *err)
     } else if (open_writer(p, tc, &head_size, err) < 0) {
         return -1;
     }
-    /* --dense: layer blobs are made (and hashed here) at the codec's default level, as loaders remake them */
-    if (!(p->z = ap_compressor_new(o->codec, p->dense ? 0 : o->level, o->threads,
+    /* --dense: layer blobs are made (and hashed here) at a fast level, as loaders remake them */
+    if (p->dense) {
+        const char *bl = getenv("AIRPACK_DENSE_BLOB_LEVEL");   /* tuning aid; not a user option */
+        p->blob_level = bl ? atoi(bl) : DENSE_BLOB_LEVEL;
+    }
+    if (!(p->z = ap_compressor_new(o->codec, p->dense ? p->blob_level : o->level, o->threads,
                                    p->dense ? blob_hash_sink : bundle_writer_sink, p->dense ? (void *)p : p->w, err)))
         return -1;
     if (p->dense && !(p->blob_hash = ap_sha256_new()))

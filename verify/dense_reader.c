@@ -36,12 +36,10 @@ struct dense_reader {
     unsigned char *dout;
     size_t dout_cap;
     uint64_t seg_out;
-    uint64_t chunk_i;
-    uint32_t chunk_have;
-    ap_sha256 *ch;
     unsigned char *bad;           /* bitmap: chunks that did not check out */
     bool seg_failed;
     bool frame_done;
+    bool located;                 /* locate_damage ran for the current segment */
     char seg_msg[300];
     int spill_fd;
     char spill_dir[4096];
@@ -126,7 +124,6 @@ void dense_reader_free(dense_reader *d)
     free(d->rbuf);
     ZSTD_freeDCtx(d->dz);
     free(d->dout);
-    ap_sha256_free(d->ch);
     free(d->bad);
     if (d->spill_fd >= 0)
         close(d->spill_fd);
@@ -200,6 +197,8 @@ static uint64_t bad_in_segment(const dense_reader *d, long seg)
     return n;
 }
 
+static void locate_damage(dense_reader *d);
+
 void dense_reader_damage(dense_reader *d, const ap_index_entry *e, char *out, size_t n)
 {
     out[0] = 0;
@@ -209,6 +208,8 @@ void dense_reader_damage(dense_reader *d, const ap_index_entry *e, char *out, si
     }
     if (!d->have_recipe || d->cur < 0 || (uint64_t)d->cur >= d->r.n_segments)
         return;
+    if (d->o.rebuild)
+        locate_damage(d);
     uint64_t nb = bad_in_segment(d, d->cur);
     if (nb) {
         snprintf(out, n, "%llu damaged chunk(s) in it; layers that depend on them: ", (unsigned long long)nb);
@@ -302,9 +303,6 @@ static void seg_fail(dense_reader *d, const char *fmt, ...)
         va_end(ap);
     }
     d->seg_failed = true;
-    /* whatever was not checked yet counts as damaged */
-    for (uint64_t c = d->chunk_i; c < d->r.n_chunks && d->r.chunks[c].segment == (uint32_t)d->cur; c++)
-        d->bad[c / 8] |= (unsigned char)(1u << (c % 8));
 }
 
 static int open_spill(dense_reader *d, ap_error *err)
@@ -339,7 +337,7 @@ int dense_reader_begin(dense_reader *d, const ap_index_entry *e, ap_error *err)
     d->seg_failed = false;
     d->frame_done = false;
     d->seg_out = 0;
-    d->chunk_have = 0;
+    d->located = false;
     if (!strcmp(e->path, AP_DENSE_RECIPE_PATH)) {
         if (e->size > AP_DENSE_RECIPE_MAX)
             return ap_fail(err, AP_ERR_FORMAT, "%llu bytes, over the %u MiB limit of a recipe",
@@ -355,7 +353,6 @@ int dense_reader_begin(dense_reader *d, const ap_index_entry *e, ap_error *err)
     d->cur = atol(e->path + strlen(DENSE_PREFIX));
     if (d->cur < 0 || (uint64_t)d->cur >= d->r.n_segments)
         return ap_fail(err, AP_ERR_FORMAT, "segment %ld is not in the recipe", d->cur);
-    d->chunk_i = d->seg_first[d->cur];
     if (!d->o.rebuild)
         return 0;
     if (d->spill_fd < 0 && open_spill(d, err) < 0)
@@ -364,8 +361,7 @@ int dense_reader_begin(dense_reader *d, const ap_index_entry *e, ap_error *err)
         d->dz = ZSTD_createDCtx();
         d->dout_cap = ZSTD_DStreamOutSize();
         d->dout = malloc(d->dout_cap);
-        d->ch = ap_sha256_new();
-        if (!d->dz || !d->dout || !d->ch)
+        if (!d->dz || !d->dout)
             return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     }
     ZSTD_DCtx_reset(d->dz, ZSTD_reset_session_and_parameters);
@@ -387,25 +383,31 @@ static void segment_output(dense_reader *d, const unsigned char *p, size_t n)
         return;
     }
     d->seg_out += n;
-    while (n > 0) {
-        const ap_dense_chunk *c = &d->r.chunks[d->chunk_i];
-        size_t take = c->length - d->chunk_have;
-        if (take > n)
-            take = n;
-        ap_sha256_update(d->ch, p, take);
-        d->chunk_have += (uint32_t)take;
-        p += take;
-        n -= take;
-        if (d->chunk_have == c->length) {
-            char hex[AP_HEX_LEN + 1], want[2 * AP_DENSE_HASH_LEN + 1];
-            ap_sha256_final_hex(d->ch, hex);
-            ap_hex_encode(c->hash, AP_DENSE_HASH_LEN, want);
-            if (memcmp(hex, want, 2 * AP_DENSE_HASH_LEN))
-                d->bad[d->chunk_i / 8] |= (unsigned char)(1u << (d->chunk_i % 8));
-            d->chunk_i++;
-            d->chunk_have = 0;
+}
+
+/* A segment failed: which of its chunks are damaged? Those that did not decompress,
+ * and those whose decompressed bytes (in the spill) do not match their hash. Chunks
+ * are checked only here: when a segment's sha256 matches the signed index, its
+ * chunks are the signed ones, and each rebuilt layer is checked against its diff_id. */
+static void locate_damage(dense_reader *d)
+{
+    if (d->cur < 0 || d->located)
+        return;
+    d->located = true;
+    unsigned char *buf = malloc(AP_DENSE_CHUNK_MAX);
+    for (uint64_t c = d->seg_first[d->cur]; c < d->r.n_chunks && d->r.chunks[c].segment == (uint32_t)d->cur; c++) {
+        const ap_dense_chunk *ch = &d->r.chunks[c];
+        bool bad = true;
+        if (buf && d->spill_fd >= 0 && ch->offset + ch->length <= d->seg_out &&
+            pread(d->spill_fd, buf, ch->length, (off_t)(d->r.segment_base[d->cur] + ch->offset)) == (ssize_t)ch->length) {
+            unsigned char h[AP_DENSE_HASH_LEN];
+            ap_dense_chunk_hash(buf, ch->length, h);
+            bad = memcmp(h, ch->hash, AP_DENSE_HASH_LEN) != 0;
         }
+        if (bad)
+            d->bad[c / 8] |= (unsigned char)(1u << (c % 8));
     }
+    free(buf);
 }
 
 void dense_reader_data(dense_reader *d, const void *buf, size_t n)
@@ -483,7 +485,8 @@ static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, 
         rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (!(z = ap_compressor_new(AP_CODEC_ZSTD, 0, nproc > 0 ? (int)nproc : 1, blob_sink, &bo, err))) {
+    if (!(z = ap_compressor_new(AP_CODEC_ZSTD, d->idx->dense_blob_level ? d->idx->dense_blob_level : 3,
+                                nproc > 0 ? (int)nproc : 1, blob_sink, &bo, err))) {
         rc = -1;
         goto out;
     }
@@ -590,8 +593,7 @@ int dense_reader_end(dense_reader *d, const ap_index_entry *e, const ap_verify_s
         if (!d->seg_failed && d->seg_out != d->r.segment_size[d->cur])
             seg_fail(d, "decompresses to %llu bytes, the recipe says %llu", (unsigned long long)d->seg_out,
                      (unsigned long long)d->r.segment_size[d->cur]);
-        uint64_t nb = bad_in_segment(d, d->cur);
-        if (d->seg_failed || nb) {
+        if (d->seg_failed) {
             char what[1500];
             dense_reader_damage(d, e, what, sizeof what);
             return ap_fail(err, AP_ERR_VERIFY, "%s%s%s", d->seg_failed ? d->seg_msg : "", d->seg_failed ? "; " : "",
