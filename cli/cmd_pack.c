@@ -31,7 +31,7 @@ static const char usage_text[] =
     "  -j, --threads N          compression threads (default: all cores)\n"
     "      --dense              store content repeated across layers once (content-defined chunks,\n"
     "                           long-window zstd): much smaller for rebuilt images; plain docker load\n"
-    "                           cannot read it (use airpack load); --level defaults to 19 here\n"
+    "                           cannot read it (use airpack load); --level defaults to 12 here\n"
     "      --window N           --dense: zstd window 2^N bytes (default 27 = 128 MiB), which a loader\n"
     "                           needs as memory; loaders refuse more than their own --window\n"
     "      --chunk-size KIB     --dense: average chunk size, a power of two (default 32)\n"

@@ -1,15 +1,16 @@
 /* dense_pack.h: the writing side of dense bundles (pack --dense).
  *
  * Takes the uncompressed tars of a pack's layers one after another, cuts each
- * into content-defined chunks (formats/chunker.h), keeps every distinct chunk
- * once (a table of 128-bit chunk hashes, about 40 bytes of memory per distinct
- * chunk) and compresses the distinct chunks, in the order first seen, into
- * zstd segments: each one zstd frame with long-distance matching and a
- * 2^window_log window, closed once it holds segment_size bytes, so each
- * decodes alone. The segments go to a temporary file (unlinked at once) in
- * the output's directory, because the recipe that must precede them in the
- * bundle is known only at the end; dense_pack_write_entries then writes the
- * recipe and the segments into the bundle. */
+ * into content-defined chunks (formats/chunker.h) and keeps every distinct
+ * chunk once (a table of 128-bit chunk hashes: about 60 bytes of memory per
+ * distinct chunk, 4 per reference), raw, in a temporary file (unlinked at
+ * once) in the output's directory: disk for the distinct bytes. At the end
+ * (dense_pack_finish) the distinct chunks, in the order first met, are cut
+ * into segments of at most 2^window_log bytes; dense_pack_write_entries then writes the
+ * recipe and compresses each segment straight into the bundle: one zstd frame
+ * per segment (long-distance matching, 2^window_log window, multi-threaded
+ * with fixed jobs, so the bytes do not depend on the thread count), each
+ * decodable alone. */
 #ifndef AIRPACK_DENSE_PACK_H
 #define AIRPACK_DENSE_PACK_H
 
@@ -22,7 +23,7 @@
 #include "bundle_writer.h"
 
 #define DENSE_WINDOW_LOG_DEFAULT 27
-#define DENSE_LEVEL_DEFAULT 19
+#define DENSE_LEVEL_DEFAULT 12
 /* The zstd level of the layer blobs a loader makes (and the packer hashes): fast,
  * because every load makes them again. */
 #define DENSE_BLOB_LEVEL 1

@@ -906,10 +906,8 @@ static int run(packer *p, pack_report *report, ap_error *err)
         return -1;
     }
     /* --dense: layer blobs are made (and hashed here) at a fast level, as loaders remake them */
-    if (p->dense) {
-        const char *bl = getenv("AIRPACK_DENSE_BLOB_LEVEL");   /* tuning aid; not a user option */
-        p->blob_level = bl ? atoi(bl) : DENSE_BLOB_LEVEL;
-    }
+    if (p->dense)
+        p->blob_level = DENSE_BLOB_LEVEL;
     if (!(p->z = ap_compressor_new(o->codec, p->dense ? p->blob_level : o->level, o->threads,
                                    p->dense ? blob_hash_sink : bundle_writer_sink, p->dense ? (void *)p : p->w, err)))
         return -1;
