@@ -192,7 +192,12 @@ static void test_negative_and_bad_sizes(void **state)
 static void test_unknown_version(void **state)
 {
     (void)state;
-    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":2", "unknown bundle format version 2");
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":3", "unknown bundle format version 3");
+    /* version 2 is a dense bundle: it must say so, and only it may */
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":2", "\"dense\" must be present exactly in a version 2");
+    refuse_edit("\"compression\":", "\"dense\":{\"window_log\":27,\"unique_bytes\":1,\"zstd\":\"1.5.4\",\"blob_level\":1},"
+                "\"compression\":", "\"dense\" must be present exactly in a version 2");
+    refuse_edit("{\"path\":\"oci-layout\"", "{\"path\":\"airpack/dense/recipe\"", "in a bundle that is not dense");
     refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":\"1\"", "unknown bundle format version");
     refuse_edit("\"airpack_bundle\":1", "\"airpack_bundlf\":1", "not an airpack bundle index");
 }
