@@ -304,10 +304,15 @@ bundle deepjson deepjson2.tar
 expect_fail "deep JSON from an untrusted key: signature checked first" 1 "airpack/bundle.json.minisig at offset [0-9]+: signed by key ID [0-9A-F]+, which is not trusted" \
     "${V[@]}" -p k1.pub deepjson2.tar
 
-forge version '.airpack_bundle = 2'
+forge version '.airpack_bundle = 3'
 bundle version version.tar
-expect_fail "unknown format version" 1 "entry airpack/bundle.json at offset 0: bundle index: unknown bundle format version 2" \
+expect_fail "unknown format version" 1 "entry airpack/bundle.json at offset 0: bundle index: unknown bundle format version 3" \
     "${V[@]}" -p k1.pub version.tar
+# version 2 is a dense bundle (pack --dense): an index that says 2 but is not dense is refused
+forge version2 '.airpack_bundle = 2'
+bundle version2 version2.tar
+expect_fail "version 2 without its dense description" 1 "entry airpack/bundle.json at offset 0: bundle index: .*\"dense\" must be present" \
+    "${V[@]}" -p k1.pub version2.tar
 
 forge badindex '.entries[0].sha256 = "XYZ"'
 bundle badindex badindex.tar
