@@ -70,7 +70,7 @@ test-integration: airpack
 
 # Unit tests and the integration scripts that feed airpack hostile or broken
 # input, again under AddressSanitizer and UndefinedBehaviorSanitizer.
-ASAN_SUITES ?= verify_hostile pack_inputs pack_badinput load_oci load_archive delta split_parts
+ASAN_SUITES ?= verify_hostile pack_inputs pack_badinput load_oci load_archive delta split_parts dense
 asan: deps-check
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" build-asan/airpack $(UNIT_BIN:$(BUILD)/%=build-asan/%)

@@ -60,6 +60,11 @@ static void usage(FILE *out)
             "      --creds USER:PASS registry: credentials\n"
             "      --layer-compression none|gzip  docker-archive:/oci-archive: layers as plain\n"
             "                        tars (none, the default) or gzip\n"
+            "      --window N        dense bundles: refuse one that needs a zstd window over 2^N bytes\n"
+            "                        of memory (default 27 = 128 MiB)\n"
+            "      --spill-dir DIR   dense bundles: where the rebuild keeps the decompressed chunks\n"
+            "                        (as much disk as the bundle's distinct chunk bytes; default: next to\n"
+            "                        an oci:DIR target, else $TMPDIR or /var/tmp)\n"
             "\n"
             "Without -p or -P: the keys in the trusted-keys directory ($AIRPACK_TRUSTED_KEYS,\n"
             "else $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d) and ./airpack.pub.\n"
@@ -138,6 +143,8 @@ int cmd_load(int argc, char **argv)
         {"authfile", required_argument, NULL, OPT_AUTHFILE},
         {"creds", required_argument, NULL, OPT_CREDS},
         {"layer-compression", required_argument, NULL, OPT_LAYER_COMP},
+        {"window", required_argument, NULL, 'W'},
+        {"spill-dir", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -145,7 +152,8 @@ int cmd_load(int argc, char **argv)
     ap_error err;
     ap_error_clear(&err);
     bool as_json = false, quiet = false, explicit_keys = false;
-    const char *into = NULL;
+    const char *into = NULL, *spill_dir = NULL;
+    unsigned window_log_max = 0;
     load_options lopts = {.tls_verify = true};
     const char **images = calloc((size_t)argc + 1, sizeof *images);
     load_target *target = NULL;
@@ -189,6 +197,17 @@ int cmd_load(int argc, char **argv)
         case OPT_AUTHFILE: lopts.authfile = optarg; break;
         case OPT_CREDS: lopts.creds = optarg; break;
         case OPT_LAYER_COMP: lopts.layer_compression = optarg; break;
+        case 'W': {
+            char *end;
+            long wv = strtol(optarg, &end, 10);
+            if (*end || wv < 10 || wv > 31) {
+                ap_fail(&err, AP_ERR_USAGE, "--window takes a number from 10 to 31 (log2 bytes), not '%s'", optarg);
+                goto fail_run;
+            }
+            window_log_max = (unsigned)wv;
+            break;
+        }
+        case 'S': spill_dir = optarg; break;
         case 'h':
             usage(stdout);
             status = 0;
@@ -253,11 +272,29 @@ int cmd_load(int argc, char **argv)
 
     progress_line pl;
     progress_init(&pl, "loading", total, quiet || as_json);
+    /* a dense bundle's rebuild spills next to an oci:DIR target */
+    char spill_buf[4096];
+    if (!spill_dir && !strncmp(into, "oci:", 4)) {
+        snprintf(spill_buf, sizeof spill_buf, "%s", into + 4);
+        size_t sl = strlen(spill_buf);
+        while (sl > 1 && spill_buf[sl - 1] == '/')
+            spill_buf[--sl] = 0;
+        char *slash = strrchr(spill_buf, '/');
+        if (!slash)
+            strcpy(spill_buf, ".");
+        else if (slash == spill_buf)
+            spill_buf[1] = 0;
+        else
+            *slash = 0;
+        spill_dir = spill_buf;
+    }
     ap_load_opts opts = {
         .keys = keys.keys,
         .n_keys = keys.n,
         .progress = progress_update,
         .progress_ctx = &pl,
+        .spill_dir = spill_dir,
+        .window_log_max = window_log_max,
     };
     ap_load_report rep;
     int r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);

@@ -115,6 +115,16 @@ static uint64_t bundle_bytes(const ap_bundle_index *idx)
     return total;
 }
 
+/* A dense bundle's layers are stored as chunks: the bytes of its airpack/dense/ entries. */
+static uint64_t dense_stored(const ap_bundle_index *idx)
+{
+    uint64_t t = 0;
+    for (size_t i = 0; i < idx->n_entries; i++)
+        if (!strncmp(idx->entries[i].path, "airpack/dense/", 14))
+            t += idx->entries[i].size;
+    return t;
+}
+
 static void print_json(const char *path, const ap_bundle_index *idx)
 {
     json_t *o = json_object();
@@ -175,6 +185,13 @@ static void print_json(const char *path, const ap_bundle_index *idx)
     json_object_set_new(t, "entries", json_integer((json_int_t)idx->n_entries));
     json_object_set_new(t, "expected_layers", json_integer((json_int_t)ap_bundle_index_n_expected(idx)));
     json_object_set_new(o, "totals", t);
+    if (idx->dense_window_log) {
+        json_t *dj = json_object();
+        json_object_set_new(dj, "window_log", json_integer(idx->dense_window_log));
+        json_object_set_new(dj, "unique_bytes", json_integer((json_int_t)idx->dense_unique_bytes));
+        json_object_set_new(dj, "stored_bytes", json_integer((json_int_t)dense_stored(idx)));
+        json_object_set_new(o, "dense", dj);
+    }
     char *s = json_dumps(o, JSON_INDENT(2));
     if (s)
         puts(s);
@@ -187,7 +204,8 @@ static void print_text(const char *path, const ap_bundle_index *idx)
     uint64_t referenced = 0, distinct = 0, stored = 0;
     size_t n_distinct = 0, n_refs = 0;
     printf("%s: airpack bundle v%d, %zu image%s, %s layers, created %s by %s\n", path, idx->version,
-           idx->n_images, idx->n_images == 1 ? "" : "s", idx->compression, idx->created, idx->tool);
+           idx->n_images, idx->n_images == 1 ? "" : "s", idx->dense_window_log ? "dense (chunked, zstd)" : idx->compression,
+           idx->created, idx->tool);
     printf("(the signature is not checked here: run 'airpack verify')\n\n");
     for (size_t i = 0; i < idx->n_images; i++) {
         const ap_index_image *im = &idx->images[i];
@@ -226,8 +244,17 @@ static void print_text(const char *path, const ap_bundle_index *idx)
     format_bytes(d, sizeof d, (double)distinct);
     format_bytes(s, sizeof s, (double)stored);
     format_bytes(b, sizeof b, (double)bundle_bytes(idx));
-    printf("\n%zu layers as the images use them (%s uncompressed); %zu stored once (%s), compressed to %s.\n",
-           n_refs, r, n_distinct, d, s);
+    if (idx->dense_window_log) {
+        char u[32], c[32];
+        format_bytes(u, sizeof u, (double)idx->dense_unique_bytes);
+        format_bytes(c, sizeof c, (double)dense_stored(idx));
+        printf("\n%zu layers as the images use them (%s uncompressed); %zu distinct (%s), whose distinct chunks\n"
+               "(%s) are stored compressed to %s. Loading it needs a 2^%u-byte zstd window and %s of\n"
+               "temporary disk; plain 'docker load' cannot read it (use 'airpack load').\n",
+               n_refs, r, n_distinct, d, u, c, idx->dense_window_log, u);
+    } else
+        printf("\n%zu layers as the images use them (%s uncompressed); %zu stored once (%s), compressed to %s.\n",
+               n_refs, r, n_distinct, d, s);
     printf("Bundle entries: %zu, %s: %.0f%% of the layers' uncompressed size.\n", idx->n_entries, b,
            referenced ? 100.0 * (double)bundle_bytes(idx) / (double)referenced : 0.0);
     char *delta = delta_describe(idx);

@@ -32,6 +32,12 @@ static const char usage_text[] =
     "  -c, --compression ALG    zstd (default), gzip (for Docker < 23 on the far side) or none\n"
     "  -l, --level N            compression level (zstd default 3, gzip default 6)\n"
     "  -j, --threads N          compression threads (default: all cores)\n"
+    "      --dense              store content repeated across layers once (content-defined chunks,\n"
+    "                           long-window zstd): much smaller for rebuilt images; plain docker load\n"
+    "                           cannot read it (use airpack load); --level defaults to 12 here\n"
+    "      --window N           --dense: zstd window 2^N bytes (default 27 = 128 MiB), which a loader\n"
+    "                           needs as memory; loaders refuse more than their own --window\n"
+    "      --chunk-size KIB     --dense: average chunk size, a power of two (default 32)\n"
     "  -i, --image NAME         pack only this image (name or ID; repeatable)\n"
     "      --on-conflict WHICH  when two inputs give one name to different images: error (default),\n"
     "                           first or last input wins\n"
@@ -217,6 +223,9 @@ int cmd_pack(int argc, char **argv)
         {"authfile", required_argument, NULL, 'a'},
         {"creds", required_argument, NULL, 'r'},
         {"split", required_argument, NULL, 'Z'},
+        {"dense", no_argument, NULL, 'D'},
+        {"window", required_argument, NULL, 'W'},
+        {"chunk-size", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -286,6 +295,24 @@ int cmd_pack(int argc, char **argv)
             }
             break;
         case 'q': quiet = true; break;
+        case 'D': o.dense = true; break;
+        case 'W':
+        case 'K': {
+            char *end;
+            long wv = strtol(optarg, &end, 10);
+            bool bad = *end || (c == 'W' ? (wv < 10 || wv > 31) : (wv < 1 || wv > 1024 || (wv & (wv - 1))));
+            if (bad) {
+                fprintf(stderr, c == 'W' ? "airpack pack: --window takes a number from 10 to 31 (log2 bytes)\n"
+                                         : "airpack pack: --chunk-size takes a power of two from 1 to 1024 (KiB)\n");
+                free(images);
+                return 2;
+            }
+            if (c == 'W')
+                o.dense_window_log = (unsigned)wv;
+            else
+                o.dense_chunk = (size_t)wv << 10;
+            break;
+        }
         case 'F': images_from = optarg; break;
         case 'H': have_path = optarg; break;
         case 'S': since_path = optarg; break;
@@ -345,6 +372,16 @@ int cmd_pack(int argc, char **argv)
         free(images);
         return 2;
     }
+    if ((o.dense_window_log || o.dense_chunk) && !o.dense) {
+        fprintf(stderr, "airpack pack: --window and --chunk-size go with --dense\n");
+        free(images);
+        return 2;
+    }
+    if (o.dense && o.codec != AP_CODEC_ZSTD) {
+        fprintf(stderr, "airpack pack: --dense always uses zstd; leave out --compression\n");
+        free(images);
+        return 2;
+    }
     if (o.codec == AP_CODEC_GZIP && o.level > 9) {
         fprintf(stderr, "airpack pack: gzip levels go from 1 to 9\n");
         free(images);
@@ -383,6 +420,12 @@ int cmd_pack(int argc, char **argv)
             return 2;
         }
         o.key = &key;
+    }
+    if ((have_path || since_path) && o.dense) {
+        fprintf(stderr, "airpack pack: --dense cannot make a delta yet: give --dense, or --have/--since\n");
+        ap_seckey_wipe(&key);
+        free(images);
+        return 2;
     }
     if (have_path && since_path) {
         fprintf(stderr, "airpack pack: give --have or --since, not both\n");
@@ -456,7 +499,15 @@ int cmd_pack(int argc, char **argv)
             human(refd, sizeof refd, (double)r.referenced_bytes);
             human(bundle, sizeof bundle, (double)r.bundle_bytes);
             printf("%s: %zu images, %zu layers stored once (%zu as the images use them), %s compressed\n",
-                   output, r.n_images, r.n_layers_stored, r.n_layers_referenced, ap_codec_name(o.codec));
+                   output, r.n_images, r.n_layers_stored, r.n_layers_referenced,
+                   o.dense ? "dense, zstd" : ap_codec_name(o.codec));
+            if (o.dense) {
+                char uniq[32];
+                human(uniq, sizeof uniq, (double)r.dense_unique_bytes);
+                printf("  dense: %s in %llu distinct chunks, %u segments; a load needs a 2^%u-byte window and "
+                       "%s of temporary disk\n", uniq, (unsigned long long)r.dense_chunks, r.dense_segments,
+                       o.dense_window_log ? o.dense_window_log : 27, uniq);
+            }
             printf("  layers %s uncompressed as the images use them, %s distinct; bundle %s (%.0f%% of the first)\n",
                    refd, stored, bundle,
                    r.referenced_bytes ? 100.0 * (double)r.bundle_bytes / (double)r.referenced_bytes : 0.0);

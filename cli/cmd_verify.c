@@ -43,6 +43,10 @@ static void usage(FILE *out)
             "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
             "      --deep            also decompress every layer and check its diff_id, and check\n"
             "                        manifests, configs, index.json and manifest.json\n"
+            "      --window N        --deep on a dense bundle: refuse one that needs a zstd window over\n"
+            "                        2^N bytes of memory (default 27 = 128 MiB)\n"
+            "      --spill-dir DIR   --deep on a dense bundle: where the rebuild keeps the decompressed\n"
+            "                        chunks (default $TMPDIR or /var/tmp)\n"
             "      --json            print one JSON report object on stdout\n"
             "  -q, --quiet           no progress line\n"
             "\n"
@@ -118,6 +122,8 @@ int cmd_verify(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"part", no_argument, NULL, 'A'},
+        {"window", required_argument, NULL, 'W'},
+        {"spill-dir", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -125,6 +131,8 @@ int cmd_verify(int argc, char **argv)
     ap_error err;
     ap_error_clear(&err);
     bool deep = false, as_json = false, quiet = false, explicit_keys = false, one_part = false;
+    const char *spill_dir = NULL;
+    unsigned window_log_max = 0;
     int status = 2;
 
     if (ap_minisign_init(&err) < 0) {
@@ -147,6 +155,18 @@ int cmd_verify(int argc, char **argv)
                 goto fail_run;
             break;
         case 'd': deep = true; break;
+        case 'W': {
+            char *end;
+            long wv = strtol(optarg, &end, 10);
+            if (*end || wv < 10 || wv > 31) {
+                fprintf(stderr, "airpack verify: --window takes a number from 10 to 31 (log2 bytes)\n");
+                trusted_keys_free(&keys);
+                return 2;
+            }
+            window_log_max = (unsigned)wv;
+            break;
+        }
+        case 'S': spill_dir = optarg; break;
         case 'j': as_json = true; break;
         case 'q': quiet = true; break;
         case 'A': one_part = true; break;
@@ -204,6 +224,8 @@ int cmd_verify(int argc, char **argv)
         .keys = keys.keys,
         .n_keys = keys.n,
         .deep = deep,
+        .spill_dir = spill_dir,
+        .window_log_max = window_log_max,
         .progress = progress_update,
         .progress_ctx = &pl,
     };

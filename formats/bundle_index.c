@@ -77,10 +77,23 @@ static bool blob_path_valid(const char *path)
     return !strncmp(path, BLOB_PREFIX, BLOB_PREFIX_LEN) && ap_hex_valid(path + BLOB_PREFIX_LEN);
 }
 
+/* airpack/dense/recipe or airpack/dense/NNNNNN.zst */
+static bool dense_path_valid(const char *path)
+{
+    if (!strcmp(path, "airpack/dense/recipe"))
+        return true;
+    if (strncmp(path, "airpack/dense/", 14) || strlen(path) != 14 + 6 + 4 || strcmp(path + 20, ".zst"))
+        return false;
+    for (int i = 14; i < 20; i++)
+        if (path[i] < '0' || path[i] > '9')
+            return false;
+    return true;
+}
+
 static bool entry_path_valid(const char *path)
 {
     return blob_path_valid(path) || !strcmp(path, "oci-layout") || !strcmp(path, "index.json") ||
-           !strcmp(path, "manifest.json");
+           !strcmp(path, "manifest.json") || dense_path_valid(path);
 }
 
 /* Only the listed keys may appear in obj. */
@@ -179,7 +192,7 @@ static int parse_layer(json_t *l, ap_index_layer *out, int version, const char *
         return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
     json_t *exp = json_object_get(l, "expected");
     if (exp) {
-        if (version < AP_BUNDLE_FORMAT_DELTA_VERSION)
+        if (version != AP_BUNDLE_FORMAT_DELTA_VERSION)
             return ap_fail(err, AP_ERR_FORMAT, "%s: \"expected\" in a version %d index", where, version);
         if (!json_is_true(exp))
             return ap_fail(err, AP_ERR_FORMAT, "%s: \"expected\" is not true", where);
@@ -342,6 +355,11 @@ static int check_references(const ap_bundle_index *idx, ap_error *err)
             ap_fail(err, AP_ERR_FORMAT, "entries: path %s is listed twice", s[i]->path);
             goto out;
         }
+    for (size_t i = 0; i < idx->n_entries; i++)
+        if (!idx->dense_window_log && dense_path_valid(idx->entries[i].path)) {
+            ap_fail(err, AP_ERR_FORMAT, "entries: %s in a bundle that is not dense", idx->entries[i].path);
+            goto out;
+        }
     size_t n_refs = 0;
     for (size_t i = 0; i < idx->n_images; i++) {
         const ap_index_image *im = &idx->images[i];
@@ -363,6 +381,13 @@ static int check_references(const ap_bundle_index *idx, ap_error *err)
                     goto out;
                 }
                 continue;
+            }
+            if (idx->dense_window_log) {
+                if (strcmp(im->layers[k].media_type, "application/vnd.oci.image.layer.v1.tar+zstd")) {
+                    ap_fail(err, AP_ERR_FORMAT, "%s: a dense bundle's layers are ...tar+zstd", where);
+                    goto out;
+                }
+                continue;   /* rebuilt, not stored */
             }
             if (check_blob_listed(s, idx->n_entries, im->layers[k].digest, im->layers[k].size, where,
                                   err) < 0)
@@ -404,7 +429,7 @@ out:
 static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
 {
     static const char *const keys[] = {"airpack_bundle", "created", "tool", "compression", "images",
-                                       "entries"};
+                                       "entries", "dense"};
     if (!json_is_object(root))
         return ap_fail(err, AP_ERR_FORMAT, "not a JSON object");
     /* The version first: an index from a newer airpack is refused as such. */
@@ -412,15 +437,40 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
     if (!ver)
         return ap_fail(err, AP_ERR_FORMAT, "not an airpack bundle index (no \"airpack_bundle\")");
     if (!json_is_integer(ver) || (json_integer_value(ver) != AP_BUNDLE_FORMAT_VERSION &&
-                                  json_integer_value(ver) != AP_BUNDLE_FORMAT_DELTA_VERSION)) {
+                                  json_integer_value(ver) != AP_BUNDLE_FORMAT_DELTA_VERSION &&
+                                  json_integer_value(ver) != AP_BUNDLE_FORMAT_DENSE)) {
         char *v = json_dumps(ver, JSON_COMPACT | JSON_ENCODE_ANY);
-        ap_fail(err, AP_ERR_FORMAT, "unknown bundle format version %.40s (this airpack reads versions %d and %d)",
-                v ? v : "?", AP_BUNDLE_FORMAT_VERSION, AP_BUNDLE_FORMAT_DELTA_VERSION);
+        ap_fail(err, AP_ERR_FORMAT, "unknown bundle format version %.40s (this airpack reads versions %d, %d and %d)",
+                v ? v : "?", AP_BUNDLE_FORMAT_VERSION, AP_BUNDLE_FORMAT_DELTA_VERSION, AP_BUNDLE_FORMAT_DENSE);
         free(v);
         return -1;
     }
     out->version = (int)json_integer_value(ver);
-    if (check_keys(root, keys, 6, "index", err) < 0 ||
+    json_t *dense = json_object_get(root, "dense");
+    if ((out->version == AP_BUNDLE_FORMAT_DENSE) != (dense != NULL))
+        return ap_fail(err, AP_ERR_FORMAT, "index: \"dense\" must be present exactly in a version %d bundle",
+                       AP_BUNDLE_FORMAT_DENSE);
+    if (dense) {
+        static const char *const dkeys[] = {"window_log", "unique_bytes", "zstd", "blob_level"};
+        uint64_t wl;
+        json_t *bl = json_object_get(dense, "blob_level");
+        if (!json_is_integer(bl) || json_integer_value(bl) < -7 || json_integer_value(bl) > 19)
+            return ap_fail(err, AP_ERR_FORMAT, "index: dense: blob_level must be an integer from -7 to 19");
+        out->dense_blob_level = (int)json_integer_value(bl);
+        if (!json_is_object(dense))
+            return ap_fail(err, AP_ERR_FORMAT, "index: dense: not an object");
+        if (check_keys(dense, dkeys, 4, "dense", err) < 0 || get_size(dense, "window_log", &wl, "dense", err) < 0 ||
+            get_size(dense, "unique_bytes", &out->dense_unique_bytes, "dense", err) < 0 ||
+            get_dup_string(dense, "zstd", &out->dense_zstd, "dense", err) < 0)
+            return -1;
+        if (strlen(out->dense_zstd) > 32)
+            return ap_fail(err, AP_ERR_FORMAT, "index: dense: zstd version is too long");
+        if (wl < 10 || wl > 31)
+            return ap_fail(err, AP_ERR_FORMAT, "index: dense: window_log %llu is outside 10..31",
+                           (unsigned long long)wl);
+        out->dense_window_log = (unsigned)wl;
+    }
+    if (check_keys(root, keys, 7, "index", err) < 0 ||
         get_dup_string(root, "created", &out->created, "index", err) < 0 ||
         get_dup_string(root, "tool", &out->tool, "index", err) < 0 ||
         get_dup_string(root, "compression", &out->compression, "index", err) < 0)
@@ -506,6 +556,7 @@ void ap_bundle_index_free(ap_bundle_index *idx)
     free(idx->created);
     free(idx->tool);
     free(idx->compression);
+    free(idx->dense_zstd);
     memset(idx, 0, sizeof *idx);
 }
 
@@ -595,13 +646,25 @@ char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *e
     if (!root || !images || !entries)
         goto fail;
     int version = idx->version ? idx->version : AP_BUNDLE_FORMAT_VERSION;
-    if (ap_bundle_index_n_expected(idx) > 0)
+    if (idx->dense_window_log)
+        version = AP_BUNDLE_FORMAT_DENSE;
+    else if (ap_bundle_index_n_expected(idx) > 0)
         version = AP_BUNDLE_FORMAT_DELTA_VERSION;
+    else if (version != AP_BUNDLE_FORMAT_VERSION)
+        version = AP_BUNDLE_FORMAT_VERSION;
     if (put(root, "airpack_bundle", json_integer(version)) < 0 ||
         put(root, "created", json_string(idx->created ? idx->created : "")) < 0 ||
         put(root, "tool", json_string(idx->tool ? idx->tool : "")) < 0 ||
         put(root, "compression", json_string(idx->compression ? idx->compression : "")) < 0)
         goto fail;
+    if (idx->dense_window_log) {
+        json_t *d = json_object();
+        if (put(root, "dense", d) < 0 || put(d, "window_log", json_integer(idx->dense_window_log)) < 0 ||
+            put(d, "unique_bytes", size_value(idx->dense_unique_bytes)) < 0 ||
+            put(d, "zstd", json_string(idx->dense_zstd ? idx->dense_zstd : "")) < 0 ||
+            put(d, "blob_level", json_integer(idx->dense_blob_level)) < 0)
+            goto fail;
+    }
     for (size_t i = 0; i < idx->n_images; i++)
         if (json_array_append_new(images, image_json(&idx->images[i])) < 0)
             goto fail;

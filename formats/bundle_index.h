@@ -21,6 +21,8 @@
 /* A delta bundle (some layers left out, expected in the target) has version 2,
  * so a reader that knows only version 1 refuses it instead of taking it as complete. */
 #define AP_BUNDLE_FORMAT_DELTA_VERSION 2
+/* A dense bundle (pack --dense) has version 3: see dense_recipe.h. */
+#define AP_BUNDLE_FORMAT_DENSE 3
 #define AP_INDEX_PATH "airpack/bundle.json"
 #define AP_SIG_PATH "airpack/bundle.json.minisig"
 #define AP_INDEX_MAX_SIZE (64u << 20)   /* a larger index is refused */
@@ -66,6 +68,14 @@ typedef struct {
     size_t n_images;
     ap_index_entry *entries;          /* every entry after the signature, in tar order */
     size_t n_entries;
+    /* Dense bundles only (version AP_BUNDLE_FORMAT_DENSE, "dense" in the JSON): layer blobs
+     * are not entries; a loader rebuilds each layer's tar from airpack/dense/ chunks and
+     * compresses it with airpack's zstd at dense_blob_level, which gives the blob the
+     * index lists (digest, size, media type ...tar+zstd). */
+    unsigned dense_window_log;        /* 0: not dense; else the zstd window a rebuild needs, log2 */
+    uint64_t dense_unique_bytes;      /* decompressed bytes of all segments (the rebuild's spill) */
+    char *dense_zstd;                 /* libzstd version that made the blob digests ("1.5.4") */
+    int dense_blob_level;             /* the zstd level of the layer blobs (-7..19) */
 } ap_bundle_index;
 
 /* Canonical JSON, NUL-terminated, *len excludes the NUL. Caller frees. */

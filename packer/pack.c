@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <zstd.h>
 
 #include "../formats/bundle_index.h"
 #include "../formats/digest.h"
 #include "bundle_writer.h"
+#include "dense_pack.h"
 #include "image_ref.h"
 #include "layer_store.h"
 #include "source.h"
@@ -50,6 +52,10 @@ typedef struct {
     ap_index_entry *entries;
     size_t n_entries;
     unsigned char *chunk;
+    dense_pack *dense;            /* pack --dense: layers go here, not to blobs */
+    ap_sha256 *blob_hash;         /* --dense: the zstd blob a loader will make of the layer */
+    uint64_t blob_size;
+    int blob_level;
 } packer;
 
 /* ---- choosing images -------------------------------------------------- */
@@ -359,13 +365,22 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
     format_time(p->opts->epoch, created);
     idx->created = created;
     idx->tool = TOOL_NAME;
-    idx->compression = (char *)ap_codec_name(p->opts->codec);
+    idx->compression = (char *)ap_codec_name(p->dense ? AP_CODEC_ZSTD : p->opts->codec);
+    if (p->dense) {
+        dense_pack_stats ds;
+        dense_pack_get_stats(p->dense, &ds);
+        idx->dense_window_log = dense_pack_window_log(p->dense);
+        idx->dense_unique_bytes = ds.unique_bytes;
+        idx->dense_zstd = (char *)ZSTD_versionString();
+        idx->dense_blob_level = p->blob_level;
+    }
     idx->images = calloc(p->n_images, sizeof *idx->images);
     if (!idx->images)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     idx->n_images = p->n_images;
     size_t n_nested = count_nested(p);
-    size_t n_entries = p->store.n + 2 * p->n_images + n_nested + 3;
+    size_t n_layer_entries = p->dense ? dense_pack_n_entries(p->dense) : p->store.n;
+    size_t n_entries = n_layer_entries + 2 * p->n_images + n_nested + 3;
     if (placeholder) {
         idx->entries = calloc(n_entries, sizeof *idx->entries);
         if (!idx->entries)
@@ -391,13 +406,13 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
         for (size_t k = 0; k < pi->src->n_layers; k++) {
             stored_layer *l = pi->layers[k];
             ap_index_layer *il = &im->layers[k];
-            if (placeholder && !l->expected)
+            if (placeholder && !l->expected && !p->dense)
                 placeholder_digest(l->index, il->digest);
             else
                 strcpy(il->digest, l->digest);
-            il->size = placeholder ? wide : l->size;
+            il->size = placeholder && !p->dense ? wide : l->size;
             strcpy(il->diff_id, l->diff_id);
-            il->uncompressed_size = placeholder ? wide : l->uncompressed_size;
+            il->uncompressed_size = placeholder && !p->dense ? wide : l->uncompressed_size;
             il->media_type = (char *)(l->expected ? l->media_type : ap_codec_layer_media_type(p->opts->codec));
             il->expected = l->expected;
         }
@@ -412,10 +427,13 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
     if (!paths)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     size_t e = 0;
-    for (size_t i = 0; i < p->store.n; i++, e++) {
+    for (size_t i = 0; i < n_layer_entries; i++, e++) {
         char d[AP_DIGEST_LEN + 1];
         placeholder_digest(i, d);
-        snprintf(paths[e], sizeof paths[e], "blobs/sha256/%s", d + 7);
+        if (p->dense)   /* the recipe, then the segments */
+            snprintf(paths[e], sizeof paths[e], i ? "airpack/dense/%06zu.zst" : "airpack/dense/recipe", i - 1);
+        else
+            snprintf(paths[e], sizeof paths[e], "blobs/sha256/%s", d + 7);
     }
     for (size_t i = 0; i < p->n_images; i++) {
         snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", p->images[i].src->config_digest + 7);
@@ -514,8 +532,22 @@ static int uncompressed_sink(void *ctx, const void *buf, size_t n, ap_error *err
     packer *p = ctx;
     ap_sha256_update(p->diff_hash, buf, n);
     p->usize += n;
+    if (p->dense && dense_pack_write(p->dense, buf, n, err) < 0)
+        return -1;
     return ap_compressor_write(p->z, buf, n, err);
 }
+
+/* --dense: the layer's blob is only hashed and counted (a loader makes the same bytes again). */
+static int blob_hash_sink(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    (void)err;
+    packer *p = ctx;
+    ap_sha256_update(p->blob_hash, buf, n);
+    p->blob_size += n;
+    return 0;
+}
+
+static int dense_layer_end(packer *p, const char *path, ap_error *err);
 
 static void pack_progress(void *ctx, uint64_t done)
 {
@@ -546,9 +578,11 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
             return -1;
     }
     p->usize = 0;
-    int rc = bundle_writer_begin(p->w, err);
+    p->blob_size = 0;
+    int rc = p->dense ? dense_pack_layer_begin(p->dense, err) : bundle_writer_begin(p->w, err);
     if (rc == 0)
-        rc = ap_compressor_reset(p->z, bundle_writer_sink, p->w, err);
+        rc = p->dense ? ap_compressor_reset(p->z, blob_hash_sink, p, err)
+                      : ap_compressor_reset(p->z, bundle_writer_sink, p->w, err);
     while (rc == 0 && have > 0) {
         rc = d ? ap_decompressor_write(d, p->chunk, have, err) : uncompressed_sink(p, p->chunk, have, err);
         if (rc < 0)
@@ -570,6 +604,8 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
         ap_error_prefix(err, "%s: layer %s", spec, path);
         return -1;
     }
+    if (p->dense)
+        return dense_layer_end(p, path, err);
     ap_index_entry e;
     if (ap_compressor_finish(p->z, err) < 0 || bundle_writer_end(p->w, NULL, &e, err) < 0)
         return -1;
@@ -611,6 +647,45 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
         return ap_fail(err, AP_ERR_FORMAT, "%s: layer %s: its blob was already written", spec, path);
     }
     return record_entry(p, &e, err);
+}
+
+/* pack --dense: the layer went into the chunk store; keep its recipe if it is wanted. */
+static int dense_layer_end(packer *p, const char *path, ap_error *err)
+{
+    const char *spec = p->sources[p->current].spec;
+    char hex[AP_HEX_LEN + 1], diff_id[AP_DIGEST_LEN + 1], blob[AP_HEX_LEN + 1];
+    if (ap_compressor_finish(p->z, err) < 0)
+        return -1;
+    ap_sha256_final_hex(p->blob_hash, blob);
+    ap_sha256_final_hex(p->diff_hash, hex);
+    snprintf(diff_id, sizeof diff_id, "sha256:%s", hex);
+    bool matched = false;
+    bool by_content = p->sources[p->current].layers_by_content;
+    for (size_t i = 0; i < p->store.n; i++) {
+        stored_layer *l = p->store.layers[i];
+        if (l->packed || l->source != p->current)
+            continue;
+        if (by_content ? strcmp(l->diff_id + 7, hex) : strcmp(l->path, path))
+            continue;
+        if (strcmp(l->diff_id + 7, hex))
+            return ap_fail(err, AP_ERR_FORMAT,
+                           "%s: image %s: layer %zu (%s) does not match its diff_id: the config declares "
+                           "%s but the content hashes to sha256:%s",
+                           spec, l->image_name, l->layer_number, path, l->diff_id, hex);
+        matched = true;
+        l->packed = true;
+        snprintf(l->digest, sizeof l->digest, "sha256:%s", blob);
+        l->size = p->blob_size;
+        l->uncompressed_size = p->usize;
+    }
+    if (!matched && !by_content)
+        return ap_fail(err, AP_ERR_FORMAT, "%s: layer %s: read twice", spec, path);
+    return dense_pack_layer_end(p->dense, diff_id, matched, err);
+}
+
+static int record_entry_cb(void *ctx, const ap_index_entry *e, ap_error *err)
+{
+    return record_entry(ctx, e, err);
 }
 
 /* ---- the small JSON entries ------------------------------------------- */
@@ -827,6 +902,27 @@ static int write_metadata(packer *p, ap_error *err)
 
 /* ---- the whole run ---------------------------------------------------- */
 
+/* Reserves the head from an upper bound of the index and opens the bundle. */
+static int open_writer(packer *p, const char *tc, size_t *head_size, ap_error *err)
+{
+    const pack_options *o = p->opts;
+    size_t head_len;
+    char *head = index_json(p, true, &head_len, err);
+    if (!head)
+        return -1;
+    free(head);
+    *head_size = head_len + 1;
+    size_t sig_size = o->key ? ap_signature_size(UNTRUSTED_COMMENT, tc) : 0;
+    p->w = bundle_writer_open_split(o->output, o->split_size, o->epoch, *head_size, sig_size, err);
+    if (!p->w)
+        return -1;
+    if (o->split_size && o->key)
+        bundle_writer_set_sidecar_signer(p->w, sign_sidecar, p);
+    if (o->on_temp)
+        o->on_temp(bundle_writer_temp_path(p->w));
+    return 0;
+}
+
 static int run(packer *p, pack_report *report, ap_error *err)
 {
     const pack_options *o = p->opts;
@@ -844,28 +940,37 @@ static int run(packer *p, pack_report *report, ap_error *err)
     if (o->progress_total)
         o->progress_total(o->progress_ctx, report->input_bytes);
 
-    size_t head_len;
-    char *head = index_json(p, true, &head_len, err);
-    if (!head)
-        return -1;
-    free(head);
-    size_t head_size = head_len + 1;
+    size_t head_size = 0;
     char tc[128];
     trusted_comment(p, tc, sizeof tc);
-    size_t sig_size = o->key ? ap_signature_size(UNTRUSTED_COMMENT, tc) : 0;
-    p->w = bundle_writer_open_split(o->output, o->split_size, o->epoch, head_size, sig_size, err);
-    if (!p->w)
+    if (o->dense) {
+        /* the index lists the segments, known only at the end: stream first, then open the bundle */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", o->output);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            strcpy(dir, ".");
+        dense_pack_options dopts = {.level = o->level, .threads = o->threads, .window_log = o->dense_window_log,
+                                    .chunk_avg = o->dense_chunk};
+        if (!(p->dense = dense_pack_new(dir, &dopts, err)))
+            return -1;
+    } else if (open_writer(p, tc, &head_size, err) < 0) {
         return -1;
-    if (o->split_size && o->key)
-        bundle_writer_set_sidecar_signer(p->w, sign_sidecar, p);
-    if (o->on_temp)
-        o->on_temp(bundle_writer_temp_path(p->w));
-
-    p->z = ap_compressor_new(o->codec, o->level, o->threads, bundle_writer_sink, p->w, err);
+    }
+    /* --dense: layer blobs are made (and hashed here) at a fast level, as loaders remake them */
+    if (p->dense)
+        p->blob_level = DENSE_BLOB_LEVEL;
+    if (!(p->z = ap_compressor_new(o->codec, p->dense ? p->blob_level : o->level, o->threads,
+                                   p->dense ? blob_hash_sink : bundle_writer_sink, p->dense ? (void *)p : p->w, err)))
+        return -1;
+    if (p->dense && !(p->blob_hash = ap_sha256_new()))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     p->diff_hash = ap_sha256_new();
     p->chunk = malloc(LAYER_CHUNK);
-    if (!p->z || !p->diff_hash || !p->chunk)
-        return p->z ? ap_fail(err, AP_ERR_NOMEM, "out of memory") : -1;
+    if (!p->diff_hash || !p->chunk)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
 
     for (size_t s = 0; s < p->n_sources; s++) {
         p->current = s;
@@ -883,6 +988,9 @@ static int run(packer *p, pack_report *report, ap_error *err)
                                p->sources[s].spec, l->image_name, l->layer_number, l->path);
         }
     }
+    if (p->dense && (dense_pack_finish(p->dense, err) < 0 || open_writer(p, tc, &head_size, err) < 0 ||
+                     dense_pack_write_entries(p->dense, p->w, record_entry_cb, p, err) < 0))
+        return -1;
     if (write_metadata(p, err) < 0)
         return -1;
 
@@ -944,6 +1052,15 @@ int pack_run(const pack_options *opts, pack_report *report, ap_error *err)
         bundle_writer_abort(p.w);
     bundle_writer_free(p.w);
     ap_compressor_free(p.z);
+    if (p.dense) {
+        dense_pack_stats ds;
+        dense_pack_get_stats(p.dense, &ds);
+        report->dense_unique_bytes = ds.unique_bytes;
+        report->dense_chunks = ds.n_chunks;
+        report->dense_segments = ds.n_segments;
+    }
+    dense_pack_free(p.dense);
+    ap_sha256_free(p.blob_hash);
     ap_sha256_free(p.diff_hash);
     free(p.chunk);
     for (size_t i = 0; i < p.n_entries; i++)

@@ -51,6 +51,10 @@ typedef struct {
     /* --split: parts OUTPUT.000, OUTPUT.001, ... of this many bytes and the
      * OUTPUT.parts sidecar, signed with key (0: one file). See formats/parts.h. */
     uint64_t split_size;
+    /* pack --dense (packer/dense_pack.h): chunked, deduplicated, long-window layers */
+    bool dense;
+    unsigned dense_window_log;      /* 0 = default (27) */
+    size_t dense_chunk;             /* average chunk size; 0 = default (32 KiB) */
 } pack_options;
 
 typedef struct {
@@ -63,6 +67,9 @@ typedef struct {
     uint64_t bundle_bytes;
     size_t n_layers_expected;       /* delta: layers left out, expected in the target */
     size_t n_parts;                 /* with split_size: parts written */
+    uint64_t dense_unique_bytes;    /* --dense: distinct chunk bytes stored */
+    uint64_t dense_chunks;
+    uint32_t dense_segments;
 } pack_report;
 
 int pack_run(const pack_options *opts, pack_report *report, ap_error *err);

@@ -92,6 +92,9 @@ int ap_load_stream(ap_read_fn read, void *read_ctx, const char *name, load_targe
         .deep = false,
         .progress = opts->progress,
         .progress_ctx = opts->progress_ctx,
+        .dense_rebuild = true,
+        .spill_dir = opts->spill_dir,
+        .window_log_max = opts->window_log_max,
     };
     int rc = ap_verify_stream(read, read_ctx, name, &vopts, &sink, &c, &report->verify, err);
     if (rc < 0 || !c.committed) {

@@ -24,6 +24,10 @@ typedef struct {
     size_t n_keys;
     void (*progress)(void *ctx, uint64_t done);   /* may be NULL */
     void *progress_ctx;
+    /* dense bundles: where the rebuild spills (NULL: $TMPDIR or /var/tmp) and the
+     * largest zstd window allowed, log2 (0: 27); see dense_reader.h */
+    const char *spill_dir;
+    unsigned window_log_max;
 } ap_load_opts;
 
 typedef struct {

@@ -24,6 +24,7 @@
 #include "../formats/digest.h"
 #include "../formats/tar_reader.h"
 #include "hash_pipe.h"
+#include "dense_reader.h"
 
 #define CHUNK (2u << 20)                 /* read size: big buffers keep sha256 at full speed */
 #ifndef HASH_BUFFERS
@@ -68,6 +69,7 @@ typedef struct {
     char *small;                        /* the current small JSON entry, whole (its size is checked first) */
     size_t small_len;
     json_t *nested;                     /* digest -> the "manifests" of each nested OCI index seen */
+    dense_reader *dense;                /* a dense bundle: its airpack/dense/ entries go here */
 } verifier;
 
 /* ---- messages --------------------------------------------------------------- */
@@ -879,9 +881,54 @@ static int unexpected_entry(verifier *v, const ap_tar_entry *e, size_t i)
     return entry_fail(v, e->path, e->header_offset, "appears again (the signed index lists it once)");
 }
 
+static int check_dense_entry(verifier *v, const ap_verify_sink *sink, void *sink_ctx, const ap_index_entry *ie,
+                             const ap_tar_entry *e)
+{
+    uint64_t off = e->header_offset;
+    if (e->size != ie->size)
+        return entry_fail(v, e->path, off, "size %llu, the signed index says %llu",
+                          (unsigned long long)e->size, (unsigned long long)ie->size);
+    if (dense_reader_begin(v->dense, ie, v->err) < 0)
+        return entry_wrap(v, e->path, off);
+    uint64_t got = 0;
+    for (;;) {
+        unsigned char *buf = ap_hash_pipe_buffer(v->hash);
+        ssize_t n = ap_tar_read(v->tar, buf, CHUNK, v->err);
+        if (n < 0)
+            return tar_wrap(v);
+        if (n == 0)
+            break;
+        got += (uint64_t)n;
+        if (got > ie->size)
+            return entry_fail(v, e->path, off, "more data than its size %llu", (unsigned long long)ie->size);
+        ap_hash_pipe_submit(v->hash, buf, (size_t)n);   /* hashed while the dense reader uses buf */
+        dense_reader_data(v->dense, buf, (size_t)n);
+        progress(v);
+    }
+    if (got != ie->size)
+        return entry_fail(v, e->path, off, "truncated: %llu of %llu bytes", (unsigned long long)got,
+                          (unsigned long long)ie->size);
+    char hex[AP_HEX_LEN + 1];
+    ap_hash_pipe_final_hex(v->hash, hex);
+    if (strcmp(hex, ie->sha256)) {
+        char what[1500];
+        dense_reader_damage(v->dense, ie, what, sizeof what);
+        return entry_fail(v, e->path, off, "sha256 %s, the signed index says %s%s%s", hex, ie->sha256,
+                          what[0] ? "; " : "", what);
+    }
+    if (dense_reader_end(v->dense, ie, sink, sink_ctx, v->err) < 0) {
+        if (v->err && v->err->code == AP_OK)
+            v->err->code = AP_ERR_VERIFY;
+        return entry_wrap(v, e->path, off);
+    }
+    return 0;
+}
+
 static int check_entry(verifier *v, const ap_verify_sink *sink, void *sink_ctx, const ap_index_entry *ie,
                        const ap_tar_entry *e)
 {
+    if (v->dense && dense_reader_owns(ie))
+        return check_dense_entry(v, sink, sink_ctx, ie, e);
     uint64_t off = e->header_offset;
     if (e->size != ie->size)
         return entry_fail(v, e->path, off, "size %llu, the signed index says %llu",
@@ -944,6 +991,12 @@ static int run(verifier *v, const ap_verify_sink *sink, void *sink_ctx, ap_verif
     report->n_images = v->idx.n_images;
     if (v->opts->deep && deep_setup(v) < 0)
         return -1;
+    if (v->idx.dense_window_log) {
+        dense_reader_opts dopts = {.rebuild = v->opts->deep || v->opts->dense_rebuild,
+                                   .spill_dir = v->opts->spill_dir, .window_log_max = v->opts->window_log_max};
+        if (!(v->dense = dense_reader_new(&v->idx, v->name, &dopts, v->err)))
+            return -1;
+    }
     if (sink && sink->on_index && sink->on_index(sink_ctx, &v->idx, &report->sig, v->err) < 0)
         return sink_call_failed(v, AP_INDEX_PATH, 0);
 
@@ -1017,6 +1070,7 @@ out:
             sink->on_abort(sink_ctx);
     }
     ap_decompressor_free(v.dec);
+    dense_reader_free(v.dense);
     ap_sha256_free(v.layer_hash);
     free(v.small);
     json_decref(v.nested);

@@ -46,6 +46,12 @@ typedef struct {
     /* Called now and then with bytes read so far (may be NULL). */
     void (*progress)(void *ctx, uint64_t done);
     void *progress_ctx;
+    /* Dense bundles (dense_reader.h): rebuild every layer (implied by deep; a loader
+     * sets it), where to spill (NULL: $TMPDIR or /var/tmp), the largest zstd window
+     * allowed, log2 (0: 27). The sink then sees each rebuilt layer as a plain tar entry. */
+    bool dense_rebuild;
+    const char *spill_dir;
+    unsigned window_log_max;
 } ap_verify_opts;
 
 typedef struct {

@@ -137,6 +137,7 @@ size() { # size NAME PATH: the apparent size in bytes of a file or directory
 P=$R/out; mkdir -p "$P"
 B_ZSTD=$P/bundle-zstd.tar
 B_GZIP=$P/bundle-gzip.tar
+B_DENSE=$P/bundle-dense.tar
 
 MACHINE="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, \
 $(free -m | awk '/^Mem:/ { printf "%.1f GiB RAM", $2 / 1024 }'), \
@@ -162,6 +163,13 @@ for run in $(seq "$RUNS"); do
                     \"docker-archive:$ALL:\$img\" \"oci:$P/skopeo-oci:\$(echo \"\$img\" | tr '/:' '__')\" || exit 1
             done <'$IMAGES_TXT'"
     fi
+    # dense: against one long-window zstd over the whole save tar (slow: run 1 only)
+    if [ "$run" = 1 ]; then
+        rm -f "$P/all.tar.zst19"
+        measure base_long19 "$run" "$ALL" bash -c "zstd -19 --long=30 -T0 -q -c '$ALL' >'$P/all.tar.zst19'"
+    fi
+    rm -f "$B_DENSE"
+    measure airpack_dense_pack "$run" "$ALL" "$AIRPACK" pack --dense -s "$R/keys/sec" -o "$B_DENSE" -q "$ALL"
     # verify
     measure base_sha256 "$run" "$B_ZSTD" openssl dgst -sha256 "$B_ZSTD"
     measure airpack_verify "$run" "$B_ZSTD" "$AIRPACK" verify -p "$R/keys/pub" -q "$B_ZSTD"
@@ -175,6 +183,8 @@ for run in $(seq "$RUNS"); do
     measure base_cp_sync "$run" "$B_ZSTD" bash -c "cp '$B_ZSTD' '$P/copy.tar' && sync '$P/copy.tar'"
     rm -f "$P/copy.tar"; rm -rf "$P/oci-load"
     measure airpack_load_oci "$run" "$B_ZSTD" "$AIRPACK" load -p "$R/keys/pub" --into "oci:$P/oci-load" -q "$B_ZSTD"
+    rm -rf "$P/oci-load-dense"
+    measure airpack_dense_load_oci "$run" "$B_DENSE" "$AIRPACK" load -p "$R/keys/pub" --into "oci:$P/oci-load-dense" -q "$B_DENSE"
     # load into Docker (the private engine, emptied before each load)
     if ! skipped docker && ! skipped base_docker; then
         docker_empty || { say "could not empty the private Docker engine"; exit 2; }
@@ -209,6 +219,8 @@ size zstd_tar "$P/all.tar.zst"
 size gzip_tar "$P/all.tar.gz"
 size bundle_zstd "$B_ZSTD"
 size bundle_gzip "$B_GZIP"
+size zstd19_long_tar "$P/all.tar.zst19"
+size bundle_dense "$B_DENSE"
 [ -d "$P/skopeo-oci" ] && size skopeo_oci_zstd "$P/skopeo-oci"
 [ -d "$P/oci-load" ] && size airpack_oci_load "$P/oci-load"
 SKOPEO_MT=$(cat "$P"/skopeo-oci/blobs/sha256/* 2>/dev/null | grep -aoE 'application/vnd\.oci\.image\.layer\.v1\.tar[+a-z]*' | sort | uniq -c | tr -s ' \n' ' ')

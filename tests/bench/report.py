@@ -29,6 +29,12 @@ TARGETS = [
     ("load oci: time", "airpack_load_oci", "base_cp", "time", 1.5, "cp of the bundle"),
     ("load docker-daemon: time", "airpack_load_docker_zstd", "base_docker_load", "time", 1.1,
      "docker load of the plain save tar (zstd bundle, airpack decompresses for Docker 20.10)"),
+    ("dense pack size", "bundle_dense", "zstd19_long_tar", "size", 0.85,
+     "zstd -19 --long=30 -T0 output of the combined docker save tar"),
+    ("dense pack time", "airpack_dense_pack", "base_long19", "time", 0.25,
+     "zstd -19 --long=30 -T0 over the combined docker save tar (run 1 only)"),
+    ("dense load oci: time", "airpack_dense_load_oci", "airpack_load_oci", "time", 2.0,
+     "airpack load of the default (zstd) bundle into oci:DIR"),
 ]
 # Compared, but no target.
 INFO = [
@@ -58,6 +64,9 @@ LABELS = {
     "base_docker_load": "docker load -i all.tar",
     "airpack_load_docker_zstd": "airpack load --into docker-daemon: (zstd bundle)",
     "airpack_load_docker_gzip": "airpack load --into docker-daemon: (gzip bundle)",
+    "base_long19": "zstd -19 --long=30 -T0 < all.tar",
+    "airpack_dense_pack": "airpack pack --dense",
+    "airpack_dense_load_oci": "airpack load --into oci:DIR (dense bundle)",
 }
 
 
@@ -135,7 +144,8 @@ def main():
     w("%-52s %10s %10s %10s\n" % ("command", "median s", "MB/s in", "max RSS"))
     inputs = {"base_sha256": "bundle_zstd", "airpack_verify": "bundle_zstd", "airpack_verify_deep": "bundle_zstd",
               "base_unzstd_sha256": "zstd_tar", "base_cp": "bundle_zstd", "base_cp_sync": "bundle_zstd", "airpack_load_oci": "bundle_zstd",
-              "airpack_load_docker_zstd": "bundle_zstd", "airpack_load_docker_gzip": "bundle_gzip"}
+              "airpack_load_docker_zstd": "bundle_zstd", "airpack_load_docker_gzip": "bundle_gzip",
+              "airpack_dense_load_oci": "bundle_dense"}
     for name in LABELS:
         m = meas.get(name)
         if not m:

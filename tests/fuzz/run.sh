@@ -61,6 +61,12 @@ seed() { # target: fills $OUT/corpus/<target> if it is empty
     mkdir -p "$dir"
     [ -n "$(ls -A "$dir" 2>/dev/null)" ] && return 0
     case $1 in
+    fuzz_dense)
+        for f in "$seed_dir"/*.tar; do
+            [ -f "$f" ] && { printf '\200'; cat "$f"; } >"$dir/chunk-$(basename "$f")"
+        done
+        printf '\100' >"$dir/edit-none"
+        printf '\000APDENSE1' >"$dir/raw-magic" ;;
     fuzz_codec)
         i=0
         for f in "$seed_dir"/t.gz "$seed_dir"/t.zst "$seed_dir"/t.xz "$seed_dir"/ustar.tar; do

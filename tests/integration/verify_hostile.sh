@@ -309,9 +309,9 @@ bundle deepjson deepjson2.tar
 expect_fail "deep JSON from an untrusted key: signature checked first" 1 "airpack/bundle.json.minisig at offset [0-9]+: signed by key ID [0-9A-F]+, which is not trusted" \
     "${V[@]}" -p k1.pub deepjson2.tar
 
-forge version '.airpack_bundle = 3'
+forge version '.airpack_bundle = 4'
 bundle version version.tar
-expect_fail "unknown format version" 1 "entry airpack/bundle.json at offset 0: bundle index: unknown bundle format version 3" \
+expect_fail "unknown format version" 1 "entry airpack/bundle.json at offset 0: bundle index: unknown bundle format version 4" \
     "${V[@]}" -p k1.pub version.tar
 forge version2 '.airpack_bundle = 2'
 bundle version2 version2.tar
@@ -325,6 +325,11 @@ forge expectedlisted '.airpack_bundle = 2 | .images[0].layers[0].expected = true
 bundle expectedlisted expectedlisted.tar
 expect_fail "expected layer also carried" 1 "expected in the target but also listed as an entry" \
     "${V[@]}" -p k1.pub expectedlisted.tar
+# version 3 is a dense bundle (pack --dense): an index that says 3 but is not dense is refused
+forge version3 '.airpack_bundle = 3'
+bundle version3 version3.tar
+expect_fail "version 3 without its dense description" 1 "entry airpack/bundle.json at offset 0: bundle index: .*\"dense\" must be present" \
+    "${V[@]}" -p k1.pub version3.tar
 
 forge badindex '.entries[0].sha256 = "XYZ"'
 bundle badindex badindex.tar

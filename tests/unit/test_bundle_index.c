@@ -192,9 +192,14 @@ static void test_negative_and_bad_sizes(void **state)
 static void test_unknown_version(void **state)
 {
     (void)state;
-    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":3", "unknown bundle format version 3");
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":4", "unknown bundle format version 4");
     /* version 2 is a delta's: it must expect a layer in the target */
     refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":2", "no layer is expected in the target");
+    /* version 3 is a dense bundle: it must say so, and only it may */
+    refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":3", "\"dense\" must be present exactly in a version 3");
+    refuse_edit("\"compression\":", "\"dense\":{\"window_log\":27,\"unique_bytes\":1,\"zstd\":\"1.5.4\",\"blob_level\":1},"
+                "\"compression\":", "\"dense\" must be present exactly in a version 3");
+    refuse_edit("{\"path\":\"oci-layout\"", "{\"path\":\"airpack/dense/recipe\"", "in a bundle that is not dense");
     refuse_edit("\"airpack_bundle\":1", "\"airpack_bundle\":\"1\"", "unknown bundle format version");
     refuse_edit("\"airpack_bundle\":1", "\"airpack_bundlf\":1", "not an airpack bundle index");
 }

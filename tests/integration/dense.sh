@@ -1,0 +1,186 @@
+#!/bin/bash
+# dense.sh: `pack --dense` on two images whose layers share most files but no digest
+# (the same files tarred twice with different mtimes, one extra file in the second),
+# imported into a private Docker engine. The dense bundle is smaller than the default
+# one by about the shared files; it verifies (plain and --deep), lists, and loads into
+# oci:DIR and docker-daemon: with the original image IDs. A damaged chunk: verify names
+# the layers that depend on it and fails; load commits nothing. Hostile cases: a
+# window over the loader's limit, a recipe that does not match the index.
+. "$(dirname "$0")/../lib.sh"
+skip_unless dockerd python3 jq tar
+
+cd "$T"
+"$AIRPACK" keygen -W -p k.pub -s k.key >/dev/null 2>&1 || { fail setup "keygen failed"; exit 0; }
+start_dockerd || { fail setup "dockerd did not start"; exit 0; }
+SOCK="$T/docker/docker.sock"
+D() { "$DOCKER" "$@"; }
+
+# 48 files of 48 KiB random data (2.25 MiB), then the same files with other mtimes plus one more
+mkdir -p root/etc root/usr/lib
+python3 - <<'PY'
+import os, random
+r = random.Random(7)
+for i in range(48):
+    with open(f"root/usr/lib/f{i:02d}.bin", "wb") as f:
+        f.write(bytes(r.getrandbits(8) for _ in range(48 * 1024)))
+with open("root/etc/os-release", "w") as f:
+    f.write("NAME=dense-test\n")
+PY
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@1000 -C root -cf a.tar . || { fail setup "tar a"; exit 0; }
+head -c 300000 /dev/urandom >root/usr/lib/extra.bin
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@2000 -C root -cf b.tar . || { fail setup "tar b"; exit 0; }
+D import a.tar dense/a:a1 >/dev/null && D import b.tar dense/b:b1 >/dev/null || { fail setup "docker import failed"; exit 0; }
+D save -o in.tar dense/a:a1 dense/b:b1 || { fail setup "docker save failed"; exit 0; }
+ID_A=$(D image inspect -f '{{.Id}}' dense/a:a1)
+ID_B=$(D image inspect -f '{{.Id}}' dense/b:b1)
+
+"$AIRPACK" pack -q -s k.key -o plain.tar in.tar || { fail setup "default pack failed"; exit 0; }
+if "$AIRPACK" pack -q -s k.key --dense -o dense.tar in.tar 2>err; then pass "pack --dense"
+else fail "pack --dense" "$(head -c 300 err)"; exit 0; fi
+
+# smaller by about the shared files (2.25 MiB): at least 1.8 MiB smaller
+ps=$(stat -c %s plain.tar); ds=$(stat -c %s dense.tar)
+if [ $((ps - ds)) -ge $((1800 * 1024)) ]; then pass "dense bundle is smaller by about the shared files ($ps -> $ds bytes)"
+else fail "dense bundle is smaller by about the shared files" "default $ps, dense $ds"; fi
+
+ver=$(tar -xOf dense.tar airpack/bundle.json | jq -r '.airpack_bundle')
+entries=$(tar -tf dense.tar | grep -c '^airpack/dense/')
+if [ "$ver" = 3 ] && [ "$entries" -ge 2 ] && ! tar -tf dense.tar | grep -q "^blobs/sha256/$(tar -xOf dense.tar airpack/bundle.json | jq -r '.images[0].layers[0].digest' | cut -c8-)$"; then
+    pass "format version 3, recipe and segments instead of layer blobs"
+else fail "format version 3, recipe and segments instead of layer blobs" "version $ver, $entries dense entries"; fi
+
+check "verify a dense bundle" "$AIRPACK" verify -q -p k.pub dense.tar
+check "verify --deep rebuilds every layer" "$AIRPACK" verify -q --deep -p k.pub --spill-dir "$T" dense.tar
+if "$AIRPACK" ls dense.tar | grep -q "dense" && "$AIRPACK" ls --json dense.tar | jq -e '.dense.window_log == 27' >/dev/null; then
+    pass "ls shows a dense bundle"
+else fail "ls shows a dense bundle" "$("$AIRPACK" ls dense.tar 2>&1 | head -3)"; fi
+
+# load into an OCI layout: the original image IDs, a valid layout
+if "$AIRPACK" load -q -p k.pub --into oci:oci dense.tar >out 2>err; then
+    if grep -q "dense/a:a1  $ID_A" out && grep -q "dense/b:b1  $ID_B" out; then pass "dense bundle loads into oci:DIR with the original IDs"
+    else fail "dense bundle loads into oci:DIR with the original IDs" "$(head -c 300 out)"; fi
+else fail "dense bundle loads into oci:DIR with the original IDs" "exit $?: $(head -c 300 err)"; fi
+# the rebuilt layer of b, read back from the layout, holds the original files
+mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "b1") | .digest' oci/index.json | cut -c8-)
+ldig=$(jq -r '.layers[-1].digest' "oci/blobs/sha256/$mdig" 2>/dev/null | cut -c8-)
+mkdir -p got-b
+if [ -n "$ldig" ] && zstd -dc "oci/blobs/sha256/$ldig" | tar -x -C got-b 2>/dev/null &&
+    cmp -s got-b/usr/lib/extra.bin root/usr/lib/extra.bin && cmp -s got-b/usr/lib/f17.bin root/usr/lib/f17.bin; then
+    pass "the rebuilt layer in the layout holds the original files"
+else fail "the rebuilt layer in the layout holds the original files" "manifest $mdig layer $ldig"; fi
+if have skopeo && skopeo inspect --raw oci:oci:a1 >/dev/null 2>&1; then pass "skopeo reads the loaded layout"
+else have skopeo && fail "skopeo reads the loaded layout"; fi
+
+# the same into the default layout's twin: the default bundle gives the same manifests? (IDs equal)
+"$AIRPACK" load -q -p k.pub --into oci:oci-plain plain.tar >out-plain 2>&1
+if [ "$(grep -o 'sha256:[0-9a-f]*' out | sort)" = "$(grep -o 'sha256:[0-9a-f]*' out-plain | sort)" ]; then
+    pass "dense and default bundles load the same image IDs"
+else fail "dense and default bundles load the same image IDs"; fi
+
+# docker-daemon: remove the images, load the dense bundle, same IDs
+D rmi -f dense/a:a1 dense/b:b1 >/dev/null 2>&1
+if "$AIRPACK" load -q -p k.pub --into "docker-daemon:$SOCK" dense.tar >out 2>err &&
+    [ "$(D image inspect -f '{{.Id}}' dense/a:a1 2>/dev/null)" = "$ID_A" ] &&
+    [ "$(D image inspect -f '{{.Id}}' dense/b:b1 2>/dev/null)" = "$ID_B" ]; then
+    pass "dense bundle loads into docker-daemon: with the original IDs"
+else fail "dense bundle loads into docker-daemon: with the original IDs" "$(head -c 300 err)"; fi
+out=$(D run --rm --network none dense/b:b1 /bin/x 2>&1); : # no shell in the image: only check the files
+if D create --name c1 dense/b:b1 /x >/dev/null 2>&1 && D cp c1:/usr/lib/extra.bin got.bin >/dev/null 2>&1 &&
+    cmp -s got.bin root/usr/lib/extra.bin; then pass "the loaded image holds the original files"
+else fail "the loaded image holds the original files"; fi
+D rm -f c1 >/dev/null 2>&1
+
+# plain docker load cannot read a dense bundle
+D rmi -f dense/a:a1 dense/b:b1 >/dev/null 2>&1
+if D load -i dense.tar >dl.out 2>&1; then fail "plain docker load refuses a dense bundle" "docker load succeeded"
+else pass "plain docker load refuses a dense bundle"; fi
+
+# ---- a damaged chunk ----
+python3 - dense.tar damaged.tar <<'PY'
+import sys, tarfile, shutil
+src, dst = sys.argv[1], sys.argv[2]
+shutil.copyfile(src, dst)
+with tarfile.open(src) as t:
+    seg = [m for m in t.getmembers() if m.name == "airpack/dense/000000.zst"][0]
+with open(dst, "r+b") as f:
+    f.seek(seg.offset_data + seg.size // 3)
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0x10]))
+PY
+expect_fail "verify names the layers that depend on a damaged chunk" 1 \
+    "000000.zst.*(dense/a:a1|dense/b:b1) layer 1" "$AIRPACK" verify -q -p k.pub damaged.tar
+expect_fail "verify --deep names the layers that depend on a damaged chunk" 1 \
+    "000000.zst.*(dense/a:a1|dense/b:b1) layer 1" "$AIRPACK" verify -q --deep -p k.pub damaged.tar
+snap() { (cd "$1" && find . -type f -exec sha256sum {} + | sort; find . | sort); }
+snap oci >before
+expect_fail "load of a damaged dense bundle fails" 1 "000000.zst" \
+    "$AIRPACK" load -q -p k.pub --into oci:oci damaged.tar
+snap oci >after
+if cmp -s before after && [ -z "$(ls -A "$T" | grep airpack-spill)" ]; then pass "load commits nothing (the OCI layout unchanged)"
+else fail "load commits nothing (the OCI layout unchanged)"; fi
+rm -rf oci-new
+expect_fail "load of a damaged dense bundle into a new layout" 1 "000000.zst" \
+    "$AIRPACK" load -q -p k.pub --into oci:oci-new damaged.tar
+if [ ! -e oci-new/index.json ]; then pass "no index.json appears in a new layout"; else fail "no index.json appears in a new layout"; fi
+
+# ---- limits and hostile bundles ----
+"$AIRPACK" pack -q -s k.key --dense --window 28 -o w28.tar in.tar || fail "pack --window 28"
+expect_fail "load refuses a window over its --window limit" 2 "needs a 2\\^28-byte .*--window 28" \
+    "$AIRPACK" load -q -p k.pub --window 26 --into oci:oci-w w28.tar
+expect_fail "load refuses a window over the default limit" 2 "2\\^28" \
+    "$AIRPACK" load -q -p k.pub --into oci:oci-w w28.tar
+check "load takes it with --window 28" "$AIRPACK" load -q -p k.pub --window 28 --into oci:oci-w w28.tar
+expect_fail "pack --window needs --dense" 2 "go with --dense" "$AIRPACK" pack -q -s k.key --window 20 -o x.tar in.tar
+
+# a recipe changed and the index re-signed: caught by the recipe checks, not by digests
+python3 - dense.tar hostile-dir <<'PY'
+import sys, tarfile, os, struct
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+with tarfile.open(src) as t:
+    t.extractall(out)
+r = bytearray(open(f"{out}/airpack/dense/recipe", "rb").read())
+n_seg = struct.unpack_from("<I", r, 12)[0]
+off = 32 + 8 * n_seg            # first chunk record
+struct.pack_into("<Q", r, off + 8, 5)   # chunk 0 at offset 5: a gap at the start
+open(f"{out}/airpack/dense/recipe", "wb").write(r)
+PY
+cat >resign.py <<'PY'
+import sys, json, hashlib
+d = sys.argv[1]
+raw = open(f"{d}/airpack/bundle.json", "rb").read()
+idx = json.loads(raw)
+for e in idx["entries"]:
+    data = open(f"{d}/{e['path']}", "rb").read()
+    e["size"] = len(data); e["sha256"] = hashlib.sha256(data).hexdigest()
+out = json.dumps(idx, separators=(",", ":")).encode()
+open(f"{d}/airpack/bundle.json", "wb").write(out + b"\n")
+order = ["airpack/bundle.json", "airpack/bundle.json.minisig"] + [e["path"] for e in idx["entries"]]
+open(f"{d}/ORDER", "w").write("\n".join(order) + "\n")
+PY
+python3 resign.py hostile-dir
+if have minisign; then
+    # re-sign with the test key through airpack's own format: use minisign on an airpack key is not possible;
+    # instead sign with a fresh minisign key and trust it
+    minisign -G -W -p ms.pub -s ms.key >/dev/null 2>&1
+    minisign -S -s ms.key -m hostile-dir/airpack/bundle.json -x hostile-dir/airpack/bundle.json.minisig \
+        -t "timestamp:0	file:bundle.json	hashed" >/dev/null 2>&1
+    (cd hostile-dir && tar --format=ustar --owner=0 --group=0 --numeric-owner --mode=0644 -cf ../hostile.tar -T ORDER)
+    expect_fail "verify refuses a signed recipe whose chunks leave a gap" 1 "recipe.*gap" \
+        "$AIRPACK" verify -q -p ms.pub hostile.tar
+    expect_fail "load refuses it and commits nothing" 1 "recipe" \
+        "$AIRPACK" load -q -p ms.pub --into oci:oci-h hostile.tar
+    [ ! -e oci-h/index.json ] && pass "no layout from a hostile recipe" || fail "no layout from a hostile recipe"
+fi
+
+# an airpack that reads only version 1 refuses a dense bundle clearly: simulated by the
+# message this one gives for an unknown version
+tar -xOf dense.tar airpack/bundle.json | sed 's/"airpack_bundle":3/"airpack_bundle":4/' >v3.json
+mkdir -p v3/airpack && cp v3.json v3/airpack/bundle.json && tar -cf v3.tar -C v3 airpack/bundle.json
+expect_fail "an unknown format version is refused by name" 1 "unknown bundle format version 4" \
+    "$AIRPACK" ls v3.tar
+
+expect_fail "pack --dense with --since is refused" 2 "--dense.*delta|delta.*--dense" \
+    "$AIRPACK" pack -q -s k.key --dense --since dense.tar -o x.tar in.tar
+[ ! -e x.tar ] && pass "no bundle from the refused --dense --since" || fail "no bundle from the refused --dense --since"
