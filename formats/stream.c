@@ -1,6 +1,10 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 ssize_t ap_fd_read(void *ctx, void *buf, size_t n, ap_error *err)
@@ -48,4 +52,17 @@ int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,
         n -= (size_t)got;
     }
     return 0;
+}
+
+void ap_sync_parent_dir(const char *path)
+{
+    char *dir_copy = strdup(path);
+    if (!dir_copy)
+        return;
+    int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir_copy);
 }

@@ -32,6 +32,10 @@ ssize_t ap_fd_read(void *ctx, void *buf, size_t n, ap_error *err);
 /* Writes all n bytes to a file descriptor (retrying short writes and EINTR). */
 int ap_write_all(int fd, const void *buf, size_t n, const char *name, ap_error *err);
 
+/* Best effort: fsyncs the directory that holds `path`, so that a file just
+ * renamed to `path` stays there after a crash. Failures are ignored. */
+void ap_sync_parent_dir(const char *path);
+
 /* Reads exactly n bytes; fewer before end of stream is an error ("truncated"). */
 int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,
                   const char *what, ap_error *err);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../formats/digest.h"
+#include "../formats/stream.h"
 
 typedef struct {
     bool exists;
@@ -348,15 +349,7 @@ int split_output_commit(split_output *s, const char *sidecar, size_t len, const 
     }
     s->committed = true;
     rmdir(s->dir);
-    char *dir_copy = strdup(s->output);
-    if (dir_copy) {
-        int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir_copy);
-    }
+    ap_sync_parent_dir(s->output);
     return 0;
 }
 
