@@ -66,3 +66,27 @@ void ap_sync_parent_dir(const char *path)
     }
     free(dir_copy);
 }
+
+int ap_read_fd_whole(int fd, size_t size, char **out)
+{
+    *out = NULL;
+    char *buf = malloc(size + 1);
+    if (!buf)
+        return AP_READ_NOMEM;
+    size_t have = 0;
+    while (have < size) {
+        ssize_t n = read(fd, buf + have, size - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int saved = errno;
+            free(buf);
+            errno = saved;
+            return n < 0 ? AP_READ_FAILED : AP_READ_SHORT;
+        }
+        have += (size_t)n;
+    }
+    buf[have] = '\0';
+    *out = buf;
+    return 0;
+}
