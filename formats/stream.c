@@ -90,3 +90,36 @@ int ap_read_fd_whole(int fd, size_t size, char **out)
     *out = buf;
     return 0;
 }
+
+int ap_sha256_fd(int fd, char hex[AP_HEX_LEN + 1], uint64_t *size)
+{
+    ap_sha256 *h = ap_sha256_new();
+    unsigned char *buf = malloc(1u << 20);
+    uint64_t total = 0;
+    int rc = 0;
+    if (!h || !buf) {
+        rc = AP_READ_NOMEM;
+        goto out;
+    }
+    for (;;) {
+        ssize_t got = read(fd, buf, 1u << 20);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = AP_READ_FAILED;
+            goto out;
+        }
+        if (got == 0)
+            break;
+        ap_sha256_update(h, buf, (size_t)got);
+        total += (uint64_t)got;
+    }
+    ap_sha256_final_hex(h, hex);
+    *size = total;
+out:;
+    int saved = errno;
+    free(buf);
+    ap_sha256_free(h);
+    errno = saved;
+    return rc;
+}

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "digest.h"
 #include "error.h"
 
 /* Reads up to n bytes into buf. Returns the count (0 at end of stream) or -1
@@ -38,6 +39,11 @@ int ap_write_all(int fd, const void *buf, size_t n, const char *name, ap_error *
  * AP_READ_NOMEM, with *out NULL; the caller names the file in its error. */
 enum { AP_READ_FAILED = -1, AP_READ_SHORT = -2, AP_READ_NOMEM = -3 };
 int ap_read_fd_whole(int fd, size_t size, char **out);
+
+/* Reads fd to its end, retrying EINTR: the sha256 of what it read in hex[]
+ * and its length in *size. Returns 0, AP_READ_FAILED (errno set) or
+ * AP_READ_NOMEM; the caller names the file in its error. */
+int ap_sha256_fd(int fd, char hex[AP_HEX_LEN + 1], uint64_t *size);
 
 /* Best effort: fsyncs the directory that holds `path`, so that a file just
  * renamed to `path` stays there after a crash. Failures are ignored. */
