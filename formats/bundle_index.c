@@ -22,53 +22,7 @@ static const char *const layer_media_types[] = {
     "application/vnd.oci.image.layer.v1.tar",
 };
 
-/* An expected layer is the blob the target holds, whatever its compression. */
-static const char *const expected_media_types[] = {
-    "application/vnd.oci.image.layer.v1.tar+zstd",
-    "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.oci.image.layer.v1.tar",
-    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-    "application/vnd.docker.image.rootfs.diff.tar",
-    "application/vnd.docker.image.rootfs.diff.tar.zstd",
-};
-
 static const char *const compressions[] = {"zstd", "gzip", "none"};
-
-static bool in_list(const char *s, const char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(s, list[i]))
-            return true;
-    return false;
-}
-
-int ap_json_check_depth(const char *buf, size_t len, int max_depth, const char *what, ap_error *err)
-{
-    int depth = 0;
-    bool in_string = false;
-    for (size_t i = 0; i < len; i++) {
-        char c = buf[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;            /* skip the escaped character, whatever it is */
-            else if (c == '"')
-                in_string = false;
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max_depth)
-                return ap_fail(err, AP_ERR_FORMAT,
-                               "%s: JSON nested deeper than %d levels (at byte %zu)",
-                               what, max_depth, i);
-        } else if (c == ']' || c == '}') {
-            if (depth > 0)
-                depth--;
-        }
-    }
-    return 0;
-}
 
 /* ---- parsing ---------------------------------------------------------------- */
 
@@ -94,19 +48,6 @@ static bool entry_path_valid(const char *path)
 {
     return blob_path_valid(path) || !strcmp(path, "oci-layout") || !strcmp(path, "index.json") ||
            !strcmp(path, "manifest.json") || dense_path_valid(path);
-}
-
-/* Only the listed keys may appear in obj. */
-static int check_keys(json_t *obj, const char *const *keys, size_t n, const char *where, ap_error *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        (void)v;
-        if (!in_list(k, keys, n))
-            return ap_fail(err, AP_ERR_FORMAT, "%s: unknown key \"%.100s\"", where, k);
-    }
-    return 0;
 }
 
 static json_t *get_typed(json_t *obj, const char *key, json_type type, const char *type_name,
@@ -178,7 +119,7 @@ static int parse_blob(json_t *obj, const char *key, ap_index_blob *out, const ch
     if (!b)
         return -1;
     snprintf(w, sizeof w, "%s %s", where, key);
-    if (check_keys(b, keys, 2, w, err) < 0 || get_digest(b, "digest", out->digest, w, err) < 0 ||
+    if (ap_json_check_keys(b, keys, 2, w, err) < 0 || get_digest(b, "digest", out->digest, w, err) < 0 ||
         get_size(b, "size", &out->size, w, err) < 0)
         return -1;
     return 0;
@@ -198,14 +139,14 @@ static int parse_layer(json_t *l, ap_index_layer *out, int version, const char *
             return ap_fail(err, AP_ERR_FORMAT, "%s: \"expected\" is not true", where);
         out->expected = true;
     }
-    if (check_keys(l, keys, 6, where, err) < 0 || get_digest(l, "digest", out->digest, where, err) < 0 ||
+    if (ap_json_check_keys(l, keys, 6, where, err) < 0 || get_digest(l, "digest", out->digest, where, err) < 0 ||
         get_size(l, "size", &out->size, where, err) < 0 ||
         get_digest(l, "diff_id", out->diff_id, where, err) < 0 ||
         get_size(l, "uncompressed_size", &out->uncompressed_size, where, err) < 0 ||
         get_dup_string(l, "media_type", &out->media_type, where, err) < 0)
         return -1;
-    if (out->expected ? !in_list(out->media_type, expected_media_types, 6)
-                      : !in_list(out->media_type, layer_media_types, 3))
+    if (out->expected ? !ap_bundle_index_expected_media_type(out->media_type)
+                      : !ap_str_in_list(out->media_type, layer_media_types, 3))
         return ap_fail(err, AP_ERR_FORMAT, "%s: unknown layer media type \"%.200s\"", where,
                        out->media_type);
     return 0;
@@ -218,7 +159,7 @@ static int parse_image(json_t *im, ap_index_image *out, int version, size_t i, a
     snprintf(where, sizeof where, "images[%zu]", i);
     if (!json_is_object(im))
         return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
-    if (check_keys(im, keys, 5, where, err) < 0)
+    if (ap_json_check_keys(im, keys, 5, where, err) < 0)
         return -1;
 
     json_t *names = get_typed(im, "names", JSON_ARRAY, "an array", where, err);
@@ -272,7 +213,7 @@ static int parse_entry(json_t *e, ap_index_entry *out, size_t i, ap_error *err)
     snprintf(where, sizeof where, "entries[%zu]", i);
     if (!json_is_object(e))
         return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
-    if (check_keys(e, keys, 3, where, err) < 0 || get_dup_string(e, "path", &out->path, where, err) < 0 ||
+    if (ap_json_check_keys(e, keys, 3, where, err) < 0 || get_dup_string(e, "path", &out->path, where, err) < 0 ||
         get_size(e, "size", &out->size, where, err) < 0 || get_string(e, "sha256", &hex, where, err) < 0)
         return -1;
     if (!entry_path_valid(out->path))
@@ -459,7 +400,7 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
         out->dense_blob_level = (int)json_integer_value(bl);
         if (!json_is_object(dense))
             return ap_fail(err, AP_ERR_FORMAT, "index: dense: not an object");
-        if (check_keys(dense, dkeys, 4, "dense", err) < 0 || get_size(dense, "window_log", &wl, "dense", err) < 0 ||
+        if (ap_json_check_keys(dense, dkeys, 4, "dense", err) < 0 || get_size(dense, "window_log", &wl, "dense", err) < 0 ||
             get_size(dense, "unique_bytes", &out->dense_unique_bytes, "dense", err) < 0 ||
             get_dup_string(dense, "zstd", &out->dense_zstd, "dense", err) < 0)
             return -1;
@@ -470,12 +411,12 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
                            (unsigned long long)wl);
         out->dense_window_log = (unsigned)wl;
     }
-    if (check_keys(root, keys, 7, "index", err) < 0 ||
+    if (ap_json_check_keys(root, keys, 7, "index", err) < 0 ||
         get_dup_string(root, "created", &out->created, "index", err) < 0 ||
         get_dup_string(root, "tool", &out->tool, "index", err) < 0 ||
         get_dup_string(root, "compression", &out->compression, "index", err) < 0)
         return -1;
-    if (!in_list(out->compression, compressions, 3))
+    if (!ap_str_in_list(out->compression, compressions, 3))
         return ap_fail(err, AP_ERR_FORMAT, "index: unknown compression \"%.40s\"", out->compression);
 
     json_t *images = get_typed(root, "images", JSON_ARRAY, "an array", "index", err);
@@ -510,18 +451,11 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
 int ap_bundle_index_parse(const char *buf, size_t len, ap_bundle_index *out, ap_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (len > AP_INDEX_MAX_SIZE)
-        return ap_fail(err, AP_ERR_FORMAT, "bundle index: %zu bytes, over the %u MiB limit", len,
-                       AP_INDEX_MAX_SIZE >> 20);
-    if (ap_json_check_depth(buf, len, AP_JSON_MAX_DEPTH, "bundle index", err) < 0)
-        return -1;
     /* Only ASCII whitespace may follow the object (padding). jansson allows
      * exactly space, tab, CR and LF after the value, which is that. */
-    json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = ap_json_load_strict(buf, len, AP_INDEX_MAX_SIZE, AP_JSON_MAX_DEPTH, "bundle index", err);
     if (!root)
-        return ap_fail(err, AP_ERR_FORMAT, "bundle index: invalid JSON at byte %d: %s", jerr.position,
-                       jerr.text);
+        return -1;
     int rc = parse_root(root, out, err);
     json_decref(root);
     if (rc < 0) {
@@ -558,6 +492,22 @@ void ap_bundle_index_free(ap_bundle_index *idx)
     free(idx->compression);
     free(idx->dense_zstd);
     memset(idx, 0, sizeof *idx);
+}
+
+static const char *const expected_media_types[] = {
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
+    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+};
+
+/* An expected layer is the blob the target holds, whatever its compression. */
+bool ap_bundle_index_expected_media_type(const char *media_type)
+{
+    return ap_str_in_list(media_type, expected_media_types,
+                          sizeof expected_media_types / sizeof expected_media_types[0]);
 }
 
 size_t ap_bundle_index_n_expected(const ap_bundle_index *idx)

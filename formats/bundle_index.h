@@ -16,6 +16,7 @@
 
 #include "digest.h"
 #include "error.h"
+#include "json_check.h"
 
 #define AP_BUNDLE_FORMAT_VERSION 1
 /* A delta bundle (some layers left out, expected in the target) has version 2,
@@ -86,9 +87,11 @@ char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *e
 int ap_bundle_index_parse(const char *buf, size_t len, ap_bundle_index *out, ap_error *err);
 void ap_bundle_index_free(ap_bundle_index *idx);
 
-/* Refuses JSON nested deeper than max_depth (counting [ and { outside strings),
- * before any parser sees it. Used for every JSON airpack reads from input. */
-int ap_json_check_depth(const char *buf, size_t len, int max_depth, const char *what, ap_error *err);
+/* ap_json_check_depth, for every JSON airpack reads from input, is in json_check.h. */
+
+/* May an expected layer (one the target holds, not carried) have this media
+ * type? OCI or Docker layer types, any compression. */
+bool ap_bundle_index_expected_media_type(const char *media_type);
 
 /* How many layers (over all images) are expected in the target, not carried. */
 size_t ap_bundle_index_n_expected(const ap_bundle_index *idx);

@@ -7,29 +7,13 @@
 #include <string.h>
 #include <time.h>
 
-static const char *const media_types[] = {
-    "application/vnd.oci.image.layer.v1.tar+zstd",
-    "application/vnd.oci.image.layer.v1.tar+gzip",
-    "application/vnd.oci.image.layer.v1.tar",
-    "application/vnd.docker.image.rootfs.diff.tar.gzip",
-    "application/vnd.docker.image.rootfs.diff.tar",
-    "application/vnd.docker.image.rootfs.diff.tar.zstd",
-};
 static const char *const kinds[] = {"oci", "docker", "registry", "bundle"};
 
 #define N(a) (sizeof a / sizeof a[0])
 
-static bool in_list(const char *s, const char *const *list, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!strcmp(s, list[i]))
-            return true;
-    return false;
-}
-
 bool ap_have_media_type_known(const char *media_type)
 {
-    return media_type && in_list(media_type, media_types, N(media_types));
+    return media_type && ap_bundle_index_expected_media_type(media_type);
 }
 
 void ap_have_free(ap_have_list *h)
@@ -180,18 +164,6 @@ bool ap_have_holds(const ap_have_list *h, const char *const *diff_ids, size_t k,
 
 /* ---- parsing ---- */
 
-static int check_keys(json_t *obj, const char *const *keys, size_t n, const char *where, ap_error *err)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(obj, k, v) {
-        (void)v;
-        if (!in_list(k, keys, n))
-            return ap_fail(err, AP_ERR_FORMAT, "%s: unknown key \"%.100s\"", where, k);
-    }
-    return 0;
-}
-
 static int get_str(json_t *obj, const char *key, bool required, const char **out, const char *where,
                    ap_error *err)
 {
@@ -231,7 +203,7 @@ static int parse_layer(ap_have_list *h, json_t *l, size_t i, ap_error *err)
     snprintf(where, sizeof where, "have.json layers[%zu]", i);
     if (!json_is_object(l))
         return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
-    if (check_keys(l, keys, N(keys), where, err) < 0)
+    if (ap_json_check_keys(l, keys, N(keys), where, err) < 0)
         return -1;
     char digest[AP_DIGEST_LEN + 1], diff_id[AP_DIGEST_LEN + 1];
     const char *mt, *repo;
@@ -288,14 +260,14 @@ static int parse_root(json_t *root, ap_have_list *h, ap_error *err)
     if (!json_is_integer(ver) || json_integer_value(ver) != AP_HAVE_FORMAT_VERSION)
         return ap_fail(err, AP_ERR_FORMAT, "have.json: unknown format version (this airpack reads version %d)",
                        AP_HAVE_FORMAT_VERSION);
-    if (check_keys(root, keys, N(keys), "have.json", err) < 0)
+    if (ap_json_check_keys(root, keys, N(keys), "have.json", err) < 0)
         return -1;
     const char *kind, *target, *created;
     if (get_str(root, "kind", true, &kind, "have.json", err) < 0 ||
         get_str(root, "target", true, &target, "have.json", err) < 0 ||
         get_str(root, "created", true, &created, "have.json", err) < 0)
         return -1;
-    if (!in_list(kind, kinds, N(kinds)))
+    if (!ap_str_in_list(kind, kinds, N(kinds)))
         return ap_fail(err, AP_ERR_FORMAT, "have.json: unknown target kind \"%.40s\"", kind);
     h->version = AP_HAVE_FORMAT_VERSION;
     if (!(h->kind = strdup(kind)) || !(h->target = strdup(target)) || !(h->created = strdup(created)))
@@ -321,15 +293,9 @@ static int parse_root(json_t *root, ap_have_list *h, ap_error *err)
 int ap_have_parse(const char *buf, size_t len, ap_have_list *out, ap_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (len > AP_HAVE_MAX_SIZE)
-        return ap_fail(err, AP_ERR_FORMAT, "have.json: %zu bytes, over the %u MiB limit", len,
-                       AP_HAVE_MAX_SIZE >> 20);
-    if (ap_json_check_depth(buf, len, AP_JSON_MAX_DEPTH, "have.json", err) < 0)
-        return -1;
-    json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *root = ap_json_load_strict(buf, len, AP_HAVE_MAX_SIZE, AP_JSON_MAX_DEPTH, "have.json", err);
     if (!root)
-        return ap_fail(err, AP_ERR_FORMAT, "have.json: invalid JSON at byte %d: %s", jerr.position, jerr.text);
+        return -1;
     int rc = parse_root(root, out, err);
     json_decref(root);
     if (rc < 0) {

@@ -1,6 +1,10 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 ssize_t ap_fd_read(void *ctx, void *buf, size_t n, ap_error *err)
@@ -48,4 +52,74 @@ int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,
         n -= (size_t)got;
     }
     return 0;
+}
+
+void ap_sync_parent_dir(const char *path)
+{
+    char *dir_copy = strdup(path);
+    if (!dir_copy)
+        return;
+    int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir_copy);
+}
+
+int ap_read_fd_whole(int fd, size_t size, char **out)
+{
+    *out = NULL;
+    char *buf = malloc(size + 1);
+    if (!buf)
+        return AP_READ_NOMEM;
+    size_t have = 0;
+    while (have < size) {
+        ssize_t n = read(fd, buf + have, size - have);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int saved = errno;
+            free(buf);
+            errno = saved;
+            return n < 0 ? AP_READ_FAILED : AP_READ_SHORT;
+        }
+        have += (size_t)n;
+    }
+    buf[have] = '\0';
+    *out = buf;
+    return 0;
+}
+
+int ap_sha256_fd(int fd, char hex[AP_HEX_LEN + 1], uint64_t *size)
+{
+    ap_sha256 *h = ap_sha256_new();
+    unsigned char *buf = malloc(1u << 20);
+    uint64_t total = 0;
+    int rc = 0;
+    if (!h || !buf) {
+        rc = AP_READ_NOMEM;
+        goto out;
+    }
+    for (;;) {
+        ssize_t got = read(fd, buf, 1u << 20);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            rc = AP_READ_FAILED;
+            goto out;
+        }
+        if (got == 0)
+            break;
+        ap_sha256_update(h, buf, (size_t)got);
+        total += (uint64_t)got;
+    }
+    ap_sha256_final_hex(h, hex);
+    *size = total;
+out:;
+    int saved = errno;
+    free(buf);
+    ap_sha256_free(h);
+    errno = saved;
+    return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "digest.h"
 #include "error.h"
 
 /* Reads up to n bytes into buf. Returns the count (0 at end of stream) or -1
@@ -31,6 +32,22 @@ ssize_t ap_fd_read(void *ctx, void *buf, size_t n, ap_error *err);
 
 /* Writes all n bytes to a file descriptor (retrying short writes and EINTR). */
 int ap_write_all(int fd, const void *buf, size_t n, const char *name, ap_error *err);
+
+/* Reads exactly `size` bytes (a regular file's fstat size) from fd into a new
+ * buffer *out with a NUL after them, retrying EINTR. Returns 0, or
+ * AP_READ_FAILED (errno set), AP_READ_SHORT (the file ended first) or
+ * AP_READ_NOMEM, with *out NULL; the caller names the file in its error. */
+enum { AP_READ_FAILED = -1, AP_READ_SHORT = -2, AP_READ_NOMEM = -3 };
+int ap_read_fd_whole(int fd, size_t size, char **out);
+
+/* Reads fd to its end, retrying EINTR: the sha256 of what it read in hex[]
+ * and its length in *size. Returns 0, AP_READ_FAILED (errno set) or
+ * AP_READ_NOMEM; the caller names the file in its error. */
+int ap_sha256_fd(int fd, char hex[AP_HEX_LEN + 1], uint64_t *size);
+
+/* Best effort: fsyncs the directory that holds `path`, so that a file just
+ * renamed to `path` stays there after a crash. Failures are ignored. */
+void ap_sync_parent_dir(const char *path);
 
 /* Reads exactly n bytes; fewer before end of stream is an error ("truncated"). */
 int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,

@@ -346,15 +346,7 @@ int bundle_writer_commit(bundle_writer *w, const char *index, size_t index_len, 
     if (rename(w->temp, w->output) < 0)
         return ap_fail_errno(err, AP_ERR_IO, "renaming %s to %s", w->temp, w->output);
     w->committed = true;
-    char *dir_copy = strdup(w->output);
-    if (dir_copy) {
-        int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir_copy);
-    }
+    ap_sync_parent_dir(w->output);
     return 0;
 }
 

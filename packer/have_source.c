@@ -29,28 +29,17 @@ int have_read_small_file(const char *path, size_t max, char **out, size_t *len, 
         return ap_fail(err, AP_ERR_FORMAT, "%s: %lld bytes, over the %zu byte limit", path,
                        (long long)st.st_size, max);
     }
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        close(fd);
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    }
-    size_t have = 0;
-    while (have < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(buf);
-            close(fd);
-            return n < 0 ? ap_fail_errno(err, AP_ERR_IO, "cannot read %s", path)
-                         : ap_fail(err, AP_ERR_IO, "%s: shorter than its size", path);
-        }
-        have += (size_t)n;
-    }
+    int rc = ap_read_fd_whole(fd, (size_t)st.st_size, out);
+    int saved = errno;
     close(fd);
-    buf[have] = '\0';
-    *out = buf;
-    *len = have;
+    errno = saved;
+    if (rc == AP_READ_NOMEM)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (rc == AP_READ_FAILED)
+        return ap_fail_errno(err, AP_ERR_IO, "cannot read %s", path);
+    if (rc == AP_READ_SHORT)
+        return ap_fail(err, AP_ERR_IO, "%s: shorter than its size", path);
+    *len = (size_t)st.st_size;
     return 0;
 }
 

@@ -549,6 +549,36 @@ static int blob_hash_sink(void *ctx, const void *buf, size_t n, ap_error *err)
 
 static int dense_layer_end(packer *p, const char *path, ap_error *err);
 
+/* The layer just read as `path` of the current source, whose content hashes to
+ * sha256:`hex`, is now in the bundle as blob sha256:`blob_hex` of `blob_size`
+ * bytes: marks packed every wanted layer of that source it is (by path, or by
+ * content for an input that names layers by content) and sets *matched if
+ * any. A layer whose content does not match its diff_id is AP_ERR_FORMAT. */
+static int mark_packed(packer *p, const char *path, const char *hex, const char *blob_hex, uint64_t blob_size,
+                       bool *matched, ap_error *err)
+{
+    const char *spec = p->sources[p->current].spec;
+    bool by_content = p->sources[p->current].layers_by_content;
+    for (size_t i = 0; i < p->store.n; i++) {
+        stored_layer *l = p->store.layers[i];
+        if (l->packed || l->source != p->current)
+            continue;
+        if (by_content ? strcmp(l->diff_id + 7, hex) : strcmp(l->path, path))
+            continue;
+        if (strcmp(l->diff_id + 7, hex))
+            return ap_fail(err, AP_ERR_FORMAT,
+                           "%s: image %s: layer %zu (%s) does not match its diff_id: the config declares "
+                           "%s but the content hashes to sha256:%s",
+                           spec, l->image_name, l->layer_number, path, l->diff_id, hex);
+        *matched = true;
+        l->packed = true;
+        snprintf(l->digest, sizeof l->digest, "sha256:%s", blob_hex);
+        l->size = blob_size;
+        l->uncompressed_size = p->usize;
+    }
+    return 0;
+}
+
 static void pack_progress(void *ctx, uint64_t done)
 {
     packer *p = ctx;
@@ -613,24 +643,9 @@ static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_c
     ap_sha256_final_hex(p->diff_hash, hex);
     bool matched = false;
     bool by_content = p->sources[p->current].layers_by_content;
-    for (size_t i = 0; i < p->store.n; i++) {
-        stored_layer *l = p->store.layers[i];
-        if (l->packed || l->source != p->current)
-            continue;
-        if (by_content ? strcmp(l->diff_id + 7, hex) : strcmp(l->path, path))
-            continue;
-        if (strcmp(l->diff_id + 7, hex)) {
-            free(e.path);
-            return ap_fail(err, AP_ERR_FORMAT,
-                           "%s: image %s: layer %zu (%s) does not match its diff_id: the config declares "
-                           "%s but the content hashes to sha256:%s",
-                           spec, l->image_name, l->layer_number, path, l->diff_id, hex);
-        }
-        matched = true;
-        l->packed = true;
-        snprintf(l->digest, sizeof l->digest, "sha256:%s", e.sha256);
-        l->size = e.size;
-        l->uncompressed_size = p->usize;
+    if (mark_packed(p, path, hex, e.sha256, e.size, &matched, err) < 0) {
+        free(e.path);
+        return -1;
     }
     if (!matched && by_content) {
         /* a layer packed from another input already, or not one this pack wants */
@@ -661,23 +676,8 @@ static int dense_layer_end(packer *p, const char *path, ap_error *err)
     snprintf(diff_id, sizeof diff_id, "sha256:%s", hex);
     bool matched = false;
     bool by_content = p->sources[p->current].layers_by_content;
-    for (size_t i = 0; i < p->store.n; i++) {
-        stored_layer *l = p->store.layers[i];
-        if (l->packed || l->source != p->current)
-            continue;
-        if (by_content ? strcmp(l->diff_id + 7, hex) : strcmp(l->path, path))
-            continue;
-        if (strcmp(l->diff_id + 7, hex))
-            return ap_fail(err, AP_ERR_FORMAT,
-                           "%s: image %s: layer %zu (%s) does not match its diff_id: the config declares "
-                           "%s but the content hashes to sha256:%s",
-                           spec, l->image_name, l->layer_number, path, l->diff_id, hex);
-        matched = true;
-        l->packed = true;
-        snprintf(l->digest, sizeof l->digest, "sha256:%s", blob);
-        l->size = p->blob_size;
-        l->uncompressed_size = p->usize;
-    }
+    if (mark_packed(p, path, hex, blob, p->blob_size, &matched, err) < 0)
+        return -1;
     if (!matched && !by_content)
         return ap_fail(err, AP_ERR_FORMAT, "%s: layer %s: read twice", spec, path);
     return dense_pack_layer_end(p->dense, diff_id, matched, err);

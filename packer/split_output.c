@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../formats/digest.h"
+#include "../formats/stream.h"
 
 typedef struct {
     bool exists;
@@ -203,36 +204,15 @@ static int hash_file(const char *name, uint64_t want, char hex[AP_HEX_LEN + 1], 
     int fd = open(name, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return ap_fail_errno(err, AP_ERR_IO, "reading back %s", name);
-    ap_sha256 *h = ap_sha256_new();
-    unsigned char *buf = malloc(1u << 20);
     uint64_t got_total = 0;
-    int rc = 0;
-    if (!h || !buf) {
+    int rc = ap_sha256_fd(fd, hex, &got_total);
+    if (rc == AP_READ_NOMEM)
         rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    for (;;) {
-        ssize_t got = read(fd, buf, 1u << 20);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            rc = ap_fail_errno(err, AP_ERR_IO, "reading back %s", name);
-            goto out;
-        }
-        if (got == 0)
-            break;
-        ap_sha256_update(h, buf, (size_t)got);
-        got_total += (uint64_t)got;
-    }
-    if (got_total != want) {
+    else if (rc < 0)
+        rc = ap_fail_errno(err, AP_ERR_IO, "reading back %s", name);
+    else if (got_total != want)
         rc = ap_fail(err, AP_ERR_IO, "%s is %llu bytes, %llu were written", name, (unsigned long long)got_total,
                      (unsigned long long)want);
-        goto out;
-    }
-    ap_sha256_final_hex(h, hex);
-out:
-    free(buf);
-    ap_sha256_free(h);
     close(fd);
     return rc;
 }
@@ -348,15 +328,7 @@ int split_output_commit(split_output *s, const char *sidecar, size_t len, const 
     }
     s->committed = true;
     rmdir(s->dir);
-    char *dir_copy = strdup(s->output);
-    if (dir_copy) {
-        int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir_copy);
-    }
+    ap_sync_parent_dir(s->output);
     return 0;
 }
 

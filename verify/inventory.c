@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "../formats/digest.h"
+#include "../formats/stream.h"
 #include "registry_client.h"
 
 #define JSON_BLOB_MAX (4u << 20)    /* manifests, indexes, configs */
@@ -150,27 +151,13 @@ static int read_file_capped(const char *path, size_t max, char **out, size_t *le
         close(fd);
         return ap_fail(err, AP_ERR_TARGET, "%s: not a regular file of at most %zu bytes", path, max);
     }
-    char *buf = malloc((size_t)st.st_size + 1);
-    if (!buf) {
-        close(fd);
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    }
-    size_t have = 0;
-    while (have < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + have, (size_t)st.st_size - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(buf);
-            close(fd);
-            return ap_fail(err, AP_ERR_TARGET, "cannot read %s", path);
-        }
-        have += (size_t)n;
-    }
+    int rc = ap_read_fd_whole(fd, (size_t)st.st_size, out);
     close(fd);
-    buf[have] = '\0';
-    *out = buf;
-    *len = have;
+    if (rc == AP_READ_NOMEM)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (rc < 0)
+        return ap_fail(err, AP_ERR_TARGET, "cannot read %s", path);
+    *len = (size_t)st.st_size;
     return 0;
 }
 

@@ -41,13 +41,9 @@
 #include "../formats/codec.h"
 #include "../formats/stream.h"
 #include "../formats/tar_writer.h"
-#include "../packer/image_ref.h"
+#include "oci_json.h"
 
-#define MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
-#define INDEX_MEDIA_TYPE "application/vnd.oci.image.index.v1+json"
 #define CONFIG_MEDIA_TYPE "application/vnd.oci.image.config.v1+json"
-#define NAME_ANNOTATION "io.containerd.image.name"
-#define REF_ANNOTATION "org.opencontainers.image.ref.name"
 #define BLOB_PREFIX "blobs/sha256/"
 
 #if defined(__x86_64__)
@@ -420,36 +416,6 @@ static bool multi_platform(const ap_bundle_index *idx, const bool *sel, const ch
     return false;
 }
 
-/* "linux/arm64/v8" -> {"architecture":"arm64","os":"linux","variant":"v8"} */
-static json_t *platform_json(const char *platform)
-{
-    if (!platform || !*platform)
-        return NULL;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", platform);
-    char *os = buf, *arch = strchr(os, '/'), *variant = NULL;
-    if (!arch)
-        return NULL;
-    *arch++ = '\0';
-    if ((variant = strchr(arch, '/')))
-        *variant++ = '\0';
-    json_t *p = json_object();
-    json_object_set_new(p, "architecture", json_string(arch));
-    json_object_set_new(p, "os", json_string(os));
-    if (variant && *variant)
-        json_object_set_new(p, "variant", json_string(variant));
-    return p;
-}
-
-static json_t *descriptor(const char *media_type, const char *digest, uint64_t size)
-{
-    json_t *d = json_object();
-    json_object_set_new(d, "mediaType", json_string(media_type));
-    json_object_set_new(d, "digest", json_string(digest));
-    json_object_set_new(d, "size", json_integer((json_int_t)size));
-    return d;
-}
-
 /* Writes a JSON document as blob (once per digest); its descriptor's digest and size out. */
 static int out_json_blob(archive_target *a, json_t *doc, char ***seen, size_t *n_seen,
                          char digest[AP_DIGEST_LEN + 1], uint64_t *size, ap_error *err)
@@ -494,22 +460,6 @@ static const out_layer *find_out(const archive_target *a, const char *diff_id)
     return NULL;
 }
 
-static int add_result(load_result **res, size_t *n, const char *name, const char *id, ap_error *err)
-{
-    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
-    if (!grown)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    *res = grown;
-    load_result *r = &grown[*n];
-    memset(r, 0, sizeof *r);
-    if (name && !(r->name = strdup(name)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->is_new = true;
-    (*n)++;
-    return 0;
-}
-
 /* The archive's own OCI manifest and index.json / manifest.json entries. */
 static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_result **results,
                           size_t *n_results, ap_error *err)
@@ -532,8 +482,9 @@ static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_re
         const ap_index_image *im = &idx->images[i];
         json_t *m = json_object(), *layers = json_array();
         json_object_set_new(m, "schemaVersion", json_integer(2));
-        json_object_set_new(m, "mediaType", json_string(MANIFEST_MEDIA_TYPE));
-        json_object_set_new(m, "config", descriptor(CONFIG_MEDIA_TYPE, im->config.digest, im->config.size));
+        json_object_set_new(m, "mediaType", json_string(OCI_MANIFEST_MEDIA_TYPE));
+        json_object_set_new(m, "config",
+                            oci_descriptor(CONFIG_MEDIA_TYPE, im->config.digest, im->config.size));
         json_object_set_new(m, "layers", layers);
         bool ok = true;
         for (size_t k = 0; k < im->n_layers && ok; k++) {
@@ -544,7 +495,7 @@ static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_re
                 ok = false;
                 break;
             }
-            json_array_append_new(layers, descriptor(layer_type, o->digest, o->size));
+            json_array_append_new(layers, oci_descriptor(layer_type, o->digest, o->size));
         }
         int w = ok ? out_json_blob(a, m, &seen, &n_seen, mdigest[i], &msize[i], err) : -1;
         json_decref(m);
@@ -558,7 +509,7 @@ static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_re
         const ap_index_image *im = &idx->images[i];
         for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++) {
             const char *name = im->n_names ? im->names[k] : NULL;
-            if (add_result(results, n_results, name, im->config.digest, err) < 0)
+            if (load_results_add(results, n_results, name, im->config.digest, true, err) < 0)
                 goto out;
             json_t *d;
             bool nested = name && multi_platform(idx, a->sel, name);
@@ -568,14 +519,14 @@ static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_re
                     continue;   /* named once, by the nested index */
                 json_t *ni = json_object(), *list = json_array();
                 json_object_set_new(ni, "schemaVersion", json_integer(2));
-                json_object_set_new(ni, "mediaType", json_string(INDEX_MEDIA_TYPE));
+                json_object_set_new(ni, "mediaType", json_string(OCI_INDEX_MEDIA_TYPE));
                 json_object_set_new(ni, "manifests", list);
                 for (size_t pass = 0; pass < 2; pass++)
                     for (size_t j = 0; j < idx->n_images; j++) {
                         if (!a->sel[j] || !has_name(&idx->images[j], name) || (j == owner) != (pass == 0))
                             continue;
-                        json_t *md = descriptor(MANIFEST_MEDIA_TYPE, mdigest[j], msize[j]);
-                        json_t *p = platform_json(idx->images[j].platform);
+                        json_t *md = oci_descriptor(OCI_MANIFEST_MEDIA_TYPE, mdigest[j], msize[j]);
+                        json_t *p = oci_platform_json(idx->images[j].platform);
                         if (p)
                             json_object_set_new(md, "platform", p);
                         json_array_append_new(list, md);
@@ -586,17 +537,13 @@ static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_re
                 json_decref(ni);
                 if (w < 0)
                     goto out;
-                d = descriptor(INDEX_MEDIA_TYPE, ndigest, nsize);
+                d = oci_descriptor(OCI_INDEX_MEDIA_TYPE, ndigest, nsize);
             } else {
-                d = descriptor(MANIFEST_MEDIA_TYPE, mdigest[i], msize[i]);
+                d = oci_descriptor(OCI_MANIFEST_MEDIA_TYPE, mdigest[i], msize[i]);
             }
-            if (name) {
-                json_t *ann = json_object();
-                json_object_set_new(ann, NAME_ANNOTATION, json_string(name));
-                json_object_set_new(ann, REF_ANNOTATION, json_string(image_ref_tag(name)));
-                json_object_set_new(d, "annotations", ann);
-            }
-            json_t *p = nested ? NULL : platform_json(im->platform);
+            if (name)
+                oci_annotate_name(d, name);
+            json_t *p = nested ? NULL : oci_platform_json(im->platform);
             if (p)
                 json_object_set_new(d, "platform", p);
             json_array_append_new(mans, d);
@@ -633,7 +580,7 @@ static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_re
         json_array_append_new(dm, o);
     }
     json_object_set_new(index, "schemaVersion", json_integer(2));
-    json_object_set_new(index, "mediaType", json_string(INDEX_MEDIA_TYPE));
+    json_object_set_new(index, "mediaType", json_string(OCI_INDEX_MEDIA_TYPE));
     json_object_set_new(index, "manifests", mans);
     mans = NULL;
     const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";

@@ -563,23 +563,6 @@ static int dd_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
     return dd_send(d, zeros, ap_tar_padding(d->cur_size), err);
 }
 
-static int add_result(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
-                      ap_error *err)
-{
-    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
-    if (!grown)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    *res = grown;
-    load_result *r = &grown[*n];
-    memset(r, 0, sizeof *r);
-    if (name && !(r->name = strdup(name)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->is_new = is_new;
-    (*n)++;
-    return 0;
-}
-
 static int dd_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
                      size_t *n_results, ap_error *err)
 {
@@ -613,8 +596,8 @@ static int dd_commit(load_target *t, const ap_bundle_index *idx, load_result **r
             }
         }
         for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++)
-            if (add_result(results, n_results, im->n_names ? im->names[k] : NULL,
-                           im->config.digest, d->need[i], err) < 0)
+            if (load_results_add(results, n_results, im->n_names ? im->names[k] : NULL,
+                                 im->config.digest, d->need[i], err) < 0)
                 goto fail;
     }
     return 0;

@@ -33,12 +33,10 @@
 #include "../packer/image_ref.h"
 #include "delta_check.h"
 #include "file_syncer.h"
+#include "oci_json.h"
 
 #define TMP_PREFIX ".airpack-tmp-"
 #define BIG_PATH (PATH_MAX + 256)
-#define NAME_ANNOTATION "io.containerd.image.name"
-#define REF_ANNOTATION "org.opencontainers.image.ref.name"
-#define MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
 #define SYNC_PENDING 8                /* blobs waiting for their fsync (open files) at most */
 #define WRITEBACK_KICK (8u << 20)     /* start writeback of each 8 MiB written */
 
@@ -329,27 +327,6 @@ static int publish_blobs(oci_target *o, ap_error *err)
     return 0;
 }
 
-/* "linux/arm64/v8" -> {"architecture":"arm64","os":"linux","variant":"v8"} */
-static json_t *platform_json(const char *platform)
-{
-    if (!platform || !*platform)
-        return NULL;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", platform);
-    char *os = buf, *arch = strchr(os, '/'), *variant = NULL;
-    if (!arch)
-        return NULL;
-    *arch++ = '\0';
-    if ((variant = strchr(arch, '/')))
-        *variant++ = '\0';
-    json_t *p = json_object();
-    json_object_set_new(p, "architecture", json_string(arch));
-    json_object_set_new(p, "os", json_string(os));
-    if (variant && *variant)
-        json_object_set_new(p, "variant", json_string(variant));
-    return p;
-}
-
 static const char *annotation(json_t *desc, const char *key)
 {
     return json_string_value(json_object_get(json_object_get(desc, "annotations"), key));
@@ -361,7 +338,7 @@ static ssize_t find_descriptor(json_t *manifests, const char *full, const char *
     size_t i;
     json_t *d;
     json_array_foreach(manifests, i, d) {
-        const char *name = annotation(d, NAME_ANNOTATION), *ref = annotation(d, REF_ANNOTATION);
+        const char *name = annotation(d, OCI_NAME_ANNOTATION), *ref = annotation(d, OCI_REF_ANNOTATION);
         if (full) {
             if (name ? !strcmp(name, full) : (ref && !strcmp(ref, image_ref_tag(full))))
                 return (ssize_t)i;
@@ -376,17 +353,10 @@ static ssize_t find_descriptor(json_t *manifests, const char *full, const char *
 
 static json_t *descriptor(const ap_index_image *im, const char *full)
 {
-    json_t *d = json_object();
-    json_object_set_new(d, "mediaType", json_string(MANIFEST_MEDIA_TYPE));
-    json_object_set_new(d, "digest", json_string(im->manifest.digest));
-    json_object_set_new(d, "size", json_integer((json_int_t)im->manifest.size));
-    if (full) {
-        json_t *a = json_object();
-        json_object_set_new(a, NAME_ANNOTATION, json_string(full));
-        json_object_set_new(a, REF_ANNOTATION, json_string(image_ref_tag(full)));
-        json_object_set_new(d, "annotations", a);
-    }
-    json_t *p = platform_json(im->platform);
+    json_t *d = oci_descriptor(OCI_MANIFEST_MEDIA_TYPE, im->manifest.digest, im->manifest.size);
+    if (full)
+        oci_annotate_name(d, full);
+    json_t *p = oci_platform_json(im->platform);
     if (p)
         json_object_set_new(d, "platform", p);
     return d;
@@ -418,23 +388,6 @@ static int write_atomic(oci_target *o, const char *name, const char *data, size_
     return fsync_dir(o->dir, err);
 }
 
-static int add_result(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
-                      ap_error *err)
-{
-    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
-    if (!grown)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    *res = grown;
-    load_result *r = &grown[*n];
-    memset(r, 0, sizeof *r);
-    if (name && !(r->name = strdup(name)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->is_new = is_new;
-    (*n)++;
-    return 0;
-}
-
 static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
                       size_t *n_results, ap_error *err)
 {
@@ -447,7 +400,7 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
     if (!index) {
         index = json_object();
         json_object_set_new(index, "schemaVersion", json_integer(2));
-        json_object_set_new(index, "mediaType", json_string("application/vnd.oci.image.index.v1+json"));
+        json_object_set_new(index, "mediaType", json_string(OCI_INDEX_MEDIA_TYPE));
     }
     json_t *manifests = json_object_get(index, "manifests");
     if (!manifests) {
@@ -478,7 +431,7 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
                 json_array_append_new(manifests, d);
                 changed = true;
             }
-            if (add_result(results, n_results, full, im->config.digest, is_new, err) < 0)
+            if (load_results_add(results, n_results, full, im->config.digest, is_new, err) < 0)
                 goto out;
         }
     }

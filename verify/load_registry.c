@@ -495,23 +495,6 @@ static int reg_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
     return rc < 0 ? blob_fail(r, b, err) : 0;
 }
 
-static int add_result(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
-                      ap_error *err)
-{
-    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
-    if (!grown)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    *res = grown;
-    load_result *x = &grown[*n];
-    memset(x, 0, sizeof *x);
-    if (name && !(x->name = strdup(name)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    snprintf(x->id, sizeof x->id, "%s", id);
-    x->is_new = is_new;
-    (*n)++;
-    return 0;
-}
-
 static int reg_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
                       size_t *n_results, ap_error *err)
 {
@@ -592,7 +575,7 @@ static int reg_commit(load_target *t, const ap_bundle_index *idx, load_result **
         reg_name *n = &r->names[i];
         char name[2048];
         snprintf(name, sizeof name, "%s/%s:%s", r->host, n->repo, n->tag);
-        if (add_result(results, n_results, name, idx->images[n->image].config.digest, !same[i], err) < 0)
+        if (load_results_add(results, n_results, name, idx->images[n->image].config.digest, !same[i], err) < 0)
             goto out;
     }
     rc = 0;

@@ -61,6 +61,23 @@ void load_results_free(load_result *r, size_t n)
     free(r);
 }
 
+int load_results_add(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
+                     ap_error *err)
+{
+    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    *res = grown;
+    load_result *r = &grown[*n];
+    memset(r, 0, sizeof *r);
+    if (name && !(r->name = strdup(name)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    snprintf(r->id, sizeof r->id, "%s", id);
+    r->is_new = is_new;
+    (*n)++;
+    return 0;
+}
+
 int load_select_images(const ap_bundle_index *idx, const load_options *opts, bool *sel,
                        ap_error *err)
 {

@@ -75,6 +75,10 @@ load_target *load_containers_storage_open(const char *spec, const load_options *
 load_target *load_archive_open(const char *kind, const char *file, const load_options *opts,
                                ap_error *err);
 
+/* Appends {name (copied; NULL for an untagged image), id, is_new} to the
+ * malloc'd array *res of *n results; AP_ERR_NOMEM if memory runs out. */
+int load_results_add(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
+                     ap_error *err);
 void load_results_free(load_result *r, size_t n);
 
 /* Marks in sel[] (idx->n_images entries) the images opts->images selects: an

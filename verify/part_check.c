@@ -10,6 +10,7 @@
 
 #include "../formats/digest.h"
 #include "../formats/parts.h"
+#include "../formats/stream.h"
 
 int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part_check_result *res, ap_error *err)
 {
@@ -66,37 +67,18 @@ int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part
         goto out;
     }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    ap_sha256 *h = ap_sha256_new();
-    unsigned char *buf = malloc(1u << 20);
     uint64_t total = 0;
-    if (!h || !buf) {
-        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    char hex[AP_HEX_LEN + 1];
+    int hashed = ap_sha256_fd(fd, hex, &total);
+    if (hashed < 0) {
+        if (hashed == AP_READ_NOMEM)
+            ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        else
+            ap_fail_errno(err, AP_ERR_IO, "reading %s", part_path);
         close(fd);
-        ap_sha256_free(h);
-        free(buf);
         goto out;
     }
-    for (;;) {
-        ssize_t got = read(fd, buf, 1u << 20);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            ap_fail_errno(err, AP_ERR_IO, "reading %s", part_path);
-            close(fd);
-            ap_sha256_free(h);
-            free(buf);
-            goto out;
-        }
-        if (got == 0)
-            break;
-        ap_sha256_update(h, buf, (size_t)got);
-        total += (uint64_t)got;
-    }
     close(fd);
-    free(buf);
-    char hex[AP_HEX_LEN + 1];
-    ap_sha256_final_hex(h, hex);
-    ap_sha256_free(h);
     rc = 0;
     if (total != m.parts[index].size) {
         snprintf(res->why, sizeof res->why, "%llu bytes, %.300s lists %llu (%s)", (unsigned long long)total, sc,
