@@ -134,11 +134,24 @@ if have docker-registry && have skopeo && have curl; then
         printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n  secret: s\n' \
             "$T/$1/data" "$2" >"$T/$1.yml"
         docker-registry serve "$T/$1.yml" >"$T/$1.log" 2>&1 &
-        REG_PIDS="$REG_PIDS $!"
-        for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$2/v2/" && return 0; sleep 0.1; done
+        local pid=$!
+        REG_PIDS="$REG_PIDS $pid"
+        # up to 30 s: a loaded machine (the sanitizer run) can be slow to start it
+        for _ in $(seq 300); do
+            curl -s -o /dev/null "http://127.0.0.1:$2/v2/" && return 0
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        echo "docker-registry $1 on port $2 did not start:"; tail -5 "$T/$1.log"
         return 1
     }
-    P1=$(free_port) && start_registry reg "$P1" && P2=$(free_port) && start_registry reg2 "$P2" || { fail registry-start; P1=""; }
+    # a port taken between free_port and the registry's bind: one more try on another port
+    registry_on_free_port() { # NAME -> sets PORT
+        PORT=$(free_port) && start_registry "$1" "$PORT" && return 0
+        PORT=$(free_port) && start_registry "$1" "$PORT"
+    }
+    if registry_on_free_port reg && P1=$PORT && registry_on_free_port reg2 && P2=$PORT; then :
+    else fail registry-start "see above"; P1=""; fi
 fi
 if [ -n "${P1:-}" ]; then
     R="127.0.0.1:$P1"
