@@ -66,6 +66,49 @@ free_port() {
     return 1
 }
 
+# CNCF registries (docker-registry) on loopback, stopped with this script.
+# start_registry NAME [EXTRA-YAML]: filesystem storage under $T/NAME/data, log in
+# $T/NAME.log, on a free port it sets in REG_PORT. Waits up to 30 s for /v2/ (a loaded
+# machine, as in the sanitizer run, can be slow); when the registry dies first (its port
+# taken after free_port looked), tries once more on another port. On failure it prints
+# the end of the log and returns 1. Other helper servers may add their pids to REG_PIDS.
+REG_PIDS=""
+stop_registries() { for p in $REG_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; REG_PIDS=""; }
+add_cleanup stop_registries
+start_registry() {
+    local name=$1 extra=${2:-} scheme=http pid try
+    case $extra in *tls:*) scheme=https ;; esac
+    mkdir -p "$T/$name"
+    for try in 1 2; do
+        REG_PORT=$(free_port) || return 1
+        cat >"$T/$name.yml" <<EOF
+version: 0.1
+log:
+  level: info
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: $T/$name/data
+http:
+  addr: 127.0.0.1:$REG_PORT
+  secret: airpack-test-secret
+$extra
+EOF
+        docker-registry serve "$T/$name.yml" >"$T/$name.log" 2>&1 &
+        pid=$!
+        REG_PIDS="$REG_PIDS $pid"
+        for _ in $(seq 300); do
+            curl -ks -o /dev/null "$scheme://127.0.0.1:$REG_PORT/v2/" && return 0
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -0 "$pid" 2>/dev/null && break   # running but not answering: no retry
+    done
+    echo "docker-registry $name (port $REG_PORT) did not start:"; tail -20 "$T/$name.log"
+    return 1
+}
+
 # ---- samples, keys and an independent bundle checker (shared by the pack tests) ----
 skip() { echo "SKIP: $1${2:+ ($2)}"; }
 

@@ -126,31 +126,7 @@ hostile chain-digest "chains\[0\]\[0\]" '{"airpack_have":1,"kind":"docker","targ
 
 # ---- registry ------------------------------------------------------------------------
 if have docker-registry && have skopeo && have curl; then
-    REG_PIDS=""
-    stop_registries() { for p in $REG_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; REG_PIDS=""; }
-    add_cleanup stop_registries
-    start_registry() { # NAME PORT
-        mkdir -p "$T/$1"
-        printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n  secret: s\n' \
-            "$T/$1/data" "$2" >"$T/$1.yml"
-        docker-registry serve "$T/$1.yml" >"$T/$1.log" 2>&1 &
-        local pid=$!
-        REG_PIDS="$REG_PIDS $pid"
-        # up to 30 s: a loaded machine (the sanitizer run) can be slow to start it
-        for _ in $(seq 300); do
-            curl -s -o /dev/null "http://127.0.0.1:$2/v2/" && return 0
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        echo "docker-registry $1 on port $2 did not start:"; tail -5 "$T/$1.log"
-        return 1
-    }
-    # a port taken between free_port and the registry's bind: one more try on another port
-    registry_on_free_port() { # NAME -> sets PORT
-        PORT=$(free_port) && start_registry "$1" "$PORT" && return 0
-        PORT=$(free_port) && start_registry "$1" "$PORT"
-    }
-    if registry_on_free_port reg && P1=$PORT && registry_on_free_port reg2 && P2=$PORT; then :
+    if start_registry reg && P1=$REG_PORT && start_registry reg2 && P2=$REG_PORT; then :
     else fail registry-start "see above"; P1=""; fi
 fi
 if [ -n "${P1:-}" ]; then

@@ -11,44 +11,11 @@ make_samples || exit 1
 make_keys || exit 1
 
 # ---- registries ------------------------------------------------------------------
-REG_PIDS=""
-stop_registries() { for p in $REG_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; REG_PIDS=""; }
-add_cleanup stop_registries
-
-# start_registry NAME PORT [EXTRA-YAML]: filesystem storage under $T/NAME, log in $T/NAME.log
-start_registry() {
-    local name=$1 port=$2 extra=${3:-} scheme=http
-    mkdir -p "$T/$name"
-    cat >"$T/$name.yml" <<EOF
-version: 0.1
-log:
-  level: info
-  accesslog:
-    disabled: false
-storage:
-  filesystem:
-    rootdirectory: $T/$name/data
-http:
-  addr: 127.0.0.1:$port
-  secret: airpack-test-secret
-$extra
-EOF
-    docker-registry serve "$T/$name.yml" >"$T/$name.log" 2>&1 &
-    REG_PIDS="$REG_PIDS $!"
-    case $extra in *tls:*) scheme=https ;; esac
-    for _ in $(seq 100); do
-        curl -ks -o /dev/null "$scheme://127.0.0.1:$port/v2/" && return 0
-        sleep 0.1
-    done
-    echo "docker-registry $name did not start:"; tail -20 "$T/$name.log"
-    return 1
-}
 # uploads NAME: how many blob upload sessions (POST .../blobs/uploads/) the registry saw
 uploads() { grep -c '"POST /v2/[^ ]*/blobs/uploads/' "$T/$1.log"; }
 
-PORT=$(free_port) || exit 1
-if ! start_registry reg "$PORT"; then fail registry-start "see above"; exit 0; fi
-R="127.0.0.1:$PORT"
+if ! start_registry reg; then fail registry-start "see above"; exit 0; fi
+R="127.0.0.1:$REG_PORT"
 SK="skopeo --override-os linux"
 
 # ---- the bundle ------------------------------------------------------------------
@@ -135,15 +102,14 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=airpack test CA"
 else fail test-ca "openssl could not make the certificates"; exit 0; fi
 if have htpasswd; then htpasswd -Bbn alice 's3cret pass' >"$PKI/htpasswd"
 else python3 -W ignore -c 'import crypt,sys; print("alice:"+crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))' 's3cret pass' >"$PKI/htpasswd"; fi
-APORT=$(free_port) || exit 1
-if ! start_registry areg "$APORT" "  tls:
+if ! start_registry areg "  tls:
     certificate: $PKI/srv.crt
     key: $PKI/srv.key
 auth:
   htpasswd:
     realm: airpack-test
     path: $PKI/htpasswd"; then fail auth-registry-start "see above"; exit 0; fi
-A="127.0.0.1:$APORT"
+A="127.0.0.1:$REG_PORT"
 mkdir -p "$T/certs"; cp "$PKI/ca.crt" "$T/certs/ca.crt"
 
 expect_fail tls-untrusted-ca 2 'certificate|SSL|verify' \
@@ -213,14 +179,13 @@ TPORT=$(free_port) || exit 1
 python3 "$TOK/server.py" "$TPORT" "$TOK/token.key" "$TOK/token.crt" bob 'tok pw' "$TOK/requests" >"$TOK/server.log" 2>&1 &
 REG_PIDS="$REG_PIDS $!"
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$TPORT/token" && break; sleep 0.1; done
-BPORT=$(free_port) || exit 1
-if ! start_registry breg "$BPORT" "auth:
+if ! start_registry breg "auth:
   token:
     realm: http://127.0.0.1:$TPORT/token
     service: airpack-test-registry
     issuer: airpack-test-issuer
     rootcertbundle: $TOK/token.crt"; then fail bearer-registry-start "see above"; exit 0; fi
-BR="127.0.0.1:$BPORT"
+BR="127.0.0.1:$REG_PORT"
 if load --creds 'bob:tok pw' --into "docker://$BR/tok" "$B" >"$T/b.out" 2>&1 &&
    [ "$($SK inspect --tls-verify=false --creds 'bob:tok pw' --raw "docker://$BR/tok/sample/app-b:1.0" | jq -r .config.digest)" = "$(image_id sample/app-b:1.0)" ]; then
     pass auth-bearer-token

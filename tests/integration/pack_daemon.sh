@@ -75,15 +75,7 @@ done
 
 # ---- every kind of input in one pack: daemon, registry, file; by ID too -------------
 if have docker-registry && have skopeo && have curl; then
-    RPORT=$(free_port) || exit 1
-    mkdir -p "$T/reg"
-    printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n  secret: x\n' \
-        "$T/reg/data" "$RPORT" >"$T/reg.yml"
-    docker-registry serve "$T/reg.yml" >"$T/reg.log" 2>&1 &
-    REG_PID=$!
-    stop_reg() { kill "$REG_PID" 2>/dev/null; wait "$REG_PID" 2>/dev/null; }
-    add_cleanup stop_reg
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$RPORT/v2/" && break; sleep 0.1; done
+    start_registry reg && RPORT=$REG_PORT || RPORT=0   # not started: skopeo below fails, named
     if skopeo copy -q --dest-tls-verify=false "oci:$S/oci:app-c" "docker://127.0.0.1:$RPORT/lib/app-c:1.0" >"$T/sk.out" 2>&1; then
         b="$O/all-kinds.tar"
         if "$AIRPACK" pack -q -o "$b" -s "$KEYS/sec" --compression gzip "docker://127.0.0.1:$RPORT/lib/app-c:1.0" \

@@ -16,38 +16,8 @@ E="$T/empty"; mkdir -p "$E"
 export SOURCE_DATE_EPOCH=1700000000
 nothing_written() { [ -z "$(ls -A "$1")" ]; }
 
-REG_PIDS=""
-stop_registries() { for p in $REG_PIDS; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; REG_PIDS=""; }
-add_cleanup stop_registries
-# start_registry NAME PORT [EXTRA-YAML]: filesystem storage under $T/NAME/data
-start_registry() {
-    local name=$1 port=$2 extra=${3:-} scheme=http
-    mkdir -p "$T/$name"
-    cat >"$T/$name.yml" <<EOF
-version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: $T/$name/data
-http:
-  addr: 127.0.0.1:$port
-  secret: airpack-test-secret
-$extra
-EOF
-    docker-registry serve "$T/$name.yml" >"$T/$name.log" 2>&1 &
-    REG_PIDS="$REG_PIDS $!"
-    case $extra in *tls:*) scheme=https ;; esac
-    for _ in $(seq 100); do
-        curl -ks -o /dev/null "$scheme://127.0.0.1:$port/v2/" && return 0
-        sleep 0.1
-    done
-    echo "docker-registry $name did not start:"; tail -20 "$T/$name.log"
-    return 1
-}
-PORT=$(free_port) || exit 1
-if ! start_registry reg "$PORT"; then fail registry-start "see above"; exit 0; fi
-R="127.0.0.1:$PORT"
+if ! start_registry reg; then fail registry-start "see above"; exit 0; fi
+R="127.0.0.1:$REG_PORT"
 SK="skopeo --override-os linux --override-arch amd64"
 push() { $SK copy -q --dest-tls-verify=false "$@" >>"$T/push.log" 2>&1; }
 
@@ -233,15 +203,14 @@ if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=airpack test CA"
 else fail test-ca "openssl could not make the certificates"; exit 0; fi
 if have htpasswd; then htpasswd -Bbn alice 's3cret pass' >"$PKI/htpasswd"
 else python3 -W ignore -c 'import crypt,sys; print("alice:"+crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))' 's3cret pass' >"$PKI/htpasswd"; fi
-APORT=$(free_port) || exit 1
-if ! start_registry areg "$APORT" "  tls:
+if ! start_registry areg "  tls:
     certificate: $PKI/srv.crt
     key: $PKI/srv.key
 auth:
   htpasswd:
     realm: airpack-test
     path: $PKI/htpasswd"; then fail auth-registry-start "see above"; exit 0; fi
-AR="127.0.0.1:$APORT"
+AR="127.0.0.1:$REG_PORT"
 mkdir -p "$T/certs"; cp "$PKI/ca.crt" "$T/certs/ca.crt"
 $SK copy -q --dest-cert-dir "$T/certs" --dest-creds 'alice:s3cret pass' "oci:$S/oci:app-a" "docker://$AR/sec/app-a:1.0" >"$T/ap.log" 2>&1 ||
     { fail auth-registry-fill "$(tail -c 300 "$T/ap.log")"; exit 0; }
