@@ -34,7 +34,9 @@ static const char usage_text[] =
     "  -j, --threads N          compression threads (default: all cores)\n"
     "      --dense              store content repeated across layers once (content-defined chunks,\n"
     "                           long-window zstd): much smaller for rebuilt images; plain docker load\n"
-    "                           cannot read it (use airpack load); --level defaults to 12 here\n"
+    "                           cannot read it (use airpack load); --level defaults to 12 here;\n"
+    "                           loaders remake each layer as zstd level 1, or, with --compression none,\n"
+    "                           as its plain tar (no recompression, no libzstd version to match)\n"
     "      --window N           --dense: zstd window 2^N bytes (default 27 = 128 MiB), which a loader\n"
     "                           needs as memory; loaders refuse more than their own --window\n"
     "      --chunk-size KIB     --dense: average chunk size, a power of two (default 32)\n"
@@ -377,8 +379,9 @@ int cmd_pack(int argc, char **argv)
         free(images);
         return 2;
     }
-    if (o.dense && o.codec != AP_CODEC_ZSTD) {
-        fprintf(stderr, "airpack pack: --dense always uses zstd; leave out --compression\n");
+    if (o.dense && o.codec == AP_CODEC_GZIP) {
+        fprintf(stderr, "airpack pack: --dense takes --compression zstd (layers loaded as zstd blobs) or none "
+                        "(loaded as plain tars), not gzip\n");
         free(images);
         return 2;
     }
@@ -500,7 +503,8 @@ int cmd_pack(int argc, char **argv)
             human(bundle, sizeof bundle, (double)r.bundle_bytes);
             printf("%s: %zu images, %zu layers stored once (%zu as the images use them), %s compressed\n",
                    output, r.n_images, r.n_layers_stored, r.n_layers_referenced,
-                   o.dense ? "dense, zstd" : ap_codec_name(o.codec));
+                   o.dense ? (o.codec == AP_CODEC_NONE ? "dense (zstd), layers loaded as plain tars" : "dense, zstd")
+                           : ap_codec_name(o.codec));
             if (o.dense) {
                 char uniq[32];
                 human(uniq, sizeof uniq, (double)r.dense_unique_bytes);

@@ -324,8 +324,19 @@ static int check_references(const ap_bundle_index *idx, ap_error *err)
                 continue;
             }
             if (idx->dense_window_log) {
-                if (strcmp(im->layers[k].media_type, "application/vnd.oci.image.layer.v1.tar+zstd")) {
-                    ap_fail(err, AP_ERR_FORMAT, "%s: a dense bundle's layers are ...tar+zstd", where);
+                /* the blobs a loader remakes: zstd, or the plain tars (compression "none") */
+                bool plain = idx->compression && !strcmp(idx->compression, "none");
+                const char *want = plain ? "application/vnd.oci.image.layer.v1.tar"
+                                         : "application/vnd.oci.image.layer.v1.tar+zstd";
+                if (strcmp(im->layers[k].media_type, want)) {
+                    ap_fail(err, AP_ERR_FORMAT, "%s: a dense bundle with compression %s has %s layers, not %.80s",
+                            where, plain ? "none" : "zstd", want, im->layers[k].media_type);
+                    goto out;
+                }
+                if (plain && (strcmp(im->layers[k].digest, im->layers[k].diff_id) ||
+                              im->layers[k].size != im->layers[k].uncompressed_size)) {
+                    ap_fail(err, AP_ERR_FORMAT, "%s: a plain-tar layer of a dense bundle must have its diff_id "
+                            "as digest and its uncompressed size as size", where);
                     goto out;
                 }
                 continue;   /* rebuilt, not stored */
@@ -418,6 +429,8 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
         return -1;
     if (!ap_str_in_list(out->compression, compressions, 3))
         return ap_fail(err, AP_ERR_FORMAT, "index: unknown compression \"%.40s\"", out->compression);
+    if (out->dense_window_log && !strcmp(out->compression, "gzip"))
+        return ap_fail(err, AP_ERR_FORMAT, "index: a dense bundle's compression is zstd or none, not gzip");
 
     json_t *images = get_typed(root, "images", JSON_ARRAY, "an array", "index", err);
     if (!images)

@@ -72,7 +72,8 @@ typedef struct {
     /* Dense bundles only (version AP_BUNDLE_FORMAT_DENSE, "dense" in the JSON): layer blobs
      * are not entries; a loader rebuilds each layer's tar from airpack/dense/ chunks and
      * compresses it with airpack's zstd at dense_blob_level, which gives the blob the
-     * index lists (digest, size, media type ...tar+zstd). */
+     * index lists (digest, size, media type ...tar+zstd); with compression "none" the
+     * blob is the tar itself (digest = diff_id, media type ...tar, blob_level 0). */
     unsigned dense_window_log;        /* 0: not dense; else the zstd window a rebuild needs, log2 */
     uint64_t dense_unique_bytes;      /* decompressed bytes of all segments (the rebuild's spill) */
     char *dense_zstd;                 /* libzstd version that made the blob digests ("1.5.4") */

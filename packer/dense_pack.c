@@ -141,8 +141,6 @@ dense_pack *dense_pack_new(const char *dir, const dense_pack_options *o, ap_erro
     d->o = *o;
     if (!d->o.level)
         d->o.level = DENSE_LEVEL_DEFAULT;
-    if (d->o.threads < 1)
-        d->o.threads = 1;
     if (!d->o.window_log)
         d->o.window_log = DENSE_WINDOW_LOG_DEFAULT;
     if (!d->o.chunk_avg)
@@ -167,11 +165,7 @@ dense_pack *dense_pack_new(const char *dir, const dense_pack_options *o, ap_erro
     if (zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_compressionLevel, d->o.level), "level", err) < 0 ||
         zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_windowLog, (int)d->o.window_log), "window", err) < 0 ||
         zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_enableLongDistanceMatching, 1), "long mode", err) < 0 ||
-        zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_checksumFlag, 1), "checksum", err) < 0 ||
-        zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_nbWorkers, d->o.threads), "threads", err) < 0)
-        goto fail;
-    /* fixed jobs: the same bytes for any thread count */
-    if (zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_jobSize, 16 << 20), "job size", err) < 0)
+        zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_checksumFlag, 1), "checksum", err) < 0)
         goto fail;
     snprintf(d->tmp_path, sizeof d->tmp_path, "%s/.airpack-dense-XXXXXX", dir && *dir ? dir : ".");
     d->fd = mkstemp(d->tmp_path);

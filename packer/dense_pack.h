@@ -8,9 +8,11 @@
  * (dense_pack_finish) the distinct chunks, in the order first met, are cut
  * into segments of at most 2^window_log bytes; dense_pack_write_entries then writes the
  * recipe and compresses each segment straight into the bundle: one zstd frame
- * per segment (long-distance matching, 2^window_log window, multi-threaded
- * with fixed jobs, so the bytes do not depend on the thread count), each
- * decodable alone. */
+ * per segment (long-distance matching, 2^window_log window), each decodable
+ * alone. One zstd job per segment, single-threaded: the bytes do not depend on
+ * the thread count, the frame is 2.5% smaller than with 16 MiB jobs, and memory
+ * is one window plus level-12 tables (about 190 MiB at the default window)
+ * where two workers took 350 MB. */
 #ifndef AIRPACK_DENSE_PACK_H
 #define AIRPACK_DENSE_PACK_H
 
@@ -30,7 +32,6 @@
 
 typedef struct {
     int level;                /* zstd level (0 = DENSE_LEVEL_DEFAULT) */
-    int threads;              /* zstd workers, >= 1 */
     unsigned window_log;      /* 0 = DENSE_WINDOW_LOG_DEFAULT */
     size_t chunk_avg;         /* 0 = AP_CHUNK_AVG_DEFAULT */
     uint64_t segment_size;    /* 0 = 2^window_log */

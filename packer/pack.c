@@ -365,7 +365,7 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
     format_time(p->opts->epoch, created);
     idx->created = created;
     idx->tool = TOOL_NAME;
-    idx->compression = (char *)ap_codec_name(p->dense ? AP_CODEC_ZSTD : p->opts->codec);
+    idx->compression = (char *)ap_codec_name(p->opts->codec);   /* --dense: zstd or none, the blobs' */
     if (p->dense) {
         dense_pack_stats ds;
         dense_pack_get_stats(p->dense, &ds);
@@ -537,12 +537,14 @@ static int uncompressed_sink(void *ctx, const void *buf, size_t n, ap_error *err
     return ap_compressor_write(p->z, buf, n, err);
 }
 
-/* --dense: the layer's blob is only hashed and counted (a loader makes the same bytes again). */
+/* --dense: the layer's blob is only hashed and counted (a loader makes the same bytes again).
+ * With --compression none the blob is the tar: its hash is the diff_id, not taken twice. */
 static int blob_hash_sink(void *ctx, const void *buf, size_t n, ap_error *err)
 {
     (void)err;
     packer *p = ctx;
-    ap_sha256_update(p->blob_hash, buf, n);
+    if (p->opts->codec != AP_CODEC_NONE)
+        ap_sha256_update(p->blob_hash, buf, n);
     p->blob_size += n;
     return 0;
 }
@@ -673,6 +675,8 @@ static int dense_layer_end(packer *p, const char *path, ap_error *err)
         return -1;
     ap_sha256_final_hex(p->blob_hash, blob);
     ap_sha256_final_hex(p->diff_hash, hex);
+    if (p->opts->codec == AP_CODEC_NONE)
+        memcpy(blob, hex, sizeof blob);
     snprintf(diff_id, sizeof diff_id, "sha256:%s", hex);
     bool matched = false;
     bool by_content = p->sources[p->current].layers_by_content;
@@ -952,16 +956,17 @@ static int run(packer *p, pack_report *report, ap_error *err)
             *slash = 0;
         else
             strcpy(dir, ".");
-        dense_pack_options dopts = {.level = o->level, .threads = o->threads, .window_log = o->dense_window_log,
+        dense_pack_options dopts = {.level = o->level, .window_log = o->dense_window_log,
                                     .chunk_avg = o->dense_chunk};
         if (!(p->dense = dense_pack_new(dir, &dopts, err)))
             return -1;
     } else if (open_writer(p, tc, &head_size, err) < 0) {
         return -1;
     }
-    /* --dense: layer blobs are made (and hashed here) at a fast level, as loaders remake them */
+    /* --dense: layer blobs are made (and hashed here) at a fast level, as loaders remake them;
+     * with --compression none they are the tars themselves */
     if (p->dense)
-        p->blob_level = DENSE_BLOB_LEVEL;
+        p->blob_level = o->codec == AP_CODEC_NONE ? 0 : DENSE_BLOB_LEVEL;
     if (!(p->z = ap_compressor_new(o->codec, p->dense ? p->blob_level : o->level, o->threads,
                                    p->dense ? blob_hash_sink : bundle_writer_sink, p->dense ? (void *)p : p->w, err)))
         return -1;

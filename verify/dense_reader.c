@@ -480,12 +480,14 @@ static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, 
     blob_out bo = {.sink = sink, .sink_ctx = sink_ctx, .h = ap_sha256_new()};
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     ap_compressor *z = NULL;
+    /* compression "none": the blob is the rebuilt tar itself, hashed once */
+    bool plain = d->idx->compression && !strcmp(d->idx->compression, "none");
     int rc = 0;
     if (!buf || !h || !bo.h) {
         rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if (!(z = ap_compressor_new(AP_CODEC_ZSTD, d->idx->dense_blob_level ? d->idx->dense_blob_level : 3,
+    if (!plain && !(z = ap_compressor_new(AP_CODEC_ZSTD, d->idx->dense_blob_level ? d->idx->dense_blob_level : 3,
                                 nproc > 0 ? (int)nproc : 1, blob_sink, &bo, err))) {
         rc = -1;
         goto out;
@@ -507,7 +509,7 @@ static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, 
             rc = -1;
             break;
         }
-        if (ap_compressor_reset(z, blob_sink, &bo, err) < 0) {
+        if (z && ap_compressor_reset(z, blob_sink, &bo, err) < 0) {
             rc = -1;
             break;
         }
@@ -531,23 +533,33 @@ static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, 
                     break;
                 }
                 ap_sha256_update(h, buf, (size_t)got);
-                if (ap_compressor_write(z, buf, (size_t)got, err) < 0)
+                if (z ? ap_compressor_write(z, buf, (size_t)got, err) < 0
+                      : sink && sink->on_entry_data && sink->on_entry_data(sink_ctx, buf, (size_t)got, err) < 0)
                     rc = -1;
+                bo.n += z ? 0 : (uint64_t)got;
                 off += (uint64_t)got;
                 len -= (uint64_t)got;
             }
         }
-        if (rc < 0 || ap_compressor_finish(z, err) < 0) {
+        if (rc < 0 || (z && ap_compressor_finish(z, err) < 0)) {
             rc = -1;
             break;
         }
         char got_hex[AP_HEX_LEN + 1], blob_hex[AP_HEX_LEN + 1];
         ap_sha256_final_hex(h, got_hex);
         ap_sha256_final_hex(bo.h, blob_hex);
+        if (plain)
+            memcpy(blob_hex, got_hex, sizeof blob_hex);
         if (strcmp(got_hex, hex)) {
             layer_name(d, l, name, sizeof name);
             rc = ap_fail(err, AP_ERR_VERIFY, "%s rebuilt from its chunks hashes to sha256:%s, not its diff_id",
                          name, got_hex);
+            break;
+        }
+        if (plain && (strcmp(blob_hex, il->digest + 7) || bo.n != il->size)) {
+            layer_name(d, l, name, sizeof name);   /* check_index saw to it */
+            rc = ap_fail(err, AP_ERR_VERIFY, "%s: its plain tar is not the blob %s (%llu bytes) the index names",
+                         name, il->digest, (unsigned long long)il->size);
             break;
         }
         if (strcmp(blob_hex, il->digest + 7) || bo.n != il->size) {

@@ -5,15 +5,16 @@
  * the signed index once its digest matched. With rebuild (verify --deep and
  * every load), each segment is decompressed as it streams, with the zstd
  * window capped at the signed window_log, which must not exceed the caller's
- * limit (memory: 2^window_log bytes plus about 40 bytes per recipe chunk);
- * every chunk is checked against its hash, and the decompressed bytes are
- * spilled to an unlinked temporary file in spill_dir (disk: the index's
- * dense.unique_bytes). After the last segment, every layer is rebuilt from
- * the spill, in recipe order, and passed to the sink as if it were a plain
- * tar layer entry "blobs/sha256/<diff_id>" (size and sha256 from the index);
- * it counts as verified (on_entry_end) only once its sha256 equals its
- * diff_id. A damaged segment is reported with the layers that depend on its
- * damaged chunks (without rebuild: on any chunk of the segment). */
+ * limit (memory: 2^window_log bytes plus about 40 bytes per recipe chunk),
+ * and the decompressed bytes are spilled to an unlinked temporary file in
+ * spill_dir (disk: the index's dense.unique_bytes). After the last segment,
+ * every layer is rebuilt from the spill, in recipe order, and passed to the
+ * sink as its blob entry "blobs/sha256/<digest>" the manifests name: zstd at
+ * the index's blob_level, or with compression "none" the tar itself. It
+ * counts as verified (on_entry_end) only once the tar's sha256 equals its
+ * diff_id and the blob's its digest. A damaged segment is reported with the
+ * layers that depend on its damaged chunks, found by their hashes (without
+ * rebuild: on any chunk of the segment). */
 #ifndef AIRPACK_DENSE_READER_H
 #define AIRPACK_DENSE_READER_H
 

@@ -95,6 +95,48 @@ D rmi -f dense/a:a1 dense/b:b1 >/dev/null 2>&1
 if D load -i dense.tar >dl.out 2>&1; then fail "plain docker load refuses a dense bundle" "docker load succeeded"
 else pass "plain docker load refuses a dense bundle"; fi
 
+# ---- --compression none: layers loaded as their plain tars, no recompression ----
+if "$AIRPACK" pack -q -s k.key --dense --compression none -o dense-raw.tar in.tar 2>err; then
+    pass "pack --dense --compression none"
+else fail "pack --dense --compression none" "$(head -c 300 err)"; fi
+tar -xOf dense-raw.tar airpack/bundle.json >raw.json
+if jq -e '.compression == "none" and .dense.blob_level == 0 and
+          ([.images[].layers[] | select(.digest != .diff_id or .size != .uncompressed_size or
+             .media_type != "application/vnd.oci.image.layer.v1.tar")] | length == 0)' raw.json >/dev/null; then
+    pass "its layers are plain tars: digest = diff_id, media type ...tar"
+else fail "its layers are plain tars: digest = diff_id, media type ...tar" "$(head -c 300 raw.json)"; fi
+rs=$(stat -c %s dense-raw.tar)
+if [ "$rs" -lt "$ps" ]; then pass "dense --compression none is smaller than the default bundle ($rs < $ps bytes)"
+else fail "dense --compression none is smaller than the default bundle" "$rs vs $ps"; fi
+check "verify --deep a dense bundle of plain tars" "$AIRPACK" verify -q --deep -p k.pub --spill-dir "$T" dense-raw.tar
+if "$AIRPACK" load -q -p k.pub --into oci:oci-raw dense-raw.tar >out-raw 2>err &&
+    grep -q "dense/a:a1  $ID_A" out-raw && grep -q "dense/b:b1  $ID_B" out-raw; then
+    pass "plain-tar dense bundle loads into oci:DIR with the original IDs"
+else fail "plain-tar dense bundle loads into oci:DIR with the original IDs" "$(head -c 300 err; head -c 300 out-raw)"; fi
+mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "b1") | .digest' oci-raw/index.json | cut -c8-)
+ldig=$(jq -r '.layers[-1].digest' "oci-raw/blobs/sha256/$mdig" 2>/dev/null | cut -c8-)
+cdig=$(jq -r '.config.digest' "oci-raw/blobs/sha256/$mdig" 2>/dev/null | cut -c8-)
+rm -rf got-raw && mkdir -p got-raw
+if [ -n "$ldig" ] && [ "sha256:$ldig" = "$(jq -r '.rootfs.diff_ids[-1]' "oci-raw/blobs/sha256/$cdig")" ] &&
+    tar -xf "oci-raw/blobs/sha256/$ldig" -C got-raw 2>/dev/null && cmp -s got-raw/usr/lib/extra.bin root/usr/lib/extra.bin; then
+    pass "the layout holds the layer as the plain tar its config's diff_id names"
+else fail "the layout holds the layer as the plain tar its config's diff_id names" "manifest $mdig layer $ldig"; fi
+if have skopeo; then
+    if skopeo inspect --raw oci:oci-raw:b1 >/dev/null 2>&1 && skopeo copy -q oci:oci-raw:b1 dir:sk-raw >/dev/null 2>&1; then
+        pass "skopeo copies an image of plain-tar layers out of the layout"
+    else fail "skopeo copies an image of plain-tar layers out of the layout"; fi
+fi
+D rmi -f dense/a:a1 dense/b:b1 >/dev/null 2>&1
+if "$AIRPACK" load -q -p k.pub --into "docker-daemon:$SOCK" dense-raw.tar >out 2>err &&
+    [ "$(D image inspect -f '{{.Id}}' dense/a:a1 2>/dev/null)" = "$ID_A" ] &&
+    [ "$(D image inspect -f '{{.Id}}' dense/b:b1 2>/dev/null)" = "$ID_B" ]; then
+    pass "plain-tar dense bundle loads into docker-daemon: with the original IDs"
+else fail "plain-tar dense bundle loads into docker-daemon: with the original IDs" "$(head -c 300 err)"; fi
+D rmi -f dense/a:a1 dense/b:b1 >/dev/null 2>&1
+expect_fail "pack --dense refuses gzip" 2 "--dense takes --compression zstd.*or none" \
+    "$AIRPACK" pack -q -s k.key --dense --compression gzip -o x.tar in.tar
+[ ! -e x.tar ] && pass "no bundle from the refused --dense --compression gzip" || fail "no bundle from the refused --dense --compression gzip"
+
 # ---- a damaged chunk ----
 python3 - dense.tar damaged.tar <<'PY'
 import sys, tarfile, shutil
@@ -172,6 +214,20 @@ if have minisign; then
     expect_fail "load refuses it and commits nothing" 1 "recipe" \
         "$AIRPACK" load -q -p ms.pub --into oci:oci-h hostile.tar
     [ ! -e oci-h/index.json ] && pass "no layout from a hostile recipe" || fail "no layout from a hostile recipe"
+fi
+
+# a plain-tar dense bundle whose index, re-signed, calls a layer zstd: refused before any load
+if have minisign; then
+    rm -rf hostile-raw && mkdir hostile-raw && tar -xf dense-raw.tar -C hostile-raw
+    jq -c '.images[0].layers[0].media_type = "application/vnd.oci.image.layer.v1.tar+zstd"' \
+        hostile-raw/airpack/bundle.json >hr.json && mv hr.json hostile-raw/airpack/bundle.json
+    python3 resign.py hostile-raw
+    minisign -S -s ms.key -m hostile-raw/airpack/bundle.json -x hostile-raw/airpack/bundle.json.minisig \
+        -t "timestamp:0	file:bundle.json	hashed" >/dev/null 2>&1
+    (cd hostile-raw && tar --format=ustar --owner=0 --group=0 --numeric-owner --mode=0644 -cf ../hostile-raw.tar -T ORDER)
+    expect_fail "a plain-tar dense bundle that calls a layer zstd is refused" 1 "compression none has .*v1.tar layers" \
+        "$AIRPACK" load -q -p ms.pub --into oci:oci-hr hostile-raw.tar
+    [ ! -e oci-hr/index.json ] && pass "no layout from it" || fail "no layout from it"
 fi
 
 # an airpack that reads only version 1 refuses a dense bundle clearly: simulated by the
