@@ -993,6 +993,11 @@ static int run(packer *p, pack_report *report, ap_error *err)
                                p->sources[s].spec, l->image_name, l->layer_number, l->path);
         }
     }
+    if (p->dense) {
+        /* the layer compressor's buffers go before the segments' window and tables come */
+        ap_compressor_free(p->z);
+        p->z = NULL;
+    }
     if (p->dense && (dense_pack_finish(p->dense, err) < 0 || open_writer(p, tc, &head_size, err) < 0 ||
                      dense_pack_write_entries(p->dense, p->w, record_entry_cb, p, err) < 0))
         return -1;

@@ -353,6 +353,70 @@ static void test_expected_layer(void **state)
     assert_non_null(strstr(err.msg, "unknown layer media type"));
 }
 
+/* A dense bundle: its layer blob is remade, not an entry; the recipe and a segment are. */
+static int parse_dense(const char *compression, const char *media_type, const char *digest, uint64_t size,
+                       ap_error *err)
+{
+    ap_index_layer l = layer;
+    l.media_type = (char *)media_type;
+    strcpy(l.digest, digest);
+    l.size = size;
+    ap_index_image im = image;
+    im.layers = &l;
+    ap_index_entry e[] = {
+        {"airpack/dense/recipe", 64, HEX_E},
+        {"airpack/dense/000000.zst", 100, HEX_E},
+        {"blobs/sha256/" HEX_B, 222, HEX_B},
+        {"blobs/sha256/" HEX_C, 333, HEX_C},
+        {"oci-layout", 30, HEX_E},
+        {"index.json", 400, HEX_E},
+        {"manifest.json", 500, HEX_E},
+    };
+    ap_bundle_index d = sample;
+    d.version = 3;
+    d.compression = (char *)compression;
+    d.images = &im;
+    d.entries = e;
+    d.n_entries = 7;
+    d.dense_window_log = 27;
+    d.dense_unique_bytes = 4096;
+    d.dense_zstd = "1.5.4";
+    d.dense_blob_level = strcmp(compression, "none") ? 1 : 0;
+    size_t len;
+    char *json = ap_bundle_index_write(&d, &len, err);   /* the writer checks as the parser does */
+    if (!json)
+        return -1;
+    ap_bundle_index idx;
+    ap_error_clear(err);
+    int rc = ap_bundle_index_parse(json, len, &idx, err);
+    if (rc == 0)
+        ap_bundle_index_free(&idx);
+    free(json);
+    return rc;
+}
+
+static void test_dense_layer_forms(void **state)
+{
+    (void)state;
+    ap_error err;
+    const char *zst = "application/vnd.oci.image.layer.v1.tar+zstd", *tar = "application/vnd.oci.image.layer.v1.tar";
+    /* zstd blobs (the default) */
+    assert_int_equal(parse_dense("zstd", zst, "sha256:" HEX_A, 111, &err), 0);
+    assert_int_equal(parse_dense("zstd", tar, "sha256:" HEX_A, 111, &err), -1);
+    assert_non_null(strstr(err.msg, "compression zstd has application/vnd.oci.image.layer.v1.tar+zstd layers"));
+    /* --compression none: the plain tar, its digest the diff_id */
+    assert_int_equal(parse_dense("none", tar, "sha256:" HEX_D, 4096, &err), 0);
+    assert_int_equal(parse_dense("none", zst, "sha256:" HEX_D, 4096, &err), -1);
+    assert_non_null(strstr(err.msg, "compression none has application/vnd.oci.image.layer.v1.tar layers"));
+    assert_int_equal(parse_dense("none", tar, "sha256:" HEX_A, 4096, &err), -1);
+    assert_non_null(strstr(err.msg, "must have its diff_id as digest"));
+    assert_int_equal(parse_dense("none", tar, "sha256:" HEX_D, 111, &err), -1);
+    assert_non_null(strstr(err.msg, "uncompressed size as size"));
+    /* never gzip */
+    assert_int_equal(parse_dense("gzip", zst, "sha256:" HEX_A, 111, &err), -1);
+    assert_non_null(strstr(err.msg, "zstd or none, not gzip"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_layer_described_twice_differently),
         cmocka_unit_test(test_no_platform_no_names),
         cmocka_unit_test(test_expected_layer),
+        cmocka_unit_test(test_dense_layer_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
