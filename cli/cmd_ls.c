@@ -203,8 +203,12 @@ static void print_text(const char *path, const ap_bundle_index *idx)
 {
     uint64_t referenced = 0, distinct = 0, stored = 0;
     size_t n_distinct = 0, n_refs = 0;
+    bool plain_dense = idx->dense_window_log && idx->compression && !strcmp(idx->compression, "none");
     printf("%s: airpack bundle v%d, %zu image%s, %s layers, created %s by %s\n", path, idx->version,
-           idx->n_images, idx->n_images == 1 ? "" : "s", idx->dense_window_log ? "dense (chunked, zstd)" : idx->compression,
+           idx->n_images, idx->n_images == 1 ? "" : "s",
+           !idx->dense_window_log ? idx->compression
+           : plain_dense          ? "dense (chunked, zstd; loaded as plain tars)"
+                                  : "dense (chunked, zstd; loaded as zstd)",
            idx->created, idx->tool);
     printf("(the signature is not checked here: run 'airpack verify')\n\n");
     for (size_t i = 0; i < idx->n_images; i++) {
@@ -228,8 +232,8 @@ static void print_text(const char *path, const ap_bundle_index *idx)
             if (l->expected)
                 printf("    %.19s  expected in the target: blob %.19s, %s\n", l->diff_id, l->digest, cs);
             else
-                printf("    %.19s  %10s stored  %10s uncompressed%s\n", l->diff_id, cs, us,
-                       uses > 1 ? "  shared" : "");
+                printf("    %.19s  %10s %s  %10s uncompressed%s\n", l->diff_id, cs,
+                       idx->dense_window_log ? "loaded" : "stored", us, uses > 1 ? "  shared" : "");
             referenced += l->uncompressed_size;
             n_refs++;
             if (first_use(idx, i, k)) {

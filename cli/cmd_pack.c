@@ -501,10 +501,10 @@ int cmd_pack(int argc, char **argv)
             human(stored, sizeof stored, (double)r.uncompressed_bytes);
             human(refd, sizeof refd, (double)r.referenced_bytes);
             human(bundle, sizeof bundle, (double)r.bundle_bytes);
-            printf("%s: %zu images, %zu layers stored once (%zu as the images use them), %s compressed\n",
+            printf("%s: %zu images, %zu layers stored once (%zu as the images use them), %s compressed%s\n",
                    output, r.n_images, r.n_layers_stored, r.n_layers_referenced,
-                   o.dense ? (o.codec == AP_CODEC_NONE ? "dense (zstd), layers loaded as plain tars" : "dense, zstd")
-                           : ap_codec_name(o.codec));
+                   o.dense ? "dense, zstd" : ap_codec_name(o.codec),
+                   o.dense && o.codec == AP_CODEC_NONE ? "; a load writes the layers as plain tars" : "");
             if (o.dense) {
                 char uniq[32];
                 human(uniq, sizeof uniq, (double)r.dense_unique_bytes);
