@@ -35,8 +35,9 @@ static const char usage_text[] =
     "      --dense              store content repeated across layers once (content-defined chunks,\n"
     "                           long-window zstd): much smaller for rebuilt images; plain docker load\n"
     "                           cannot read it (use airpack load); --level defaults to 12 here;\n"
-    "                           loaders remake each layer as zstd level 1, or, with --compression none,\n"
-    "                           as its plain tar (no recompression, no libzstd version to match)\n"
+    "                           loaders write each layer as its plain tar, or with --compression zstd\n"
+    "                           remake it as zstd level 1 (smaller OCI/registry stores, but only with\n"
+    "                           a libzstd that compresses as the packer's did)\n"
     "      --window N           --dense: zstd window 2^N bytes (default 27 = 128 MiB), which a loader\n"
     "                           needs as memory; loaders refuse more than their own --window\n"
     "      --chunk-size KIB     --dense: average chunk size, a power of two (default 32)\n"
@@ -232,7 +233,7 @@ int cmd_pack(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL, *key_path = NULL, *password_file = NULL;
-    bool unsigned_bundle = false, quiet = false;
+    bool unsigned_bundle = false, quiet = false, codec_given = false;
     pack_options o;
     memset(&o, 0, sizeof o);
     o.codec = AP_CODEC_ZSTD;
@@ -260,6 +261,7 @@ int cmd_pack(int argc, char **argv)
         case 'P': password_file = optarg; break;
         case 'U': unsigned_bundle = true; break;
         case 'c':
+            codec_given = true;
             if (ap_codec_parse(optarg, &o.codec, &err) < 0 || o.codec == AP_CODEC_XZ) {
                 fprintf(stderr, "airpack pack: --compression takes zstd, gzip or none, not '%s'\n", optarg);
                 free(images);
@@ -379,6 +381,9 @@ int cmd_pack(int argc, char **argv)
         free(images);
         return 2;
     }
+    /* --dense: loaders write plain tars unless told zstd (whose bytes depend on the libzstd version) */
+    if (o.dense && !codec_given)
+        o.codec = AP_CODEC_NONE;
     if (o.dense && o.codec == AP_CODEC_GZIP) {
         fprintf(stderr, "airpack pack: --dense takes --compression zstd (layers loaded as zstd blobs) or none "
                         "(loaded as plain tars), not gzip\n");

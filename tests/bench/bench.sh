@@ -138,7 +138,7 @@ P=$R/out; mkdir -p "$P"
 B_ZSTD=$P/bundle-zstd.tar
 B_GZIP=$P/bundle-gzip.tar
 B_DENSE=$P/bundle-dense.tar
-B_DENSE_PLAIN=$P/bundle-dense-plain.tar
+B_DENSE_ZSTD=$P/bundle-dense-zstd.tar
 
 MACHINE="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, \
 $(free -m | awk '/^Mem:/ { printf "%.1f GiB RAM", $2 / 1024 }'), \
@@ -171,9 +171,9 @@ for run in $(seq "$RUNS"); do
     fi
     rm -f "$B_DENSE"
     measure airpack_dense_pack "$run" "$ALL" "$AIRPACK" pack --dense -s "$R/keys/sec" -o "$B_DENSE" -q "$ALL"
-    rm -f "$B_DENSE_PLAIN"
-    measure airpack_dense_pack_plain "$run" "$ALL" "$AIRPACK" pack --dense --compression none -s "$R/keys/sec" \
-        -o "$B_DENSE_PLAIN" -q "$ALL"
+    rm -f "$B_DENSE_ZSTD"
+    measure airpack_dense_pack_zstd "$run" "$ALL" "$AIRPACK" pack --dense --compression zstd -s "$R/keys/sec" \
+        -o "$B_DENSE_ZSTD" -q "$ALL"
     # verify
     measure base_sha256 "$run" "$B_ZSTD" openssl dgst -sha256 "$B_ZSTD"
     measure airpack_verify "$run" "$B_ZSTD" "$AIRPACK" verify -p "$R/keys/pub" -q "$B_ZSTD"
@@ -189,9 +189,9 @@ for run in $(seq "$RUNS"); do
     measure airpack_load_oci "$run" "$B_ZSTD" "$AIRPACK" load -p "$R/keys/pub" --into "oci:$P/oci-load" -q "$B_ZSTD"
     rm -rf "$P/oci-load-dense"
     measure airpack_dense_load_oci "$run" "$B_DENSE" "$AIRPACK" load -p "$R/keys/pub" --into "oci:$P/oci-load-dense" -q "$B_DENSE"
-    rm -rf "$P/oci-load-dense-plain"
-    measure airpack_dense_load_oci_plain "$run" "$B_DENSE_PLAIN" "$AIRPACK" load -p "$R/keys/pub" \
-        --into "oci:$P/oci-load-dense-plain" -q "$B_DENSE_PLAIN"
+    rm -rf "$P/oci-load-dense-zstd"
+    measure airpack_dense_load_oci_zstd "$run" "$B_DENSE_ZSTD" "$AIRPACK" load -p "$R/keys/pub" \
+        --into "oci:$P/oci-load-dense-zstd" -q "$B_DENSE_ZSTD"
     # load into Docker (the private engine, emptied before each load)
     if ! skipped docker && ! skipped base_docker; then
         docker_empty || { say "could not empty the private Docker engine"; exit 2; }
@@ -203,14 +203,14 @@ for run in $(seq "$RUNS"); do
         b=$B_ZSTD; [ $c = gzip ] && b=$B_GZIP
         measure "airpack_load_docker_$c" "$run" "$b" "$AIRPACK" load -p "$R/keys/pub" --into docker-daemon: -q "$b"
     done
-    for c in dense dense_plain; do
+    for c in dense_zstd dense; do
         skipped "airpack_load_docker_$c" && continue
         docker_empty || { say "could not empty the private Docker engine"; exit 2; }
-        b=$B_DENSE; [ $c = dense_plain ] && b=$B_DENSE_PLAIN
+        b=$B_DENSE; [ $c = dense_zstd ] && b=$B_DENSE_ZSTD
         measure "airpack_load_docker_$c" "$run" "$b" "$AIRPACK" load -p "$R/keys/pub" --into docker-daemon: -q "$b"
     done
     # the images airpack loaded must be the ones packed: names and image IDs (untimed)
-    if [ "$run" = 1 ] && [ "$(tail -1 "$RAW" | cut -f1,5)" = "$(printf 'airpack_load_docker_dense_plain\t0')" ]; then
+    if [ "$run" = 1 ] && [ "$(tail -1 "$RAW" | cut -f1,5)" = "$(printf 'airpack_load_docker_dense\t0')" ]; then
         tar -xOf "$ALL" manifest.json | python3 -c '
 import json, sys
 for m in json.load(sys.stdin):
@@ -234,9 +234,9 @@ size bundle_zstd "$B_ZSTD"
 size bundle_gzip "$B_GZIP"
 size zstd19_long_tar "$P/all.tar.zst19"
 size bundle_dense "$B_DENSE"
-size bundle_dense_plain "$B_DENSE_PLAIN"
+size bundle_dense_zstd "$B_DENSE_ZSTD"
 [ -d "$P/oci-load-dense" ] && size airpack_oci_load_dense "$P/oci-load-dense"
-[ -d "$P/oci-load-dense-plain" ] && size airpack_oci_load_dense_plain "$P/oci-load-dense-plain"
+[ -d "$P/oci-load-dense-zstd" ] && size airpack_oci_load_dense_zstd "$P/oci-load-dense-zstd"
 [ -d "$P/skopeo-oci" ] && size skopeo_oci_zstd "$P/skopeo-oci"
 [ -d "$P/oci-load" ] && size airpack_oci_load "$P/oci-load"
 SKOPEO_MT=$(cat "$P"/skopeo-oci/blobs/sha256/* 2>/dev/null | grep -aoE 'application/vnd\.oci\.image\.layer\.v1\.tar[+a-z]*' | sort | uniq -c | tr -s ' \n' ' ')

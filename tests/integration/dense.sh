@@ -3,9 +3,11 @@
 # (the same files tarred twice with different mtimes, one extra file in the second),
 # imported into a private Docker engine. The dense bundle is smaller than the default
 # one by about the shared files; it verifies (plain and --deep), lists, and loads into
-# oci:DIR and docker-daemon: with the original image IDs. A damaged chunk: verify names
-# the layers that depend on it and fails; load commits nothing. Hostile cases: a
-# window over the loader's limit, a recipe that does not match the index.
+# oci:DIR and docker-daemon: with the original image IDs, both in its default form (layers
+# loaded as their plain tars) and with --compression zstd (layers remade as zstd blobs).
+# A damaged chunk: verify names the layers that depend on it and fails; load commits
+# nothing. Hostile cases: a window over the loader's limit, a recipe that does not match
+# the index, an index whose layer form contradicts its compression.
 . "$(dirname "$0")/../lib.sh"
 skip_unless dockerd python3 jq tar
 
@@ -35,8 +37,10 @@ ID_A=$(D image inspect -f '{{.Id}}' dense/a:a1)
 ID_B=$(D image inspect -f '{{.Id}}' dense/b:b1)
 
 "$AIRPACK" pack -q -s k.key -o plain.tar in.tar || { fail setup "default pack failed"; exit 0; }
-if "$AIRPACK" pack -q -s k.key --dense -o dense.tar in.tar 2>err; then pass "pack --dense"
-else fail "pack --dense" "$(head -c 300 err)"; exit 0; fi
+# dense.tar: layers remade as zstd blobs on load (--compression zstd); dense-raw.tar below:
+# the default, layers loaded as their plain tars
+if "$AIRPACK" pack -q -s k.key --dense --compression zstd -o dense.tar in.tar 2>err; then pass "pack --dense --compression zstd"
+else fail "pack --dense --compression zstd" "$(head -c 300 err)"; exit 0; fi
 
 # smaller by about the shared files (2.25 MiB): at least 1.8 MiB smaller
 ps=$(stat -c %s plain.tar); ds=$(stat -c %s dense.tar)
@@ -95,10 +99,18 @@ D rmi -f dense/a:a1 dense/b:b1 >/dev/null 2>&1
 if D load -i dense.tar >dl.out 2>&1; then fail "plain docker load refuses a dense bundle" "docker load succeeded"
 else pass "plain docker load refuses a dense bundle"; fi
 
-# ---- --compression none: layers loaded as their plain tars, no recompression ----
-if "$AIRPACK" pack -q -s k.key --dense --compression none -o dense-raw.tar in.tar 2>err; then
-    pass "pack --dense --compression none"
-else fail "pack --dense --compression none" "$(head -c 300 err)"; fi
+# ---- the default: layers loaded as their plain tars, no recompression ----
+if SOURCE_DATE_EPOCH=1000 "$AIRPACK" pack -q -s k.key --dense -o dense-raw.tar in.tar 2>err; then
+    pass "pack --dense"
+else fail "pack --dense" "$(head -c 300 err)"; fi
+SOURCE_DATE_EPOCH=1000 "$AIRPACK" pack -q -s k.key --dense --compression none -o dense-none.tar in.tar
+if cmp -s dense-raw.tar dense-none.tar; then pass "pack --dense is pack --dense --compression none"
+else fail "pack --dense is pack --dense --compression none"; fi
+if jq -e '.compression == "zstd" and .dense.blob_level == 1 and
+          ([.images[].layers[] | select(.media_type != "application/vnd.oci.image.layer.v1.tar+zstd")] | length == 0)' \
+    <(tar -xOf dense.tar airpack/bundle.json) >/dev/null; then
+    pass "--compression zstd: layers are zstd blobs at level 1"
+else fail "--compression zstd: layers are zstd blobs at level 1"; fi
 tar -xOf dense-raw.tar airpack/bundle.json >raw.json
 if jq -e '.compression == "none" and .dense.blob_level == 0 and
           ([.images[].layers[] | select(.digest != .diff_id or .size != .uncompressed_size or
@@ -106,8 +118,8 @@ if jq -e '.compression == "none" and .dense.blob_level == 0 and
     pass "its layers are plain tars: digest = diff_id, media type ...tar"
 else fail "its layers are plain tars: digest = diff_id, media type ...tar" "$(head -c 300 raw.json)"; fi
 rs=$(stat -c %s dense-raw.tar)
-if [ "$rs" -lt "$ps" ]; then pass "dense --compression none is smaller than the default bundle ($rs < $ps bytes)"
-else fail "dense --compression none is smaller than the default bundle" "$rs vs $ps"; fi
+if [ "$rs" -lt "$ps" ]; then pass "the default dense bundle is smaller than the default bundle ($rs < $ps bytes)"
+else fail "the default dense bundle is smaller than the default bundle" "$rs vs $ps"; fi
 check "verify --deep a dense bundle of plain tars" "$AIRPACK" verify -q --deep -p k.pub --spill-dir "$T" dense-raw.tar
 if "$AIRPACK" load -q -p k.pub --into oci:oci-raw dense-raw.tar >out-raw 2>err &&
     grep -q "dense/a:a1  $ID_A" out-raw && grep -q "dense/b:b1  $ID_B" out-raw; then
