@@ -144,6 +144,18 @@ if "$AIRPACK" load -q -p k.pub --into "docker-daemon:$SOCK" dense-raw.tar >out 2
     [ "$(D image inspect -f '{{.Id}}' dense/b:b1 2>/dev/null)" = "$ID_B" ]; then
     pass "plain-tar dense bundle loads into docker-daemon: with the original IDs"
 else fail "plain-tar dense bundle loads into docker-daemon: with the original IDs" "$(head -c 300 err)"; fi
+# into a registry: the plain tars pushed as they are; skopeo pulls them back, checking digests
+if have docker-registry && have skopeo && start_registry reg; then
+    R="127.0.0.1:$REG_PORT"
+    if "$AIRPACK" load -q -p k.pub --tls-verify=false --into "docker://$R/m" dense-raw.tar >out 2>err; then
+        raw=$(skopeo inspect --tls-verify=false --raw "docker://$R/m/dense/b:b1" 2>&1)
+        if [ "$(jq -r .config.digest <<<"$raw")" = "$ID_B" ] &&
+            [ "$(jq -r '[.layers[].mediaType] | unique | join(",")' <<<"$raw")" = "application/vnd.oci.image.layer.v1.tar" ] &&
+            skopeo copy -q --src-tls-verify=false "docker://$R/m/dense/b:b1" "oci:$T/pulled-raw:b1" >pull.out 2>&1; then
+            pass "plain-tar dense bundle loads into a registry; skopeo pulls it back"
+        else fail "plain-tar dense bundle loads into a registry; skopeo pulls it back" "$(head -c 300 <<<"$raw"; head -c 200 pull.out)"; fi
+    else fail "plain-tar dense bundle loads into a registry; skopeo pulls it back" "$(head -c 300 err)"; fi
+fi
 D rmi -f dense/a:a1 dense/b:b1 >/dev/null 2>&1
 expect_fail "pack --dense refuses gzip" 2 "--dense takes --compression zstd.*or none" \
     "$AIRPACK" pack -q -s k.key --dense --compression gzip -o x.tar in.tar
