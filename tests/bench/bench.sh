@@ -197,16 +197,10 @@ for run in $(seq "$RUNS"); do
         docker_empty || { say "could not empty the private Docker engine"; exit 2; }
         measure base_docker_load "$run" "$ALL" "$DOCKER" load -q -i "$ALL"
     fi
-    for c in zstd gzip; do
+    for c in zstd gzip dense_zstd dense; do
         skipped "airpack_load_docker_$c" && continue
         docker_empty || { say "could not empty the private Docker engine"; exit 2; }
-        b=$B_ZSTD; [ $c = gzip ] && b=$B_GZIP
-        measure "airpack_load_docker_$c" "$run" "$b" "$AIRPACK" load -p "$R/keys/pub" --into docker-daemon: -q "$b"
-    done
-    for c in dense_zstd dense; do
-        skipped "airpack_load_docker_$c" && continue
-        docker_empty || { say "could not empty the private Docker engine"; exit 2; }
-        b=$B_DENSE; [ $c = dense_zstd ] && b=$B_DENSE_ZSTD
+        case $c in zstd) b=$B_ZSTD ;; gzip) b=$B_GZIP ;; dense_zstd) b=$B_DENSE_ZSTD ;; dense) b=$B_DENSE ;; esac
         measure "airpack_load_docker_$c" "$run" "$b" "$AIRPACK" load -p "$R/keys/pub" --into docker-daemon: -q "$b"
     done
     # the images airpack loaded must be the ones packed: names and image IDs (untimed)
