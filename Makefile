@@ -79,7 +79,7 @@ asan: deps-check
 
 # The threads (verify/hash_pipe.c, verify/file_syncer.c) under ThreadSanitizer: unit tests
 # and the load/verify scripts; any report fails the run (TSAN_OPTIONS exitcode=66).
-TSAN_SUITES ?= load_oci verify_hostile
+TSAN_SUITES ?= load_oci verify_hostile dense
 tsan: deps-check
 	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 	    build-tsan/airpack $(UNIT_BIN:$(BUILD)/%=build-tsan/%)

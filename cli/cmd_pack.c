@@ -31,7 +31,8 @@ static const char usage_text[] =
     "      --unsigned           write an unsigned bundle (verify and load will refuse it)\n"
     "  -c, --compression ALG    zstd (default), gzip (for Docker < 23 on the far side) or none\n"
     "  -l, --level N            compression level (zstd default 3, gzip default 6)\n"
-    "  -j, --threads N          compression threads (default: all cores)\n"
+    "  -j, --threads N          compression threads (default: all cores; --dense: segments compressed\n"
+    "                           at once, default 1, each with 2^window + 80 MiB of memory)\n"
     "      --dense              store content repeated across layers once (content-defined chunks,\n"
     "                           long-window zstd): much smaller for rebuilt images; plain docker load\n"
     "                           cannot read it (use airpack load); --level defaults to 12 here;\n"
@@ -233,7 +234,7 @@ int cmd_pack(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL, *key_path = NULL, *password_file = NULL;
-    bool unsigned_bundle = false, quiet = false, codec_given = false;
+    bool unsigned_bundle = false, quiet = false, codec_given = false, threads_given = false;
     pack_options o;
     memset(&o, 0, sizeof o);
     o.codec = AP_CODEC_ZSTD;
@@ -283,6 +284,7 @@ int cmd_pack(int argc, char **argv)
                 return 2;
             }
             o.threads = (int)v;
+            threads_given = true;
             break;
         case 'i': images[n_images++] = optarg; break;
         case 'C':
@@ -381,9 +383,12 @@ int cmd_pack(int argc, char **argv)
         free(images);
         return 2;
     }
-    /* --dense: loaders write plain tars unless told zstd (whose bytes depend on the libzstd version) */
+    /* --dense: loaders write plain tars unless told zstd (whose bytes depend on the libzstd version);
+     * one segment compressed at a time unless -j says more (each takes 2^window + 80 MiB) */
     if (o.dense && !codec_given)
         o.codec = AP_CODEC_NONE;
+    if (o.dense && threads_given)
+        o.dense_jobs = o.threads;
     if (o.dense && o.codec == AP_CODEC_GZIP) {
         fprintf(stderr, "airpack pack: --dense takes --compression zstd (layers loaded as zstd blobs) or none "
                         "(loaded as plain tars), not gzip\n");

@@ -38,6 +38,25 @@ int ap_write_all(int fd, const void *buf, size_t n, const char *name, ap_error *
     return 0;
 }
 
+int ap_pread_all(int fd, void *buf, size_t n, uint64_t off, const char *name, ap_error *err)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t got = pread(fd, p, n, (off_t)off);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return ap_fail_errno(err, AP_ERR_IO, "reading %s", name);
+        }
+        if (got == 0)
+            return ap_fail(err, AP_ERR_IO, "%s is short", name);
+        p += got;
+        n -= (size_t)got;
+        off += (uint64_t)got;
+    }
+    return 0;
+}
+
 int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,
                   const char *what, ap_error *err)
 {

@@ -33,6 +33,10 @@ ssize_t ap_fd_read(void *ctx, void *buf, size_t n, ap_error *err);
 /* Writes all n bytes to a file descriptor (retrying short writes and EINTR). */
 int ap_write_all(int fd, const void *buf, size_t n, const char *name, ap_error *err);
 
+/* Reads exactly n bytes at offset off (retrying short reads and EINTR); a file
+ * that ends first is AP_ERR_IO "NAME is short". */
+int ap_pread_all(int fd, void *buf, size_t n, uint64_t off, const char *name, ap_error *err);
+
 /* Reads exactly `size` bytes (a regular file's fstat size) from fd into a new
  * buffer *out with a NUL after them, retrying EINTR. Returns 0, or
  * AP_READ_FAILED (errno set), AP_READ_SHORT (the file ended first) or

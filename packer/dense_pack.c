@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,9 @@
 struct dense_pack {
     dense_pack_options o;
     ap_chunker *chunker;
-    ZSTD_CCtx *zc;
-    unsigned char *zout;
-    size_t zout_cap;
     int fd;                       /* the distinct chunks, raw, in the order first met */
-    char tmp_path[4096];
+    char tmp_path[4200];
+    char dir[4096];               /* the output's directory: temporary files go here */
     uint64_t file_off;
     /* the recipe being built; chunk segment/offset are set by finish */
     ap_dense_recipe r;
@@ -130,6 +129,25 @@ static int on_chunk(void *ctx, const unsigned char *data, size_t n, ap_error *er
     return add_ref(d, (uint32_t)i, err);
 }
 
+/* A zstd context for one segment: long-distance matching, the window, a checksum;
+ * single-threaded, so its bytes do not depend on the machine. */
+static ZSTD_CCtx *new_segment_cctx(const dense_pack_options *o, ap_error *err)
+{
+    ZSTD_CCtx *zc = ZSTD_createCCtx();
+    if (!zc) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (zcheck(ZSTD_CCtx_setParameter(zc, ZSTD_c_compressionLevel, o->level), "level", err) < 0 ||
+        zcheck(ZSTD_CCtx_setParameter(zc, ZSTD_c_windowLog, (int)o->window_log), "window", err) < 0 ||
+        zcheck(ZSTD_CCtx_setParameter(zc, ZSTD_c_enableLongDistanceMatching, 1), "long mode", err) < 0 ||
+        zcheck(ZSTD_CCtx_setParameter(zc, ZSTD_c_checksumFlag, 1), "checksum", err) < 0) {
+        ZSTD_freeCCtx(zc);
+        return NULL;
+    }
+    return zc;
+}
+
 dense_pack *dense_pack_new(const char *dir, const dense_pack_options *o, ap_error *err)
 {
     dense_pack *d = calloc(1, sizeof *d);
@@ -155,19 +173,14 @@ dense_pack *dense_pack_new(const char *dir, const dense_pack_options *o, ap_erro
     d->r.window_log = d->o.window_log;
     if (!(d->chunker = ap_chunker_new(d->o.chunk_avg, true, on_chunk, d, err)))
         goto fail;
-    d->zc = ZSTD_createCCtx();
-    d->zout_cap = ZSTD_CStreamOutSize();
-    d->zout = malloc(d->zout_cap);
-    if (!d->zc || !d->zout) {
-        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (d->o.jobs < 1)
+        d->o.jobs = 1;
+    ZSTD_CCtx *check = new_segment_cctx(&d->o, err);   /* a bad level or window fails here, not after chunking */
+    if (!check)
         goto fail;
-    }
-    if (zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_compressionLevel, d->o.level), "level", err) < 0 ||
-        zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_windowLog, (int)d->o.window_log), "window", err) < 0 ||
-        zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_enableLongDistanceMatching, 1), "long mode", err) < 0 ||
-        zcheck(ZSTD_CCtx_setParameter(d->zc, ZSTD_c_checksumFlag, 1), "checksum", err) < 0)
-        goto fail;
-    snprintf(d->tmp_path, sizeof d->tmp_path, "%s/.airpack-dense-XXXXXX", dir && *dir ? dir : ".");
+    ZSTD_freeCCtx(check);
+    snprintf(d->dir, sizeof d->dir, "%s", dir && *dir ? dir : ".");
+    snprintf(d->tmp_path, sizeof d->tmp_path, "%s/.airpack-dense-XXXXXX", d->dir);
     d->fd = mkstemp(d->tmp_path);
     if (d->fd < 0) {
         ap_fail_errno(err, AP_ERR_IO, "%s: cannot create the dense temporary file", d->tmp_path);
@@ -309,24 +322,140 @@ unsigned dense_pack_window_log(const dense_pack *d)
     return d->o.window_log;
 }
 
+/* ---- compressing the segments ------------------------------------------------
+ * o.jobs workers each take the next segment, compress it with their own context
+ * into an unlinked temporary file, and hand it over; the caller's thread copies
+ * the segments into the bundle in order. A worker starts a segment only while
+ * fewer than o.jobs finished ones wait to be copied, so at most 2 * o.jobs
+ * compressed segments are on disk at once. */
+
 typedef struct {
     dense_pack *d;
-    bundle_writer *w;
-} seg_out;
+    uint64_t *first;              /* per segment: its first chunk */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint32_t next;                /* the next segment to start */
+    uint32_t copied;              /* segments copied into the bundle */
+    int *fd;                      /* per segment: its compressed frame, -1 until done */
+    uint64_t *size;
+    bool stop;
+    bool failed;
+    ap_error err;                 /* the first worker failure */
+} seg_pool;
 
-static int compress_into(dense_pack *d, bundle_writer *w, ZSTD_inBuffer *in, ZSTD_EndDirective how, ap_error *err)
+static int compress_segment(seg_pool *p, ZSTD_CCtx *zc, unsigned char *buf, unsigned char *zout, size_t zout_cap,
+                            uint32_t s, int out_fd, uint64_t *out_size, ap_error *err)
 {
-    for (;;) {
-        ZSTD_outBuffer out = {d->zout, d->zout_cap, 0};
-        size_t left = ZSTD_compressStream2(d->zc, &out, in, how);
-        if (zcheck(left, "compressing a dense segment", err) < 0)
-            return -1;
-        if (out.pos && bundle_writer_write(w, d->zout, out.pos, err) < 0)
-            return -1;
-        d->st.compressed_bytes += out.pos;
-        if (how == ZSTD_e_end ? left == 0 : in->pos == in->size)
-            return 0;
+    dense_pack *d = p->d;
+    if (zcheck(ZSTD_CCtx_reset(zc, ZSTD_reset_session_only), "starting a segment", err) < 0)
+        return -1;
+    uint64_t i = p->first[s], written = 0;
+    bool last_call = false;
+    while (!last_call) {
+        /* the segment's chunks, read back in runs that lie together in the raw file */
+        ZSTD_inBuffer in = {buf, 0, 0};
+        ZSTD_EndDirective how = ZSTD_e_continue;
+        if (i < d->r.n_chunks && d->r.chunks[i].segment == s) {
+            uint64_t off = d->raw_off[d->order[i]], len = d->r.chunks[i].length;
+            for (i++; i < d->r.n_chunks && d->r.chunks[i].segment == s &&
+                      d->raw_off[d->order[i]] == off + len && len + d->r.chunks[i].length <= COPY_BUF;
+                 i++)
+                len += d->r.chunks[i].length;
+            if (ap_pread_all(d->fd, buf, (size_t)len, off, "the dense temporary file", err) < 0)
+                return -1;
+            in.size = (size_t)len;
+        } else {
+            how = ZSTD_e_end;
+            last_call = true;
+        }
+        for (;;) {
+            ZSTD_outBuffer out = {zout, zout_cap, 0};
+            size_t left = ZSTD_compressStream2(zc, &out, &in, how);
+            if (zcheck(left, "compressing a dense segment", err) < 0)
+                return -1;
+            if (out.pos && ap_write_all(out_fd, zout, out.pos, "a dense segment's temporary file", err) < 0)
+                return -1;
+            written += out.pos;
+            if (how == ZSTD_e_end ? left == 0 : in.pos == in.size)
+                break;
+        }
     }
+    *out_size = written;
+    return 0;
+}
+
+static void *segment_worker(void *arg)
+{
+    seg_pool *p = arg;
+    dense_pack *d = p->d;
+    ap_error err;
+    ap_error_clear(&err);
+    ZSTD_CCtx *zc = new_segment_cctx(&d->o, &err);
+    size_t zout_cap = ZSTD_CStreamOutSize();
+    unsigned char *buf = malloc(COPY_BUF), *zout = malloc(zout_cap);
+    bool ok = zc && buf && zout;
+    if (zc && !ok)
+        ap_fail(&err, AP_ERR_NOMEM, "out of memory");
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (ok && !p->stop && p->next < d->r.n_segments && p->next >= p->copied + (uint32_t)d->o.jobs)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (!ok || p->stop || p->next >= d->r.n_segments) {
+            if (!ok && !p->failed) {
+                p->failed = p->stop = true;
+                p->err = err;
+                pthread_cond_broadcast(&p->cv);
+            }
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        uint32_t s = p->next++;
+        pthread_mutex_unlock(&p->mu);
+
+        char path[4200];
+        snprintf(path, sizeof path, "%s/.airpack-segment-XXXXXX", d->dir);
+        int fd = mkstemp(path);
+        uint64_t size = 0;
+        if (fd < 0) {
+            ap_fail_errno(&err, AP_ERR_IO, "%s: cannot create a temporary file for a dense segment", path);
+            ok = false;
+        } else {
+            unlink(path);
+            ok = compress_segment(p, zc, buf, zout, zout_cap, s, fd, &size, &err) == 0;
+        }
+        pthread_mutex_lock(&p->mu);
+        if (ok) {
+            p->fd[s] = fd;
+            p->size[s] = size;
+        } else if (fd >= 0) {
+            close(fd);
+        }
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+    ZSTD_freeCCtx(zc);
+    free(buf);
+    free(zout);
+    return NULL;
+}
+
+/* Copies segment s (done by a worker) into the bundle. */
+static int copy_segment(seg_pool *p, bundle_writer *w, unsigned char *buf, uint32_t s, ap_index_entry *e,
+                        ap_error *err)
+{
+    char path[64];
+    ap_dense_segment_path(s, path, sizeof path);
+    if (bundle_writer_begin(w, err) < 0)
+        return -1;
+    for (uint64_t off = 0; off < p->size[s];) {
+        size_t want = p->size[s] - off < COPY_BUF ? (size_t)(p->size[s] - off) : COPY_BUF;
+        if (ap_pread_all(p->fd[s], buf, want, off, "a dense segment's temporary file", err) < 0 ||
+            bundle_writer_write(w, buf, want, err) < 0)
+            return -1;
+        off += want;
+    }
+    p->d->st.compressed_bytes += p->size[s];
+    return bundle_writer_end(w, path, e, err);
 }
 
 int dense_pack_write_entries(dense_pack *d, bundle_writer *w,
@@ -340,50 +469,76 @@ int dense_pack_write_entries(dense_pack *d, bundle_writer *w,
         free(e.path);
         return -1;
     }
+    uint32_t n = d->r.n_segments;
+    seg_pool p = {.d = d};
+    p.first = calloc(n ? n : 1, sizeof *p.first);
+    p.fd = malloc((n ? n : 1) * sizeof *p.fd);
+    p.size = calloc(n ? n : 1, sizeof *p.size);
     unsigned char *buf = malloc(COPY_BUF);
-    if (!buf)
+    size_t n_workers = (size_t)d->o.jobs < n ? (size_t)d->o.jobs : n;
+    pthread_t *tid = calloc(n_workers ? n_workers : 1, sizeof *tid);
+    if (!p.first || !p.fd || !p.size || !buf || !tid) {
+        free(p.first);
+        free(p.fd);
+        free(p.size);
+        free(buf);
+        free(tid);
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    for (uint32_t s = 0; s < n; s++)
+        p.fd[s] = -1;
+    for (uint64_t c = d->r.n_chunks; c-- > 0;)
+        p.first[d->r.chunks[c].segment] = c;
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_cond_init(&p.cv, NULL);
+    size_t started = 0;
     int rc = 0;
-    uint64_t i = 0;
-    for (uint32_t s = 0; s < d->r.n_segments && rc == 0; s++) {
-        char path[64];
-        ap_dense_segment_path(s, path, sizeof path);
-        rc = bundle_writer_begin(w, err);
-        if (rc == 0)
-            rc = zcheck(ZSTD_CCtx_reset(d->zc, ZSTD_reset_session_only), "starting a segment", err);
-        /* the segment's chunks, read back in runs that lie together in the raw file */
-        while (rc == 0 && i < d->r.n_chunks && d->r.chunks[i].segment == s) {
-            uint64_t off = d->raw_off[d->order[i]], len = d->r.chunks[i].length;
-            for (i++; i < d->r.n_chunks && d->r.chunks[i].segment == s &&
-                      d->raw_off[d->order[i]] == off + len && len + d->r.chunks[i].length <= COPY_BUF;
-                 i++)
-                len += d->r.chunks[i].length;
-            while (len > 0 && rc == 0) {
-                size_t want = len < COPY_BUF ? (size_t)len : COPY_BUF;
-                ssize_t got = pread(d->fd, buf, want, (off_t)off);
-                if (got <= 0) {
-                    rc = got < 0 ? ap_fail_errno(err, AP_ERR_IO, "reading the dense temporary file")
-                                 : ap_fail(err, AP_ERR_IO, "the dense temporary file is short");
-                    break;
-                }
-                ZSTD_inBuffer in = {buf, (size_t)got, 0};
-                rc = compress_into(d, w, &in, ZSTD_e_continue, err);
-                off += (uint64_t)got;
-                len -= (uint64_t)got;
-            }
+    for (; started < n_workers; started++)
+        if (pthread_create(&tid[started], NULL, segment_worker, &p) != 0) {
+            rc = ap_fail(err, AP_ERR_NOMEM, "cannot start a thread to compress dense segments");
+            break;
         }
-        if (rc == 0) {
-            ZSTD_inBuffer in = {NULL, 0, 0};
-            rc = compress_into(d, w, &in, ZSTD_e_end, err);
+    if (rc == 0 && n > 0 && started == 0)
+        rc = ap_fail(err, AP_ERR_NOMEM, "cannot start a thread to compress dense segments");
+    for (uint32_t s = 0; s < n && rc == 0; s++) {
+        pthread_mutex_lock(&p.mu);
+        while (p.fd[s] < 0 && !p.failed)
+            pthread_cond_wait(&p.cv, &p.mu);
+        bool failed = p.fd[s] < 0;
+        pthread_mutex_unlock(&p.mu);
+        if (failed) {
+            *err = p.err;
+            rc = -1;
+            break;
         }
-        if (rc == 0)
-            rc = bundle_writer_end(w, path, &e, err);
+        rc = copy_segment(&p, w, buf, s, &e, err);
+        close(p.fd[s]);
+        pthread_mutex_lock(&p.mu);
+        p.fd[s] = -2;   /* copied */
+        p.copied = s + 1;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
         if (rc == 0 && record(ctx, &e, err) < 0) {
             free(e.path);
             rc = -1;
         }
     }
+    pthread_mutex_lock(&p.mu);
+    p.stop = true;
+    pthread_cond_broadcast(&p.cv);
+    pthread_mutex_unlock(&p.mu);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(tid[t], NULL);
+    for (uint32_t s = 0; s < n; s++)
+        if (p.fd[s] >= 0)
+            close(p.fd[s]);
+    pthread_mutex_destroy(&p.mu);
+    pthread_cond_destroy(&p.cv);
+    free(p.first);
+    free(p.fd);
+    free(p.size);
     free(buf);
+    free(tid);
     return rc;
 }
 
@@ -400,8 +555,6 @@ void dense_pack_free(dense_pack *d)
     if (!d)
         return;
     ap_chunker_free(d->chunker);
-    ZSTD_freeCCtx(d->zc);
-    free(d->zout);
     if (d->fd >= 0)
         close(d->fd);
     free(d->raw_off);

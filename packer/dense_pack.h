@@ -12,7 +12,7 @@
  * alone. One zstd job per segment, single-threaded: the bytes do not depend on
  * the thread count, the frame is 2.5% smaller than with 16 MiB jobs, and memory
  * is one window plus level-12 tables (about 190 MiB at the default window)
- * where two workers took 350 MB. */
+ * per segment being compressed: `jobs` segments at once (default 1). */
 #ifndef AIRPACK_DENSE_PACK_H
 #define AIRPACK_DENSE_PACK_H
 
@@ -32,6 +32,8 @@
 
 typedef struct {
     int level;                /* zstd level (0 = DENSE_LEVEL_DEFAULT) */
+    int jobs;                 /* segments compressed at once, each in its own thread with
+                               * about 2^window_log + 80 MiB of memory (0 = 1) */
     unsigned window_log;      /* 0 = DENSE_WINDOW_LOG_DEFAULT */
     size_t chunk_avg;         /* 0 = AP_CHUNK_AVG_DEFAULT */
     uint64_t segment_size;    /* 0 = 2^window_log */

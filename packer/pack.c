@@ -956,7 +956,7 @@ static int run(packer *p, pack_report *report, ap_error *err)
             *slash = 0;
         else
             strcpy(dir, ".");
-        dense_pack_options dopts = {.level = o->level, .window_log = o->dense_window_log,
+        dense_pack_options dopts = {.level = o->level, .jobs = o->dense_jobs, .window_log = o->dense_window_log,
                                     .chunk_avg = o->dense_chunk};
         if (!(p->dense = dense_pack_new(dir, &dopts, err)))
             return -1;

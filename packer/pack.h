@@ -55,6 +55,7 @@ typedef struct {
     bool dense;
     unsigned dense_window_log;      /* 0 = default (27) */
     size_t dense_chunk;             /* average chunk size; 0 = default (32 KiB) */
+    int dense_jobs;                 /* segments compressed at once; 0 = 1 (memory: see dense_pack.h) */
 } pack_options;
 
 typedef struct {

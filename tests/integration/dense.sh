@@ -161,6 +161,18 @@ expect_fail "pack --dense refuses gzip" 2 "--dense takes --compression zstd.*or 
     "$AIRPACK" pack -q -s k.key --dense --compression gzip -o x.tar in.tar
 [ ! -e x.tar ] && pass "no bundle from the refused --dense --compression gzip" || fail "no bundle from the refused --dense --compression gzip"
 
+# -j N compresses N segments at once: the same bytes as one at a time (64 KiB windows: many segments)
+for j in 1 3; do
+    SOURCE_DATE_EPOCH=1000 "$AIRPACK" pack -q -s k.key --dense --window 16 -j $j -o "dense-j$j.tar" in.tar 2>err ||
+        fail "pack --dense -j $j" "$(head -c 300 err)"
+done
+nseg=$(tar -tf dense-j1.tar | grep -c '^airpack/dense/0')
+if [ "$nseg" -ge 8 ] && cmp -s dense-j1.tar dense-j3.tar; then pass "pack --dense -j 3 writes the bytes of -j 1 ($nseg segments)"
+else fail "pack --dense -j 3 writes the bytes of -j 1" "$nseg segments, $(cmp dense-j1.tar dense-j3.tar 2>&1)"; fi
+check "a bundle of many segments verifies --deep" "$AIRPACK" verify -q --deep -p k.pub dense-j3.tar
+[ -z "$(ls -A . | grep '^\.airpack-')" ] && pass "no temporary files left beside the bundles" ||
+    fail "no temporary files left beside the bundles" "$(ls -A . | grep '^\.airpack-')"
+
 # ---- a damaged chunk ----
 python3 - dense.tar damaged.tar <<'PY'
 import sys, tarfile, shutil
