@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,19 @@ struct dense_reader {
     char seg_msg[300];
     int spill_fd;
     char spill_dir[4096];
+    /* the rebuild thread: layers are rebuilt while later segments stream */
+    uint32_t *layer_need;         /* per layer: 1 + the last segment holding one of its chunks */
+    pthread_t thread;
+    bool thread_running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint32_t segs_done;           /* segments in the spill whose sha256 matched */
+    bool stop;                    /* the thread is to give up (a failure elsewhere) */
+    bool thread_done;
+    int thread_rc;
+    ap_error thread_err;
+    const ap_verify_sink *sink;
+    void *sink_ctx;
 };
 
 bool dense_reader_owns(const ap_index_entry *e)
@@ -73,6 +87,8 @@ dense_reader *dense_reader_new(const ap_bundle_index *idx, const char *name, con
         d->o.window_log_max = DENSE_WINDOW_LIMIT_DEFAULT;
     d->cur = -2;
     d->spill_fd = -1;
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv, NULL);
     snprintf(d->spill_dir, sizeof d->spill_dir, "%s", spill_dir_of(o));
     /* the dense entries: the recipe first, then 000000.zst, 000001.zst, ... */
     size_t first = idx->n_entries;
@@ -115,10 +131,26 @@ fail:
     return NULL;
 }
 
+void dense_reader_stop(dense_reader *d)
+{
+    if (!d || !d->thread_running)
+        return;
+    pthread_mutex_lock(&d->mu);
+    d->stop = true;
+    pthread_cond_broadcast(&d->cv);
+    pthread_mutex_unlock(&d->mu);
+    pthread_join(d->thread, NULL);
+    d->thread_running = false;
+}
+
 void dense_reader_free(dense_reader *d)
 {
     if (!d)
         return;
+    dense_reader_stop(d);
+    pthread_mutex_destroy(&d->mu);
+    pthread_cond_destroy(&d->cv);
+    free(d->layer_need);
     ap_dense_recipe_free(&d->r);
     free(d->seg_first);
     free(d->rbuf);
@@ -288,6 +320,14 @@ static int check_recipe(dense_reader *d, ap_error *err)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     for (uint64_t c = r->n_chunks; c-- > 0;)
         d->seg_first[r->chunks[c].segment] = c;
+    if (!(d->layer_need = calloc(r->n_layers ? r->n_layers : 1, sizeof *d->layer_need)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (uint64_t l = 0; l < r->n_layers; l++)
+        for (uint64_t k = 0; k < r->layers[l].n_refs; k++) {
+            uint32_t need = r->chunks[r->layers[l].refs[k]].segment + 1;
+            if (need > d->layer_need[l])
+                d->layer_need[l] = need;
+        }
     return 0;
 }
 
@@ -495,6 +535,16 @@ static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, 
     for (uint64_t l = 0; l < d->r.n_layers && rc == 0; l++) {
         const ap_dense_layer *ly = &d->r.layers[l];
         char hex[AP_HEX_LEN + 1], path[sizeof "blobs/sha256/" + AP_HEX_LEN], name[160];
+        /* wait until every segment holding its chunks is in the spill and checked */
+        pthread_mutex_lock(&d->mu);
+        while (!d->stop && d->segs_done < d->layer_need[l])
+            pthread_cond_wait(&d->cv, &d->mu);
+        bool stop = d->stop;
+        pthread_mutex_unlock(&d->mu);
+        if (stop) {
+            rc = ap_fail(err, AP_ERR_INTERRUPTED, "the rebuild was stopped");
+            break;
+        }
         ap_hex_encode(ly->diff_id, AP_SHA256_LEN, hex);
         const ap_index_layer *il = index_layer(d, hex);
         if (!il) {   /* check_recipe saw to it */
@@ -583,6 +633,32 @@ out:
     return rc;
 }
 
+static void *rebuild_thread(void *arg)
+{
+    dense_reader *d = arg;
+    ap_error err;
+    ap_error_clear(&err);
+    int rc = rebuild(d, d->sink, d->sink_ctx, &err);
+    pthread_mutex_lock(&d->mu);
+    d->thread_rc = rc;
+    d->thread_err = err;
+    d->thread_done = true;
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+/* Waits for the rebuild thread and returns its result. */
+static int finish_thread(dense_reader *d, ap_error *err)
+{
+    pthread_join(d->thread, NULL);
+    d->thread_running = false;
+    if (d->thread_rc < 0) {
+        *err = d->thread_err;
+        return -1;
+    }
+    return 0;
+}
+
 int dense_reader_end(dense_reader *d, const ap_index_entry *e, const ap_verify_sink *sink, void *sink_ctx,
                      ap_error *err)
 {
@@ -597,6 +673,12 @@ int dense_reader_end(dense_reader *d, const ap_index_entry *e, const ap_verify_s
             return -1;
         if (d->r.n_segments == 0 && d->o.rebuild)
             return rebuild(d, sink, sink_ctx, err);
+        if (d->o.rebuild) {
+            d->sink = sink;
+            d->sink_ctx = sink_ctx;
+            /* without a thread, the last segment's end rebuilds everything */
+            d->thread_running = pthread_create(&d->thread, NULL, rebuild_thread, d) == 0;
+        }
         return 0;
     }
     if (d->o.rebuild) {
@@ -606,15 +688,26 @@ int dense_reader_end(dense_reader *d, const ap_index_entry *e, const ap_verify_s
             seg_fail(d, "decompresses to %llu bytes, the recipe says %llu", (unsigned long long)d->seg_out,
                      (unsigned long long)d->r.segment_size[d->cur]);
         if (d->seg_failed) {
+            dense_reader_stop(d);
             char what[1500];
             dense_reader_damage(d, e, what, sizeof what);
             return ap_fail(err, AP_ERR_VERIFY, "%s%s%s", d->seg_failed ? d->seg_msg : "", d->seg_failed ? "; " : "",
                            what);
         }
     }
-    bool last = (uint64_t)d->cur + 1 == d->r.n_segments;
+    uint32_t done = (uint32_t)d->cur + 1;   /* segments end in order: dense_reader_new saw to it */
+    bool last = done == d->r.n_segments;
     d->cur = -2;
-    if (last && d->o.rebuild)
+    if (!d->o.rebuild)
+        return 0;
+    pthread_mutex_lock(&d->mu);
+    d->segs_done = done;
+    pthread_cond_broadcast(&d->cv);
+    bool failed = d->thread_done && d->thread_rc < 0;
+    pthread_mutex_unlock(&d->mu);
+    if (d->thread_running && (last || failed))
+        return finish_thread(d, err);   /* a layer that failed fails the load now, not after every segment */
+    if (last)
         return rebuild(d, sink, sink_ctx, err);
     return 0;
 }

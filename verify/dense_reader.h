@@ -43,10 +43,16 @@ bool dense_reader_owns(const ap_index_entry *e);
 int dense_reader_begin(dense_reader *d, const ap_index_entry *e, ap_error *err);
 /* Bytes of the current entry, not yet known good (errors are kept for the end). */
 void dense_reader_data(dense_reader *d, const void *buf, size_t n);
-/* The entry's sha256 matched the signed index. After the last segment this
- * rebuilds every layer into sink (may be NULL). */
+/* The entry's sha256 matched the signed index. With rebuild, the recipe's end
+ * starts a thread that rebuilds the layers into sink (may be NULL), in recipe
+ * order, each as soon as every segment holding its chunks has ended well, while
+ * the next segments stream; only that thread calls the sink until the last
+ * segment's end, which waits for it and returns its result. */
 int dense_reader_end(dense_reader *d, const ap_index_entry *e, const ap_verify_sink *sink, void *sink_ctx,
                      ap_error *err);
+/* Stops and waits for the rebuild thread, if any: call it before anything else
+ * touches the sink after a failure (dense_reader_free calls it too). */
+void dense_reader_stop(dense_reader *d);
 /* The entry's sha256 did not match: which layers depend on it (for the message). */
 void dense_reader_damage(dense_reader *d, const ap_index_entry *e, char *out, size_t n);
 void dense_reader_free(dense_reader *d);

@@ -1066,6 +1066,7 @@ out:
     if (rc < 0) {
         if (err && err->code == AP_OK)
             err->code = AP_ERR_VERIFY;
+        dense_reader_stop(v.dense);   /* its rebuild thread may be in the sink */
         if (sink && sink->on_abort)
             sink->on_abort(sink_ctx);
     }

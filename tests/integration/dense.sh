@@ -197,6 +197,33 @@ expect_fail "load of a damaged dense bundle fails" 1 "000000.zst" \
 snap oci >after
 if cmp -s before after && [ -z "$(ls -A "$T" | grep airpack-spill)" ]; then pass "load commits nothing (the OCI layout unchanged)"
 else fail "load commits nothing (the OCI layout unchanged)"; fi
+# damage in the last of many segments: the layers whose segments came before may already be
+# rebuilt into the target's temporary files (the rebuild runs while segments stream); still nothing
+python3 - dense-j3.tar damaged-last.tar <<'PY'
+import sys, tarfile, shutil
+src, dst = sys.argv[1], sys.argv[2]
+shutil.copyfile(src, dst)
+with tarfile.open(src) as t:
+    seg = [m for m in t.getmembers() if m.name.startswith("airpack/dense/0")][-1]
+with open(dst, "r+b") as f:
+    f.seek(seg.offset_data + seg.size // 2)
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0x10]))
+PY
+last=$(tar -tf dense-j3.tar | grep '^airpack/dense/0' | tail -1 | sed 's|.*/||')
+snap oci >before
+expect_fail "load fails on damage in the last of many segments" 1 "$last.*(dense/a:a1|dense/b:b1) layer 1" \
+    "$AIRPACK" load -q -p k.pub --into oci:oci damaged-last.tar
+snap oci >after
+if cmp -s before after && [ -z "$(ls -A oci/blobs/sha256 | grep -v '^[0-9a-f]\{64\}$')" ]; then
+    pass "it commits nothing and leaves no temporary blob"
+else fail "it commits nothing and leaves no temporary blob" "$(diff before after | head -5; ls -A oci/blobs/sha256 | grep -v '^[0-9a-f]\{64\}$')"; fi
+rm -rf oci-last
+expect_fail "the same into a new layout" 1 "$last" "$AIRPACK" load -q -p k.pub --into oci:oci-last damaged-last.tar
+if [ ! -e oci-last/index.json ]; then pass "no index.json in the new layout"; else fail "no index.json in the new layout"; fi
+expect_fail "verify --deep names the layer of the last segment" 1 "$last.*(dense/a:a1|dense/b:b1) layer 1" \
+    "$AIRPACK" verify -q --deep -p k.pub damaged-last.tar
 rm -rf oci-new
 expect_fail "load of a damaged dense bundle into a new layout" 1 "000000.zst" \
     "$AIRPACK" load -q -p k.pub --into oci:oci-new damaged.tar

@@ -12,6 +12,9 @@ make_keys || exit 1
 B="$T/bundle.tar"
 if "$AIRPACK" pack -q -o "$B" -s "$KEYS/sec" "$S/docker24/all.tar" >"$T/pack.out" 2>&1; then pass pack
 else fail pack "$(head -c 300 "$T/pack.out")"; exit 0; fi
+BD="$T/dense.tar"
+"$AIRPACK" pack -q --dense -o "$BD" -s "$KEYS/sec" "$S/docker24/all.tar" >"$T/packd.out" 2>&1 ||
+    fail pack-dense "$(head -c 300 "$T/packd.out")"
 IMAGES="sample/base:1.0 sample/app-a:1.0 sample/app-b:1.0"
 bundle_manifest() { index_json "$B" | jq -r --arg n "$1" '.images[] | select(.names | index($n)) | .manifest.digest'; }
 cp "$B" "$T/bad.tar"
@@ -68,6 +71,16 @@ EOF
     if [ -z "$bad" ]; then pass containerd-image-ids; else fail containerd-image-ids "$bad"; fi
     if $CTR images check 2>/dev/null | grep 'sample/app-a' | grep -q 'complete'; then pass containerd-content-complete
     else fail containerd-content-complete "$($CTR images check 2>&1 | head -c 300)"; fi
+    # a dense bundle: layers rebuilt, then imported; the same image IDs
+    local CTRD="ctr -a $C/c.sock -n densens"
+    if load --into containerd:densens "$BD" >"$T/cd.out" 2>&1; then
+        bad=""
+        for i in $IMAGES; do
+            got=$($CTRD content get "$($CTRD images ls | awk -v n="docker.io/$i" '$1 == n { print $3 }')" 2>/dev/null | jq -r .config.digest)
+            [ "$got" = "$(image_id "$i")" ] || bad="$bad $i:${got:-missing}"
+        done
+        if [ -z "$bad" ]; then pass containerd-dense-image-ids; else fail containerd-dense-image-ids "$bad"; fi
+    else fail containerd-dense-image-ids "$(head -c 400 "$T/cd.out")"; fi
     if load --into containerd:testns "$B" >"$T/c2.out" 2>&1 && grep -q 'already present' "$T/c2.out" &&
        ! grep -qw 'new' "$T/c2.out"; then pass containerd-second-load-already-present
     else fail containerd-second-load-already-present "$(head -c 300 "$T/c2.out")"; fi
@@ -113,6 +126,18 @@ storage_tests() {
     if load --into "containers-storage:$STORE" "$B" >"$T/p2.out" 2>&1 && grep -q 'already present' "$T/p2.out" &&
        ! grep -qw 'new' "$T/p2.out"; then pass storage-second-load-already-present
     else fail storage-second-load-already-present "$(head -c 300 "$T/p2.out")"; fi
+    # a dense bundle into another store: layers rebuilt, then stored; the same image IDs
+    local D="$T/podman-dense"
+    mkdir -p "$D"
+    if load --into "containers-storage:[vfs@$D/root+$D/run]" "$BD" >"$T/pd.out" 2>&1; then
+        bad=""
+        for i in $IMAGES; do
+            got=$(podman --root "$D/root" --runroot "$D/run" --storage-driver vfs images --no-trunc --format '{{.ID}}' "docker.io/$i" 2>/dev/null)
+            want=$(image_id "$i"); want=${want#sha256:}
+            [ "${got#sha256:}" = "$want" ] || bad="$bad $i:${got:-missing}"
+        done
+        if [ -z "$bad" ]; then pass storage-dense-image-ids; else fail storage-dense-image-ids "$bad"; fi
+    else fail storage-dense-image-ids "$(head -c 400 "$T/pd.out")"; fi
     local Q="$T/podman2" n
     mkdir -p "$Q"
     expect_fail storage-tampered-fails 1 'manifest.json' load --into "containers-storage:[vfs@$Q/root+$Q/run]" "$T/bad.tar"
