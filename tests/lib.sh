@@ -135,6 +135,23 @@ make_keys() {
 
 # index_json BUNDLE: prints the bundle's airpack/bundle.json
 index_json() { tar -xOf "$1" airpack/bundle.json; }
+# flip_byte SRC DST MEMBER [DIVISOR]: DST is SRC with one bit flipped in the tar member
+# MEMBER, 1/DIVISOR (default 2) of the way into its data
+flip_byte() {
+    python3 - "$@" <<'PY'
+import sys, tarfile, shutil
+src, dst, name = sys.argv[1:4]
+div = int(sys.argv[4]) if len(sys.argv) > 4 else 2
+shutil.copyfile(src, dst)
+with tarfile.open(src) as t:
+    m = t.getmember(name)
+with open(dst, "r+b") as f:
+    f.seek(m.offset_data + m.size // div)
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0x10]))
+PY
+}
 # bundle_image_ids BUNDLE: the image IDs (config digests) in the bundle's index, sorted
 bundle_image_ids() { index_json "$1" | jq -r '.images[].config.digest' | sort; }
 

@@ -174,18 +174,7 @@ check "a bundle of many segments verifies --deep" "$AIRPACK" verify -q --deep -p
     fail "no temporary files left beside the bundles" "$(ls -A . | grep '^\.airpack-')"
 
 # ---- a damaged chunk ----
-python3 - dense.tar damaged.tar <<'PY'
-import sys, tarfile, shutil
-src, dst = sys.argv[1], sys.argv[2]
-shutil.copyfile(src, dst)
-with tarfile.open(src) as t:
-    seg = [m for m in t.getmembers() if m.name == "airpack/dense/000000.zst"][0]
-with open(dst, "r+b") as f:
-    f.seek(seg.offset_data + seg.size // 3)
-    b = f.read(1)
-    f.seek(-1, 1)
-    f.write(bytes([b[0] ^ 0x10]))
-PY
+flip_byte dense.tar damaged.tar airpack/dense/000000.zst 3
 expect_fail "verify names the layers that depend on a damaged chunk" 1 \
     "000000.zst.*(dense/a:a1|dense/b:b1) layer 1" "$AIRPACK" verify -q -p k.pub damaged.tar
 expect_fail "verify --deep names the layers that depend on a damaged chunk" 1 \
@@ -199,19 +188,8 @@ if cmp -s before after && [ -z "$(ls -A "$T" | grep airpack-spill)" ]; then pass
 else fail "load commits nothing (the OCI layout unchanged)"; fi
 # damage in the last of many segments: the layers whose segments came before may already be
 # rebuilt into the target's temporary files (the rebuild runs while segments stream); still nothing
-python3 - dense-j3.tar damaged-last.tar <<'PY'
-import sys, tarfile, shutil
-src, dst = sys.argv[1], sys.argv[2]
-shutil.copyfile(src, dst)
-with tarfile.open(src) as t:
-    seg = [m for m in t.getmembers() if m.name.startswith("airpack/dense/0")][-1]
-with open(dst, "r+b") as f:
-    f.seek(seg.offset_data + seg.size // 2)
-    b = f.read(1)
-    f.seek(-1, 1)
-    f.write(bytes([b[0] ^ 0x10]))
-PY
 last=$(tar -tf dense-j3.tar | grep '^airpack/dense/0' | tail -1 | sed 's|.*/||')
+flip_byte dense-j3.tar damaged-last.tar "airpack/dense/$last"
 snap oci >before
 expect_fail "load fails on damage in the last of many segments" 1 "$last.*(dense/a:a1|dense/b:b1) layer 1" \
     "$AIRPACK" load -q -p k.pub --into oci:oci damaged-last.tar
