@@ -202,6 +202,11 @@ expect_fail "the same into a new layout" 1 "$last" "$AIRPACK" load -q -p k.pub -
 if [ ! -e oci-last/index.json ]; then pass "no index.json in the new layout"; else fail "no index.json in the new layout"; fi
 expect_fail "verify --deep names the layer of the last segment" 1 "$last.*(dense/a:a1|dense/b:b1) layer 1" \
     "$AIRPACK" verify -q --deep -p k.pub damaged-last.tar
+D rmi -f dense/a:a1 dense/b:b1 >/dev/null 2>&1
+expect_fail "into docker-daemon: it fails as well" 1 "$last" \
+    "$AIRPACK" load -q -p k.pub --into "docker-daemon:$SOCK" damaged-last.tar
+if [ -z "$(D images -q dense/a 2>/dev/null)$(D images -q dense/b 2>/dev/null)" ]; then pass "and the engine holds neither image"
+else fail "and the engine holds neither image" "$(D images 2>&1 | head -5)"; fi
 rm -rf oci-new
 expect_fail "load of a damaged dense bundle into a new layout" 1 "000000.zst" \
     "$AIRPACK" load -q -p k.pub --into oci:oci-new damaged.tar
