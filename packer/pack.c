@@ -673,10 +673,11 @@ static int dense_layer_end(packer *p, const char *path, ap_error *err)
     char hex[AP_HEX_LEN + 1], diff_id[AP_DIGEST_LEN + 1], blob[AP_HEX_LEN + 1];
     if (ap_compressor_finish(p->z, err) < 0)
         return -1;
-    ap_sha256_final_hex(p->blob_hash, blob);
     ap_sha256_final_hex(p->diff_hash, hex);
     if (p->opts->codec == AP_CODEC_NONE)
-        memcpy(blob, hex, sizeof blob);
+        memcpy(blob, hex, sizeof blob);   /* the blob is the tar */
+    else
+        ap_sha256_final_hex(p->blob_hash, blob);
     snprintf(diff_id, sizeof diff_id, "sha256:%s", hex);
     bool matched = false;
     bool by_content = p->sources[p->current].layers_by_content;

@@ -486,7 +486,8 @@ void dense_reader_data(dense_reader *d, const void *buf, size_t n)
 
 /* ---- rebuilding layers ------------------------------------------------------- */
 
-/* The compressed blob on its way to the sink: hashed and counted. */
+/* The blob on its way to the sink: counted, and hashed unless it is the tar
+ * itself (h NULL: compression "none"), whose hash the rebuild takes anyway. */
 typedef struct {
     const ap_verify_sink *sink;
     void *sink_ctx;
@@ -497,7 +498,8 @@ typedef struct {
 static int blob_sink(void *ctx, const void *buf, size_t n, ap_error *err)
 {
     blob_out *b = ctx;
-    ap_sha256_update(b->h, buf, n);
+    if (b->h)
+        ap_sha256_update(b->h, buf, n);
     b->n += n;
     if (b->sink && b->sink->on_entry_data)
         return b->sink->on_entry_data(b->sink_ctx, buf, n, err);
@@ -515,15 +517,15 @@ static const ap_index_layer *index_layer(const dense_reader *d, const char *diff
 
 static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, ap_error *err)
 {
-    unsigned char *buf = malloc(REBUILD_BUF);
-    ap_sha256 *h = ap_sha256_new();
-    blob_out bo = {.sink = sink, .sink_ctx = sink_ctx, .h = ap_sha256_new()};
-    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    ap_compressor *z = NULL;
     /* compression "none": the blob is the rebuilt tar itself, hashed once */
     bool plain = d->idx->compression && !strcmp(d->idx->compression, "none");
+    unsigned char *buf = malloc(REBUILD_BUF);
+    ap_sha256 *h = ap_sha256_new();
+    blob_out bo = {.sink = sink, .sink_ctx = sink_ctx, .h = plain ? NULL : ap_sha256_new()};
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    ap_compressor *z = NULL;
     int rc = 0;
-    if (!buf || !h || !bo.h) {
+    if (!buf || !h || (!plain && !bo.h)) {
         rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -576,19 +578,13 @@ static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, 
             }
             while (len > 0 && rc == 0) {
                 size_t want = len < REBUILD_BUF ? (size_t)len : REBUILD_BUF;
-                ssize_t got = pread(d->spill_fd, buf, want, (off_t)off);
-                if (got <= 0) {
-                    rc = got < 0 ? ap_fail_errno(err, AP_ERR_IO, "reading the dense spill file")
-                                 : ap_fail(err, AP_ERR_IO, "the dense spill file is short");
+                rc = ap_pread_all(d->spill_fd, buf, want, off, "the dense spill file", err);
+                if (rc < 0)
                     break;
-                }
-                ap_sha256_update(h, buf, (size_t)got);
-                if (z ? ap_compressor_write(z, buf, (size_t)got, err) < 0
-                      : sink && sink->on_entry_data && sink->on_entry_data(sink_ctx, buf, (size_t)got, err) < 0)
-                    rc = -1;
-                bo.n += z ? 0 : (uint64_t)got;
-                off += (uint64_t)got;
-                len -= (uint64_t)got;
+                ap_sha256_update(h, buf, want);
+                rc = z ? ap_compressor_write(z, buf, want, err) : blob_sink(&bo, buf, want, err);
+                off += want;
+                len -= want;
             }
         }
         if (rc < 0 || (z && ap_compressor_finish(z, err) < 0)) {
@@ -597,29 +593,28 @@ static int rebuild(dense_reader *d, const ap_verify_sink *sink, void *sink_ctx, 
         }
         char got_hex[AP_HEX_LEN + 1], blob_hex[AP_HEX_LEN + 1];
         ap_sha256_final_hex(h, got_hex);
-        ap_sha256_final_hex(bo.h, blob_hex);
         if (plain)
             memcpy(blob_hex, got_hex, sizeof blob_hex);
+        else
+            ap_sha256_final_hex(bo.h, blob_hex);
         if (strcmp(got_hex, hex)) {
             layer_name(d, l, name, sizeof name);
             rc = ap_fail(err, AP_ERR_VERIFY, "%s rebuilt from its chunks hashes to sha256:%s, not its diff_id",
                          name, got_hex);
             break;
         }
-        if (plain && (strcmp(blob_hex, il->digest + 7) || bo.n != il->size)) {
-            layer_name(d, l, name, sizeof name);   /* check_index saw to it */
-            rc = ap_fail(err, AP_ERR_VERIFY, "%s: its plain tar is not the blob %s (%llu bytes) the index names",
-                         name, il->digest, (unsigned long long)il->size);
-            break;
-        }
         if (strcmp(blob_hex, il->digest + 7) || bo.n != il->size) {
             layer_name(d, l, name, sizeof name);
-            rc = ap_fail(err, AP_ERR_VERIFY,
-                         "%s: its tar is right (diff_id matches), but zstd here (libzstd %s) compresses it to "
-                         "sha256:%s (%llu bytes), not the blob %s (%llu bytes) that libzstd %s made when packing; "
-                         "load it with the packer's libzstd version",
-                         name, ZSTD_versionString(), blob_hex, (unsigned long long)bo.n, il->digest,
-                         (unsigned long long)il->size, d->idx->dense_zstd ? d->idx->dense_zstd : "?");
+            if (plain)   /* the index check saw to it: digest = diff_id, size = the tar's */
+                rc = ap_fail(err, AP_ERR_VERIFY, "%s: its plain tar is not the blob %s (%llu bytes) the index names",
+                             name, il->digest, (unsigned long long)il->size);
+            else
+                rc = ap_fail(err, AP_ERR_VERIFY,
+                             "%s: its tar is right (diff_id matches), but zstd here (libzstd %s) compresses it to "
+                             "sha256:%s (%llu bytes), not the blob %s (%llu bytes) that libzstd %s made when "
+                             "packing; load it with the packer's libzstd version",
+                             name, ZSTD_versionString(), blob_hex, (unsigned long long)bo.n, il->digest,
+                             (unsigned long long)il->size, d->idx->dense_zstd ? d->idx->dense_zstd : "?");
             break;
         }
         if (sink && sink->on_entry_end && sink->on_entry_end(sink_ctx, &e, err) < 0)
