@@ -12,7 +12,7 @@
 #include "../formats/have_list.h"
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
-#include "../verify/inventory.h"
+#include "../load/inventory.h"
 #include "commands.h"
 #include "keys.h"
 

@@ -21,7 +21,7 @@
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
 #include "../verify/bundle_input.h"
-#include "../verify/loader.h"
+#include "../load/loader.h"
 #include "commands.h"
 #include "keys.h"
 #include "progress.h"

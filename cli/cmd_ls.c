@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "../formats/bundle_index.h"
-#include "../verify/delta_check.h"
+#include "../load/delta_check.h"
 #include "../formats/tar_reader.h"
 #include "../verify/bundle_input.h"
 #include "commands.h"

@@ -18,7 +18,7 @@
 
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
-#include "../verify/delta_check.h"
+#include "../load/delta_check.h"
 #include "../verify/bundle_input.h"
 #include "../verify/verifier.h"
 #include "commands.h"

@@ -13,7 +13,7 @@
 #include "../formats/digest.h"
 #include "bundle_writer.h"
 #include "dense_pack.h"
-#include "image_ref.h"
+#include "../formats/image_ref.h"
 #include "layer_store.h"
 #include "source.h"
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../formats/bundle_index.h"
-#include "image_ref.h"
+#include "../formats/image_ref.h"
 #include "source_remote.h"
 
 #define READ_BLOCK (1u << 20)

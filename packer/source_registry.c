@@ -15,7 +15,7 @@
 
 #include "../formats/bundle_index.h"
 #include "../formats/digest.h"
-#include "../verify/registry_client.h"
+#include "../remote/registry_client.h"
 #include "feed.h"
 #include "source_remote.h"
 

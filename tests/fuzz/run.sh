@@ -24,10 +24,11 @@ mkdir -p "$OUT/obj" "$OUT/corpus" "$OUT/log"
 # Library objects, built once. -fsanitize=fuzzer-no-link instruments without a main.
 OBJS=""
 build_failed=0
-for src in formats/*.c packer/*.c verify/*.c; do
+SRC_DIRS=${SRC_DIRS:-$(sed -n 's/^SRC_DIRS := //p' Makefile)}
+for src in $(for d in $SRC_DIRS; do echo "$d"/*.c; done); do
     [ -f "$src" ] || continue
     obj="$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')"
-    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find formats packer verify -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
+    if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find $SRC_DIRS -name '*.h' -newer "$obj" 2>/dev/null | head -1)" ]; then
         if ! $CC_FUZZ $(echo "$CFLAGS_FUZZ" | sed 's/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,/') \
                 -c -o "$obj" "$src" 2>"$OUT/log/build-$(basename "$src").log"; then
             echo "FAIL: build $src ($(head -c 300 "$OUT/log/build-$(basename "$src").log"))"

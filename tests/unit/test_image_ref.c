@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "../../packer/image_ref.h"
+#include "../../formats/image_ref.h"
 
 static void expect_norm(const char *in, const char *want)
 {

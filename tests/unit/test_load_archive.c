@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../verify/load_target.h"
+#include "../../load/load_target.h"
 
 typedef struct {
     const char *data;

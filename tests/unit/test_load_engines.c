@@ -13,8 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../verify/load_target.h"
-#include "../../verify/registry_client.h"
+#include "../../load/load_target.h"
+#include "../../remote/registry_client.h"
 
 static load_options opts = {.tls_verify = true};
 

@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "../../verify/load_target.h"
+#include "../../load/load_target.h"
 
 typedef struct {
     const char *data;

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "../../formats/digest.h"
-#include "../../verify/file_syncer.h"
+#include "../../load/file_syncer.h"
 #include "../../verify/hash_pipe.h"
-#include "../../verify/load_target.h"
+#include "../../load/load_target.h"
 
 static unsigned char *pattern(size_t n, unsigned seed)
 {

@@ -30,10 +30,10 @@
 #include <jansson.h>
 
 #include "../formats/stream.h"
-#include "../packer/image_ref.h"
+#include "../formats/image_ref.h"
 #include "delta_check.h"
 #include "file_syncer.h"
-#include "oci_json.h"
+#include "../formats/oci_json.h"
 
 #define TMP_PREFIX ".airpack-tmp-"
 #define BIG_PATH (PATH_MAX + 256)

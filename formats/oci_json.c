@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../packer/image_ref.h"
+#include "image_ref.h"
 
 json_t *oci_platform_json(const char *platform)
 {

@@ -41,7 +41,7 @@
 #include "../formats/codec.h"
 #include "../formats/stream.h"
 #include "../formats/tar_writer.h"
-#include "oci_json.h"
+#include "../formats/oci_json.h"
 
 #define CONFIG_MEDIA_TYPE "application/vnd.oci.image.config.v1+json"
 #define BLOB_PREFIX "blobs/sha256/"

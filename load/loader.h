@@ -17,7 +17,7 @@
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
 #include "load_target.h"
-#include "verifier.h"
+#include "../verify/verifier.h"
 
 typedef struct {
     const ap_pubkey *keys;

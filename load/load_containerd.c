@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "load_via_layout.h"
-#include "run_tool.h"
+#include "../remote/run_tool.h"
 
 #define LS_MAX (16u << 20)
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../packer/image_ref.h"
+#include "../formats/image_ref.h"
 
 static const char *after(const char *s, const char *prefix)
 {

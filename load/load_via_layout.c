@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "../formats/tar_writer.h"
-#include "run_tool.h"
+#include "../remote/run_tool.h"
 
 typedef struct {
     load_target *inner;         /* the oci: target writing into tmpdir */

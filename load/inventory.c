@@ -15,7 +15,7 @@
 
 #include "../formats/digest.h"
 #include "../formats/stream.h"
-#include "registry_client.h"
+#include "../remote/registry_client.h"
 
 #define JSON_BLOB_MAX (4u << 20)    /* manifests, indexes, configs */
 #define WALK_DEPTH_MAX 4

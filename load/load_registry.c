@@ -27,10 +27,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../packer/image_ref.h"
+#include "../formats/image_ref.h"
 #include "delta_check.h"
 #include "inventory.h"
-#include "registry_client.h"
+#include "../remote/registry_client.h"
 
 typedef struct {
     char *repo;                 /* "mirror/library/nginx" */

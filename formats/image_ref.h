@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "../formats/error.h"
+#include "error.h"
 
 /* Writes the normalized full name into out. Refuses empty names, upper-case
  * repositories, spaces and control characters, digests ("@sha256:..."). */

@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "load_via_layout.h"
-#include "run_tool.h"
+#include "../remote/run_tool.h"
 
 #define REF_ANNOTATION "org.opencontainers.image.ref.name"
 #define CONFIG_MAX (64u << 20)

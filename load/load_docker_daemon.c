@@ -25,7 +25,7 @@
 
 #include "../formats/codec.h"
 #include "../formats/tar_writer.h"
-#include "../packer/image_ref.h"
+#include "../formats/image_ref.h"
 #include "delta_check.h"
 #include "inventory.h"
 
