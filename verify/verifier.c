@@ -221,6 +221,11 @@ static int read_front(verifier *v, ap_sig_info *sig)
         goto out;
     }
     v->have_idx = true;
+    /* docker load commits when it reads manifest.json: it is the last entry, nothing after it. */
+    if (v->idx.n_entries == 0 || strcmp(v->idx.entries[v->idx.n_entries - 1].path, "manifest.json")) {
+        entry_fail(v, ie.path, ie.header_offset, "manifest.json is not the last entry the index lists");
+        goto out;
+    }
     rc = 0;
 out:
     free(index);
@@ -307,8 +312,6 @@ static int deep_setup(verifier *v)
             v->roles[i] |= ROLE_NESTED_INDEX;
     if (rc == 0 && !(v->nested = json_object()))
         rc = ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
-    if (rc == 0 && n > 0 && strcmp(idx->entries[n - 1].path, "manifest.json"))
-        rc = entry_fail(v, AP_INDEX_PATH, 0, "manifest.json is not the last entry the index lists (--deep)");
     free(sorted);
     return rc;
 }

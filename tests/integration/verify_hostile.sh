@@ -231,6 +231,33 @@ bundle good reorder.tar airpack/bundle.json airpack/bundle.json.minisig "blobs/s
 expect_fail "entries out of order" 1 "entry blobs/sha256/$C at offset [0-9]+: the signed index lists blobs/sha256/$L before it" \
     "${V[@]}" -p k1.pub reorder.tar
 
+# manifest.json must be the last entry (docker load commits when it reads it): plain verify
+# and load refuse a signed index that lists it elsewhere, or lists an entry after it.
+MJ_ORDER="blobs/sha256/$L blobs/sha256/$C blobs/sha256/$M oci-layout manifest.json index.json"
+forge mjnotlast
+index mjnotlast . "$MJ_ORDER" && sign mjnotlast
+bundle mjnotlast mjnotlast.tar airpack/bundle.json airpack/bundle.json.minisig $MJ_ORDER
+tar -tf mjnotlast.tar | tail -1 | grep -qx index.json &&
+    pass "probe: the forged bundle ends with index.json, after manifest.json" ||
+    fail "probe: the forged bundle ends with index.json, after manifest.json"
+expect_fail "manifest.json not last (plain verify)" 1 "mjnotlast.tar: entry airpack/bundle.json at offset 0: manifest.json is not the last entry the index lists" \
+    "${V[@]}" -p k1.pub mjnotlast.tar
+forge mjafter
+echo "after manifest.json" >mjafter/after.txt
+AFTER=blobs/sha256/$(sha mjafter/after.txt)
+mv mjafter/after.txt "mjafter/$AFTER"
+index mjafter . "$ENTRIES $AFTER" && sign mjafter
+bundle mjafter mjafter.tar airpack/bundle.json airpack/bundle.json.minisig $ENTRIES "$AFTER"
+expect_fail "an entry after manifest.json (plain verify)" 1 "mjafter.tar: entry airpack/bundle.json at offset 0: manifest.json is not the last entry the index lists" \
+    "${V[@]}" -p k1.pub mjafter.tar
+expect_ok "probe: the same store loads the good bundle" "loaded" "$AIRPACK" load -p k1.pub --into oci:probe-store good.tar
+for b in mjnotlast mjafter; do
+    mkdir -p "store-$b"
+    expect_fail "$b refused by load --into oci:, store left empty" 1 "$b.tar: entry airpack/bundle.json at offset 0: manifest.json is not the last entry" \
+        "$AIRPACK" load -q -p k1.pub --into "oci:store-$b" "$b.tar"
+    [ -z "$(ls -A "store-$b")" ] && pass "$b: oci: store unchanged" || fail "$b: oci: store unchanged" "$(ls -A "store-$b")"
+done
+
 # ---- sizes and digests -----------------------------------------------------------------
 forge sizemm ".entries[3].size += 1"
 bundle sizemm sizemm.tar
