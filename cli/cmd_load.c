@@ -62,6 +62,7 @@ static void usage(FILE *out)
             "                        tars (none, the default) or gzip\n"
             "      --window N        dense bundles: refuse one that needs a zstd window over 2^N bytes\n"
             "                        of memory (default 27 = 128 MiB)\n"
+            "      --allow-expired   load a bundle past its expiry (with a warning)\n"
             "      --spill-dir DIR   dense bundles: where the rebuild keeps the decompressed chunks\n"
             "                        (as much disk as the bundle's distinct chunk bytes; default: next to\n"
             "                        an oci:DIR target, else $TMPDIR or /var/tmp)\n"
@@ -145,6 +146,7 @@ int cmd_load(int argc, char **argv)
         {"layer-compression", required_argument, NULL, OPT_LAYER_COMP},
         {"window", required_argument, NULL, 'W'},
         {"spill-dir", required_argument, NULL, 'S'},
+        {"allow-expired", no_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -158,6 +160,7 @@ int cmd_load(int argc, char **argv)
     const char **images = calloc((size_t)argc + 1, sizeof *images);
     load_target *target = NULL;
     int status = 2;
+    ap_trust_policy policy = {0};
 
     if (!images) {
         fprintf(stderr, "airpack load: out of memory\n");
@@ -208,6 +211,7 @@ int cmd_load(int argc, char **argv)
             break;
         }
         case 'S': spill_dir = optarg; break;
+        case 'X': policy.allow_expired = true; break;
         case 'h':
             usage(stdout);
             status = 0;
@@ -295,6 +299,7 @@ int cmd_load(int argc, char **argv)
         .progress_ctx = &pl,
         .spill_dir = spill_dir,
         .window_log_max = window_log_max,
+        .policy = &policy,
     };
     ap_load_report rep;
     int r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);
@@ -304,6 +309,8 @@ int cmd_load(int argc, char **argv)
     if (r < 0 && !rep.verified)
         bundle_input_explain(&in, &rep.verify, &err);
     bundle_input_close(&in);
+    if (rep.verify.warning[0])
+        fprintf(stderr, "airpack load: warning: %s: %s\n", name, rep.verify.warning);
 
     if (r == 0) {
         status = 0;

@@ -133,6 +133,11 @@ static void print_json(const char *path, const ap_bundle_index *idx)
     json_object_set_new(o, "created", json_string(idx->created));
     json_object_set_new(o, "tool", json_string(idx->tool));
     json_object_set_new(o, "compression", json_string(idx->compression));
+    json_object_set_new(o, "channel", json_string(ap_bundle_index_channel(idx)));
+    json_object_set_new(o, "sequence", json_integer((json_int_t)idx->sequence));
+    json_object_set_new(o, "expires", idx->expires ? json_string(idx->expires) : json_null());
+    json_object_set_new(o, "base_sequence", idx->base_sequence ? json_integer((json_int_t)idx->base_sequence)
+                                                               : json_null());
     json_t *images = json_array();
     json_t *layers = json_array();
     uint64_t referenced = 0, distinct = 0, stored = 0;
@@ -210,7 +215,12 @@ static void print_text(const char *path, const ap_bundle_index *idx)
            : plain_dense          ? "dense (chunked, zstd; loaded as plain tars)"
                                   : "dense (chunked, zstd; loaded as zstd)",
            idx->created, idx->tool);
-    printf("(the signature is not checked here: run 'airpack verify')\n\n");
+    printf("channel %s, sequence %llu%s, %s%s", ap_bundle_index_channel(idx), (unsigned long long)idx->sequence,
+           idx->sequence_set ? "" : " (its creation time)", idx->expires ? "expires " : "never expires",
+           idx->expires ? idx->expires : "");
+    if (idx->base_sequence)
+        printf("; a delta on sequence %llu", (unsigned long long)idx->base_sequence);
+    printf("\n(the signature is not checked here: run 'airpack verify')\n\n");
     for (size_t i = 0; i < idx->n_images; i++) {
         const ap_index_image *im = &idx->images[i];
         uint64_t isize = 0;

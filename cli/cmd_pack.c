@@ -13,6 +13,7 @@
 #include "../formats/parts.h"
 #include "../packer/pack.h"
 #include "../packer/split_output.h"
+#include "../formats/timefmt.h"
 #include "commands.h"
 #include "keys.h"
 #include "progress.h"
@@ -58,6 +59,11 @@ static const char usage_text[] =
     "  -p, --public-key FILE    trusted key for --have / --since signatures (repeatable)\n"
     "      --split SIZE         write parts BUNDLE.000, BUNDLE.001, ... of SIZE bytes (K, M, G: powers of 1024;\n"
     "                           at least 1M; 4095M for FAT32, 4480M for a DVD) and the signed list BUNDLE.parts\n"
+    "      --expires WHEN       the bundle expires after a duration (30d, 12h, 2w, 90s) or at a date\n"
+    "                           (2027-01-31 or 2027-01-31T00:00:00Z, UTC); verify and load refuse it then\n"
+    "      --sequence N         its place in the channel's sequence (default: the creation time in seconds);\n"
+    "                           load refuses a lower sequence than one it loaded (no rollback)\n"
+    "      --channel NAME       the stream the sequence counts in (default 'default'; a-z 0-9 . _ -)\n"
     "  -q, --quiet              no progress line, no summary\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps, so the same inputs and key give the same bytes.\n";
@@ -230,6 +236,9 @@ int cmd_pack(int argc, char **argv)
         {"dense", no_argument, NULL, 'D'},
         {"window", required_argument, NULL, 'W'},
         {"chunk-size", required_argument, NULL, 'K'},
+        {"expires", required_argument, NULL, 'E'},
+        {"sequence", required_argument, NULL, 'Q'},
+        {"channel", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -246,7 +255,7 @@ int cmd_pack(int argc, char **argv)
     size_t n_images = 0;
     source_options so;
     memset(&so, 0, sizeof so);
-    const char *images_from = NULL, *have_path = NULL, *since_path = NULL;
+    const char *images_from = NULL, *have_path = NULL, *since_path = NULL, *expires = NULL;
     trusted_keys have_keys = {0};
     ap_have_list have;
     memset(&have, 0, sizeof have);
@@ -362,6 +371,28 @@ int cmd_pack(int argc, char **argv)
                 fprintf(stderr, "airpack pack: note: FAT32 holds files up to 4G minus one byte; "
                                 "use --split 4095M for FAT32 sticks\n");
             break;
+        case 'E': expires = optarg; break;
+        case 'Q': {
+            char *end;
+            errno = 0;
+            unsigned long long sq = strtoull(optarg, &end, 10);
+            if (errno || *end || optarg[0] < '1' || optarg[0] > '9' || sq > (unsigned long long)INT64_MAX) {
+                fprintf(stderr, "airpack pack: --sequence takes a whole number from 1 to 2^63-1, not '%s'\n", optarg);
+                free(images);
+                return 2;
+            }
+            o.sequence = sq;
+            break;
+        }
+        case 'N':
+            if (!ap_channel_valid(optarg)) {
+                fprintf(stderr, "airpack pack: --channel '%s': 1-%d of a-z, 0-9, '.', '_', '-', starting with a "
+                                "letter or digit\n", optarg, AP_CHANNEL_MAX);
+                free(images);
+                return 2;
+            }
+            o.channel = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             free(images);
@@ -414,6 +445,16 @@ int cmd_pack(int argc, char **argv)
     } else {
         o.epoch = (int64_t)time(NULL);
     }
+    if (expires) {
+        if (ap_expiry_parse(expires, o.epoch, &o.expires, &err) < 0 || o.expires <= o.epoch) {
+            if (err.msg[0])
+                fprintf(stderr, "airpack pack: %s\n", err.msg);
+            else
+                fprintf(stderr, "airpack pack: --expires %s is not after the bundle's creation time\n", expires);
+            free(images);
+            return 2;
+        }
+    }
 
     int status = 0;
     ap_seckey key;
@@ -457,6 +498,20 @@ int cmd_pack(int argc, char **argv)
             return err.code == AP_ERR_VERIFY || err.code == AP_ERR_FORMAT ? 1 : 2;
         }
         o.have = &have;
+        if (since_path && have.base_sequence) {
+            const char *ch = o.channel ? o.channel : AP_DEFAULT_CHANNEL;
+            if (strcmp(ch, have.base_channel)) {
+                fprintf(stderr, "airpack pack: --since %s is on channel '%s', this bundle on '%s': a delta builds "
+                                "on a bundle of its own channel\nairpack pack: no bundle was written\n",
+                        since_path, have.base_channel, ch);
+                ap_seckey_wipe(&key);
+                trusted_keys_free(&have_keys);
+                ap_have_free(&have);
+                free(images);
+                return 2;
+            }
+            o.base_sequence = have.base_sequence;
+        }
     }
     char **listed = NULL, *list_text = NULL;
     size_t n_listed = 0;

@@ -47,6 +47,7 @@ static void usage(FILE *out)
             "                        2^N bytes of memory (default 27 = 128 MiB)\n"
             "      --spill-dir DIR   --deep on a dense bundle: where the rebuild keeps the decompressed\n"
             "                        chunks (default $TMPDIR or /var/tmp)\n"
+            "      --allow-expired   accept a bundle past its expiry (with a warning)\n"
             "      --json            print one JSON report object on stdout\n"
             "  -q, --quiet           no progress line\n"
             "\n"
@@ -124,6 +125,7 @@ int cmd_verify(int argc, char **argv)
         {"part", no_argument, NULL, 'A'},
         {"window", required_argument, NULL, 'W'},
         {"spill-dir", required_argument, NULL, 'S'},
+        {"allow-expired", no_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -134,6 +136,7 @@ int cmd_verify(int argc, char **argv)
     const char *spill_dir = NULL;
     unsigned window_log_max = 0;
     int status = 2;
+    ap_trust_policy policy = {0};
 
     if (ap_minisign_init(&err) < 0) {
         fprintf(stderr, "airpack verify: %s\n", err.msg);
@@ -170,6 +173,7 @@ int cmd_verify(int argc, char **argv)
         case 'j': as_json = true; break;
         case 'q': quiet = true; break;
         case 'A': one_part = true; break;
+        case 'X': policy.allow_expired = true; break;
         case 'h':
             usage(stdout);
             trusted_keys_free(&keys);
@@ -228,6 +232,7 @@ int cmd_verify(int argc, char **argv)
         .window_log_max = window_log_max,
         .progress = progress_update,
         .progress_ctx = &pl,
+        .policy = &policy,
     };
     report_ctx rc = {.images = json_array()};
     ap_verify_sink sink = {.on_index = on_index};
@@ -237,6 +242,8 @@ int cmd_verify(int argc, char **argv)
     if (r < 0)
         bundle_input_explain(&in, &rep, &err);
     bundle_input_close(&in);
+    if (rep.warning[0])
+        fprintf(stderr, "airpack verify: warning: %s: %s\n", name, rep.warning);
 
     if (r == 0) {
         status = 0;

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "timefmt.h"
+
 #define BLOB_PREFIX "blobs/sha256/"
 #define BLOB_PREFIX_LEN (sizeof BLOB_PREFIX - 1)
 
@@ -378,10 +380,86 @@ out:
     return rc;
 }
 
+/* ---- trust over time: sequence, channel, expiry -------------------------------- */
+
+bool ap_channel_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > AP_CHANNEL_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
+const char *ap_bundle_index_channel(const ap_bundle_index *idx)
+{
+    return idx->channel ? idx->channel : AP_DEFAULT_CHANNEL;
+}
+
+int64_t ap_bundle_index_created(const ap_bundle_index *idx)
+{
+    int64_t t;
+    return idx->created && ap_time_parse(idx->created, &t, "created", NULL) == 0 ? t : -1;
+}
+
+int ap_bundle_index_expiry(const ap_bundle_index *idx, int64_t *t)
+{
+    return idx->expires && ap_time_parse(idx->expires, t, "expires", NULL) == 0 ? 1 : 0;
+}
+
+static int get_positive(json_t *obj, const char *key, uint64_t *out, ap_error *err)
+{
+    if (get_size(obj, key, out, "trust", err) < 0)
+        return -1;
+    if (*out == 0)
+        return ap_fail(err, AP_ERR_FORMAT, "trust: \"%s\" must be at least 1", key);
+    return 0;
+}
+
+/* The optional "trust" object (any format version). Without it: the defaults above. */
+static int parse_trust(json_t *root, ap_bundle_index *out, ap_error *err)
+{
+    static const char *const keys[] = {"channel", "sequence", "expires", "base_sequence"};
+    json_t *t = json_object_get(root, "trust");
+    int64_t created = ap_bundle_index_created(out);
+    out->sequence = created > 0 ? (uint64_t)created : 0;
+    if (!t)
+        return 0;
+    if (!json_is_object(t))
+        return ap_fail(err, AP_ERR_FORMAT, "index: \"trust\" is not an object");
+    if (created < 0)
+        return ap_fail(err, AP_ERR_FORMAT, "index: \"created\" \"%.40s\" is not a time of the form "
+                       "YYYY-MM-DDTHH:MM:SSZ, which a bundle with \"trust\" needs", out->created);
+    if (ap_json_check_keys(t, keys, 4, "trust", err) < 0 || get_dup_string(t, "channel", &out->channel, "trust", err) < 0 ||
+        get_positive(t, "sequence", &out->sequence, err) < 0)
+        return -1;
+    out->sequence_set = true;
+    if (!ap_channel_valid(out->channel))
+        return ap_fail(err, AP_ERR_FORMAT, "trust: channel \"%.80s\" is not 1-%d of a-z, 0-9, '.', '_', '-'",
+                       out->channel, AP_CHANNEL_MAX);
+    if (json_object_get(t, "expires")) {
+        int64_t exp;
+        if (get_dup_string(t, "expires", &out->expires, "trust", err) < 0 ||
+            ap_time_parse(out->expires, &exp, "trust: expires", err) < 0)
+            return -1;
+        if (exp <= created)
+            return ap_fail(err, AP_ERR_FORMAT, "trust: expires %s is not after created %s", out->expires,
+                           out->created);
+    }
+    if (json_object_get(t, "base_sequence") && get_positive(t, "base_sequence", &out->base_sequence, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
 {
     static const char *const keys[] = {"airpack_bundle", "created", "tool", "compression", "images",
-                                       "entries", "dense"};
+                                       "entries", "dense", "trust"};
     if (!json_is_object(root))
         return ap_fail(err, AP_ERR_FORMAT, "not a JSON object");
     /* The version first: an index from a newer airpack is refused as such. */
@@ -422,10 +500,11 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
                            (unsigned long long)wl);
         out->dense_window_log = (unsigned)wl;
     }
-    if (ap_json_check_keys(root, keys, 7, "index", err) < 0 ||
+    if (ap_json_check_keys(root, keys, 8, "index", err) < 0 ||
         get_dup_string(root, "created", &out->created, "index", err) < 0 ||
         get_dup_string(root, "tool", &out->tool, "index", err) < 0 ||
-        get_dup_string(root, "compression", &out->compression, "index", err) < 0)
+        get_dup_string(root, "compression", &out->compression, "index", err) < 0 ||
+        parse_trust(root, out, err) < 0)
         return -1;
     if (!ap_str_in_list(out->compression, compressions, 3))
         return ap_fail(err, AP_ERR_FORMAT, "index: unknown compression \"%.40s\"", out->compression);
@@ -504,6 +583,8 @@ void ap_bundle_index_free(ap_bundle_index *idx)
     free(idx->tool);
     free(idx->compression);
     free(idx->dense_zstd);
+    free(idx->channel);
+    free(idx->expires);
     memset(idx, 0, sizeof *idx);
 }
 
@@ -602,6 +683,24 @@ fail:
     return NULL;
 }
 
+/* "trust" only when a field differs from its default (sequence = created in seconds). */
+static int put_trust(json_t *root, const ap_bundle_index *idx)
+{
+    if (!idx->sequence_set && !idx->channel && !idx->expires && !idx->base_sequence)
+        return 0;
+    uint64_t seq = idx->sequence;
+    if (!idx->sequence_set || !seq) {
+        int64_t c = ap_bundle_index_created(idx);
+        seq = c > 0 ? (uint64_t)c : 0;
+    }
+    json_t *t = json_object();
+    if (put(root, "trust", t) < 0 || put(t, "channel", json_string(ap_bundle_index_channel(idx))) < 0 ||
+        put(t, "sequence", size_value(seq)) < 0 || (idx->expires && put(t, "expires", json_string(idx->expires)) < 0) ||
+        (idx->base_sequence && put(t, "base_sequence", size_value(idx->base_sequence)) < 0))
+        return -1;
+    return 0;
+}
+
 char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *err)
 {
     json_t *root = json_object(), *images = json_array(), *entries = json_array();
@@ -628,6 +727,8 @@ char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *e
             put(d, "blob_level", json_integer(idx->dense_blob_level)) < 0)
             goto fail;
     }
+    if (put_trust(root, idx) < 0)
+        goto fail;
     for (size_t i = 0; i < idx->n_images; i++)
         if (json_array_append_new(images, image_json(&idx->images[i])) < 0)
             goto fail;

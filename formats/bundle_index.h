@@ -78,7 +78,29 @@ typedef struct {
     uint64_t dense_unique_bytes;      /* decompressed bytes of all segments (the rebuild's spill) */
     char *dense_zstd;                 /* libzstd version that made the blob digests ("1.5.4") */
     int dense_blob_level;             /* the zstd level of the layer blobs (-7..19) */
+    /* Trust over time (the optional "trust" object; BUNDLE-FORMAT.md "Sequence, channel and
+     * expiry"). Without it a bundle's sequence is its created time in seconds, its channel
+     * "default", and it never expires. The writer leaves the object out when every field
+     * has its default, so such a bundle stays readable by airpack from before the object. */
+    uint64_t sequence;                /* parsed: the effective sequence (0 only if created is not a
+                                         time); writing: 0 = created in seconds */
+    bool sequence_set;                /* "trust" names a sequence (writing: --sequence was given) */
+    char *channel;                    /* NULL = AP_DEFAULT_CHANNEL */
+    char *expires;                    /* RFC 3339 UTC; NULL = never */
+    uint64_t base_sequence;           /* delta: the sequence of the bundle it builds on; 0 = none */
 } ap_bundle_index;
+
+#define AP_DEFAULT_CHANNEL "default"
+#define AP_CHANNEL_MAX 64
+
+/* Is this a channel name: 1-64 of [a-z0-9._-], starting with a letter or digit? */
+bool ap_channel_valid(const char *name);
+/* The channel, AP_DEFAULT_CHANNEL when the index names none. */
+const char *ap_bundle_index_channel(const ap_bundle_index *idx);
+/* The expiry in seconds since the epoch: 1 and *t set, or 0 when the bundle never expires. */
+int ap_bundle_index_expiry(const ap_bundle_index *idx, int64_t *t);
+/* The created time in seconds since the epoch, or -1 when created is not such a time. */
+int64_t ap_bundle_index_created(const ap_bundle_index *idx);
 
 /* Canonical JSON, NUL-terminated, *len excludes the NUL. Caller frees. */
 char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *err);

@@ -120,6 +120,8 @@ int ap_have_from_index(ap_have_list *h, const ap_bundle_index *idx, const char *
         ap_have_free(h);
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     }
+    h->base_sequence = idx->sequence;
+    snprintf(h->base_channel, sizeof h->base_channel, "%s", ap_bundle_index_channel(idx));
     for (size_t i = 0; i < idx->n_images; i++)
         for (size_t k = 0; k < idx->images[i].n_layers; k++) {
             const ap_index_layer *l = &idx->images[i].layers[k];

@@ -46,6 +46,10 @@ typedef struct {
     size_t n_layers;
     ap_have_chain *chains;            /* kind "docker": each image's diff_ids, base first */
     size_t n_chains;
+    /* kind "bundle" (pack --since): the old bundle's sequence and channel, which the delta
+     * records as its base (not part of have.json) */
+    uint64_t base_sequence;
+    char base_channel[AP_CHANNEL_MAX + 1];
 } ap_have_list;
 
 /* Is this a layer media type a have.json (or an expected layer) may name? */

@@ -341,6 +341,16 @@ int ap_pubkey_save_comment(const char *path, const ap_pubkey *pk, const char *co
     return write_file_atomic(path, "public key", text, used, 0644, err);
 }
 
+void ap_pubkey_base64(const ap_pubkey *pk, char out[AP_PUBKEY_B64_LEN + 1])
+{
+    uint8_t bin[PUBKEY_BIN_LEN];
+    memcpy(bin, SIGALG, 2);
+    memcpy(bin + 2, pk->keynum, AP_KEYNUM_LEN);
+    memcpy(bin + 2 + AP_KEYNUM_LEN, pk->pk, AP_PK_LEN);
+    _Static_assert(B64_LEN(PUBKEY_BIN_LEN) == AP_PUBKEY_B64_LEN, "public key base64 length");
+    sodium_bin2base64(out, AP_PUBKEY_B64_LEN + 1, bin, sizeof bin, sodium_base64_VARIANT_ORIGINAL);
+}
+
 int ap_pubkey_save(const char *path, const ap_pubkey *pk, ap_error *err)
 {
     return ap_pubkey_save_comment(path, pk, NULL, err);
@@ -698,6 +708,19 @@ int ap_verify(const ap_pubkey *keys, size_t n_keys, const void *msg, size_t msg_
         memcpy(info->trusted_comment, tc, tc_len);
         info->trusted_comment[tc_len] = '\0';
     }
+    return 0;
+}
+
+int ap_signature_key_id(const char *sig_text, size_t sig_len, char out[2 * AP_KEYNUM_LEN + 1], ap_error *err)
+{
+    size_t pos = 0;
+    text_line uc, sig_line;
+    uint8_t sig[SIG_BIN_LEN];
+    if (!sig_text || !next_line(sig_text, sig_len, &pos, &uc) || !uc.newline || !has_prefix(&uc, COMMENT_PREFIX) ||
+        !next_line(sig_text, sig_len, &pos, &sig_line) || sig_line.len != B64_LEN(SIG_BIN_LEN) ||
+        b64_decode_exact(sig, sizeof sig, sig_line.s, sig_line.len) != 0)
+        return ap_fail(err, AP_ERR_FORMAT, "malformed signature: no key ID in its first two lines");
+    key_id_of(sig + 2, out);
     return 0;
 }
 

@@ -49,6 +49,9 @@ int ap_pubkey_save(const char *path, const ap_pubkey *pk, ap_error *err);
  * "minisign public key <KEY ID>"). Mode 0644, via temp + rename. */
 int ap_pubkey_save_comment(const char *path, const ap_pubkey *pk, const char *comment, ap_error *err);
 void ap_pubkey_key_id(const ap_pubkey *pk, char out[2 * AP_KEYNUM_LEN + 1]);
+/* The key's base64 line (as in a .pub file, without the newline): 56 characters + NUL. */
+#define AP_PUBKEY_B64_LEN 56
+void ap_pubkey_base64(const ap_pubkey *pk, char out[AP_PUBKEY_B64_LEN + 1]);
 
 /* Secret keys. *encrypted tells whether a password is needed. */
 int ap_seckey_is_encrypted(const char *path, bool *encrypted, ap_error *err);
@@ -78,6 +81,10 @@ int ap_sign(const ap_seckey *sk, const void *msg, size_t msg_len,
  * and the global signature over the trusted comment. Fills *info on success. */
 int ap_verify(const ap_pubkey *keys, size_t n_keys, const void *msg, size_t msg_len,
               const char *sig_text, size_t sig_len, ap_sig_info *info, ap_error *err);
+
+/* The key ID a signature names (its line 2), without verifying anything: for refusing a
+ * revoked key by name. AP_ERR_FORMAT when the text is not a minisign signature. */
+int ap_signature_key_id(const char *sig_text, size_t sig_len, char out[2 * AP_KEYNUM_LEN + 1], ap_error *err);
 
 /* Reads a password: AIRPACK_PASSWORD, else the file, else the terminal (no echo).
  * prompt is shown on the terminal; confirm asks twice (keygen). Caller wipes and frees. */

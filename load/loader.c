@@ -95,6 +95,7 @@ int ap_load_stream(ap_read_fn read, void *read_ctx, const char *name, load_targe
         .dense_rebuild = true,
         .spill_dir = opts->spill_dir,
         .window_log_max = opts->window_log_max,
+        .policy = opts->policy,
     };
     int rc = ap_verify_stream(read, read_ctx, name, &vopts, &sink, &c, &report->verify, err);
     if (rc < 0 || !c.committed) {

@@ -28,6 +28,7 @@ typedef struct {
      * largest zstd window allowed, log2 (0: 27); see dense_reader.h */
     const char *spill_dir;
     unsigned window_log_max;
+    const ap_trust_policy *policy;  /* revoked keys, expiry (verify/trust_policy.h); may be NULL */
 } ap_load_opts;
 
 typedef struct {

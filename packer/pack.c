@@ -56,6 +56,7 @@ typedef struct {
     ap_sha256 *blob_hash;         /* --dense: the zstd blob a loader will make of the layer */
     uint64_t blob_size;
     int blob_level;
+    char expires[32];             /* opts->expires as RFC 3339 */
 } packer;
 
 /* ---- choosing images -------------------------------------------------- */
@@ -366,6 +367,15 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
     idx->created = created;
     idx->tool = TOOL_NAME;
     idx->compression = (char *)ap_codec_name(p->opts->codec);   /* --dense: zstd or none, the blobs' */
+    /* trust over time: the writer leaves out what has its default */
+    idx->sequence = p->opts->sequence;
+    idx->sequence_set = p->opts->sequence > 0;
+    idx->channel = (char *)p->opts->channel;
+    idx->base_sequence = p->opts->base_sequence;
+    if (p->opts->expires) {
+        format_time(p->opts->expires, p->expires);
+        idx->expires = p->expires;
+    }
     if (p->dense) {
         dense_pack_stats ds;
         dense_pack_get_stats(p->dense, &ds);

@@ -56,6 +56,12 @@ typedef struct {
     unsigned dense_window_log;      /* 0 = default (27) */
     size_t dense_chunk;             /* average chunk size; 0 = default (32 KiB) */
     int dense_jobs;                 /* segments compressed at once; 0 = 1 (memory: see dense_pack.h) */
+    /* trust over time (formats/bundle_index.h): 0 / NULL = the defaults (sequence = epoch,
+     * channel "default", never expires, no base) */
+    uint64_t sequence;
+    const char *channel;
+    int64_t expires;                /* seconds since the epoch */
+    uint64_t base_sequence;         /* delta: the sequence of the bundle it builds on */
 } pack_options;
 
 typedef struct {

@@ -207,6 +207,12 @@ static int read_front(verifier *v, ap_sig_info *sig)
         goto out;
     if (next_front_entry(v, &se, AP_SIG_PATH, AP_SIG_MAX_SIZE, 2) < 0 || !(sigtext = read_whole(v, &se)))
         goto out;
+    char signer[2 * AP_KEYNUM_LEN + 1];
+    if (v->opts->policy && ap_signature_key_id(sigtext, (size_t)se.size, signer, NULL) == 0 &&
+        ap_trust_check_signer(v->opts->policy, signer, v->err) < 0) {
+        ap_error_prefix(v->err, "%s", v->name);
+        goto out;
+    }
     if (ap_verify(v->opts->keys, v->opts->n_keys, index, (size_t)ie.size, sigtext, (size_t)se.size, sig,
                   v->err) < 0) {
         if (v->err && v->err->code != AP_ERR_NOMEM)
@@ -992,6 +998,10 @@ static int run(verifier *v, const ap_verify_sink *sink, void *sink_ctx, ap_verif
     if (read_front(v, &report->sig) < 0)
         return -1;
     report->n_images = v->idx.n_images;
+    if (ap_trust_check_expiry(v->opts->policy, &v->idx, report->warning, sizeof report->warning, v->err) < 0) {
+        ap_error_prefix(v->err, "%s", v->name);
+        return -1;
+    }
     if (v->opts->deep && deep_setup(v) < 0)
         return -1;
     if (v->idx.dense_window_log) {

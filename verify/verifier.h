@@ -25,6 +25,7 @@
 #include "../formats/error.h"
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
+#include "trust_policy.h"
 
 typedef struct {
     /* After the signed index verified, before any later entry is read. */
@@ -52,6 +53,8 @@ typedef struct {
     bool dense_rebuild;
     const char *spill_dir;
     unsigned window_log_max;
+    /* Revoked keys and expiry (trust_policy.h); NULL: refuse expired bundles, no revocations. */
+    const ap_trust_policy *policy;
 } ap_verify_opts;
 
 typedef struct {
@@ -66,6 +69,8 @@ typedef struct {
     bool fail_located;
     char fail_entry[320];
     uint64_t fail_offset;
+    /* The policy's warning (expiry near, or accepted though expired); empty when none. */
+    char warning[320];
 } ap_verify_report;
 
 /* Returns 0 when the bundle verified. On failure returns -1 with err->code

@@ -1,0 +1,184 @@
+/* test_trust.c: trust over time: times, the index's trust fields, the expiry policy. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "../../formats/bundle_index.h"
+#include "../../formats/timefmt.h"
+#include "../../verify/trust_policy.h"
+
+static void test_time_parse(void **state)
+{
+    (void)state;
+    int64_t t;
+    char buf[AP_TIME_LEN + 1];
+    assert_int_equal(ap_time_parse("1970-01-01T00:00:00Z", &t, "t", NULL), 0);
+    assert_int_equal(t, 0);
+    assert_int_equal(ap_time_parse("2024-02-29T12:34:56Z", &t, "t", NULL), 0);
+    ap_time_format(t, buf);
+    assert_string_equal(buf, "2024-02-29T12:34:56Z");
+    const char *bad[] = {"2023-02-29T00:00:00Z", "2024-13-01T00:00:00Z", "2024-01-01T24:00:00Z",
+                         "2024-01-01 00:00:00Z", "2024-01-01T00:00:00", "2024-01-01T00:00:00+00:00",
+                         "1969-12-31T23:59:59Z", "", "2024-1-01T00:00:00Z", "+024-01-01T00:00:00Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ap_error err;
+        assert_int_equal(ap_time_parse(bad[i], &t, "t", &err), -1);
+        assert_int_equal(err.code, AP_ERR_FORMAT);
+    }
+}
+
+static void test_durations(void **state)
+{
+    (void)state;
+    int64_t d;
+    assert_int_equal(ap_duration_parse("30d", &d, NULL), 0);
+    assert_int_equal(d, 30 * 86400);
+    assert_int_equal(ap_duration_parse("2s", &d, NULL), 0);
+    assert_int_equal(d, 2);
+    assert_int_equal(ap_duration_parse("2w", &d, NULL), 0);
+    assert_int_equal(d, 14 * 86400);
+    const char *bad[] = {"0s", "s", "30", "30x", "-1d", "99999999999999999999d", "1d2h", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(ap_duration_parse(bad[i], &d, NULL), -1);
+    assert_int_equal(ap_expiry_parse("2027-01-31", 0, &d, NULL), 0);
+    assert_int_equal(ap_time_parse("2027-01-31T00:00:00Z", &d, "t", NULL) == 0, 1);
+    assert_int_equal(ap_expiry_parse("1h", 100, &d, NULL), 0);
+    assert_int_equal(d, 3700);
+    char s[64];
+    ap_duration_format(3, s, sizeof s);
+    assert_string_equal(s, "3 s");
+    ap_duration_format(3 * 86400 + 4 * 3600 + 5, s, sizeof s);
+    assert_string_equal(s, "3 days 4 h");
+}
+
+static ap_bundle_index base_index(void)
+{
+    ap_bundle_index idx = {.version = 1, .created = "2026-11-28T00:00:00Z", .tool = "airpack 0.1.0",
+                           .compression = "zstd"};
+    return idx;
+}
+
+static void test_index_defaults_left_out(void **state)
+{
+    (void)state;
+    ap_bundle_index idx = base_index();
+    ap_error err;
+    size_t len;
+    char *s = ap_bundle_index_write(&idx, &len, &err);
+    assert_non_null(s);
+    assert_null(strstr(s, "trust"));   /* readable by airpack from before "trust" */
+    ap_bundle_index back;
+    assert_int_equal(ap_bundle_index_parse(s, len, &back, &err), 0);
+    int64_t created;
+    ap_time_parse("2026-11-28T00:00:00Z", &created, "t", NULL);
+    assert_int_equal(back.sequence, (uint64_t)created);
+    assert_string_equal(ap_bundle_index_channel(&back), "default");
+    int64_t e;
+    assert_int_equal(ap_bundle_index_expiry(&back, &e), 0);
+    ap_bundle_index_free(&back);
+    free(s);
+}
+
+static void test_index_trust_round_trip(void **state)
+{
+    (void)state;
+    ap_bundle_index idx = base_index();
+    idx.sequence = 42;
+    idx.sequence_set = true;
+    idx.channel = "apps";
+    idx.expires = "2026-12-28T00:00:00Z";
+    idx.base_sequence = 41;
+    ap_error err;
+    size_t len;
+    char *s = ap_bundle_index_write(&idx, &len, &err);
+    assert_non_null(s);
+    assert_non_null(strstr(s, "\"trust\":{\"channel\":\"apps\",\"sequence\":42,\"expires\":\"2026-12-28T00:00:00Z\","
+                              "\"base_sequence\":41}"));
+    ap_bundle_index back;
+    assert_int_equal(ap_bundle_index_parse(s, len, &back, &err), 0);
+    assert_int_equal(back.sequence, 42);
+    assert_string_equal(back.channel, "apps");
+    assert_string_equal(back.expires, "2026-12-28T00:00:00Z");
+    assert_int_equal(back.base_sequence, 41);
+    ap_bundle_index_free(&back);
+    free(s);
+}
+
+/* "trust" with a bad field: each refused as a format error naming it. */
+static void test_index_trust_strict(void **state)
+{
+    (void)state;
+    const char *head = "{\"airpack_bundle\":1,\"created\":\"2026-11-28T00:00:00Z\",\"tool\":\"t\",\"compression\":\"zstd\",";
+    const char *tail = ",\"images\":[],\"entries\":[]}";
+    const char *bad[] = {
+        "\"trust\":{\"channel\":\"Apps\",\"sequence\":1}",
+        "\"trust\":{\"channel\":\"a\",\"sequence\":0}",
+        "\"trust\":{\"channel\":\"a\",\"sequence\":-5}",
+        "\"trust\":{\"channel\":\"a\",\"sequence\":\"5\"}",
+        "\"trust\":{\"channel\":\"a\"}",
+        "\"trust\":{\"sequence\":3}",
+        "\"trust\":{\"channel\":\"a\",\"sequence\":1,\"expires\":\"2026-11-27T00:00:00Z\"}",
+        "\"trust\":{\"channel\":\"a\",\"sequence\":1,\"expires\":\"tomorrow\"}",
+        "\"trust\":{\"channel\":\"a\",\"sequence\":1,\"other\":1}",
+        "\"trust\":{\"channel\":\"a\",\"sequence\":1,\"base_sequence\":0}",
+        "\"trust\":[]",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s%s%s", head, bad[i], tail);
+        ap_bundle_index idx;
+        ap_error err;
+        if (ap_bundle_index_parse(buf, strlen(buf), &idx, &err) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        assert_int_equal(err.code, AP_ERR_FORMAT);
+    }
+}
+
+static void test_expiry_policy(void **state)
+{
+    (void)state;
+    ap_bundle_index idx = base_index();
+    idx.expires = "2026-12-08T00:00:00Z";   /* 10 days of validity */
+    int64_t created, expires;
+    ap_time_parse(idx.created, &created, "t", NULL);
+    ap_time_parse(idx.expires, &expires, "t", NULL);
+    char warn[320];
+    ap_error err;
+    ap_trust_policy p = {.now = created + 86400};
+    assert_int_equal(ap_trust_check_expiry(&p, &idx, warn, sizeof warn, &err), 0);
+    assert_string_equal(warn, "");
+    p.now = expires - 3600;   /* under a tenth left */
+    assert_int_equal(ap_trust_check_expiry(&p, &idx, warn, sizeof warn, &err), 0);
+    assert_non_null(strstr(warn, "less than a tenth"));
+    p.now = expires + 3;
+    assert_int_equal(ap_trust_check_expiry(&p, &idx, warn, sizeof warn, &err), -1);
+    assert_int_equal(err.code, AP_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "expired at 2026-12-08T00:00:00Z, 3 s ago"));
+    p.allow_expired = true;
+    assert_int_equal(ap_trust_check_expiry(&p, &idx, warn, sizeof warn, &err), 0);
+    assert_non_null(strstr(warn, "--allow-expired"));
+    ap_revoked_key rk = {.key_id = "0123456789ABCDEF", .revoked_at = "2026-12-01T00:00:00Z", .reason = "leaked"};
+    ap_trust_policy r = {.revoked = &rk, .n_revoked = 1};
+    assert_int_equal(ap_trust_check_signer(&r, "0123456789ABCDEF", &err), -1);
+    assert_non_null(strstr(err.msg, "0123456789ABCDEF, which was revoked at 2026-12-01T00:00:00Z (leaked)"));
+    assert_int_equal(ap_trust_check_signer(&r, "1123456789ABCDEF", &err), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_index_defaults_left_out),
+        cmocka_unit_test(test_index_trust_round_trip),
+        cmocka_unit_test(test_index_trust_strict),
+        cmocka_unit_test(test_expiry_policy),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
