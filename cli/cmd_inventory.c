@@ -31,28 +31,6 @@ static const char usage_text[] =
     "      --creds USER:PASS    registry credentials\n"
     "  -q, --quiet              no summary\n";
 
-static int write_file_atomic(const char *path, const char *data, size_t len, ap_error *err)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.airpack-tmp-XXXXXX", path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        return ap_fail_errno(err, AP_ERR_IO, "cannot create a temporary file next to %s", path);
-    if (fchmod(fd, 0644) < 0 || ap_write_all(fd, data, len, path, err) < 0 || fsync(fd) < 0) {
-        if (err->code == AP_OK)
-            ap_fail_errno(err, AP_ERR_IO, "cannot write %s", path);
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        ap_fail_errno(err, AP_ERR_IO, "cannot write %s", path);
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 int cmd_inventory(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -133,10 +111,10 @@ int cmd_inventory(int argc, char **argv)
         char sig_path[4200];
         snprintf(sig_path, sizeof sig_path, "%s.minisig", output);
         /* the signature first: a have.json never sits next to a stale signature of another */
-        if (write_file_atomic(sig_path, sig, sig_len, &err) < 0)
+        if (ap_write_file_atomic(sig_path, sig, sig_len, 0644, &err) < 0)
             goto fail;
     }
-    if (write_file_atomic(output, json, len, &err) < 0)
+    if (ap_write_file_atomic(output, json, len, 0644, &err) < 0)
         goto fail;
     if (!quiet) {
         if (!strcmp(have.kind, "docker"))

@@ -11,6 +11,7 @@
  * Every text input is parsed by length (it may hold NULs) and every line is
  * bounded before use. */
 #include "minisign.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -217,51 +218,15 @@ static int read_small_file(const char *path, const char *what, char *buf, size_t
     return 0;
 }
 
-/* Writes data to path through a temporary file in the same directory and rename(2). */
-static int write_file_atomic(const char *path, const char *what, const void *data, size_t len,
-                             mode_t mode, ap_error *err)
+/* Writes a key file atomically (stream.c), naming what it is in the error. */
+static int write_key_file(const char *path, const char *what, const void *data, size_t len,
+                          mode_t mode, ap_error *err)
 {
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + sizeof ".tmp-XXXXXX");
-    if (!tmp)
-        return ap_fail(err, AP_ERR_NOMEM, "writing %s %s: out of memory", what, path);
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", sizeof ".tmp-XXXXXX");
-    int fd = mkostemp(tmp, O_CLOEXEC);   /* created 0600 */
-    if (fd < 0) {
-        ap_fail_errno(err, AP_ERR_IO, "writing %s %s", what, path);
-        free(tmp);
+    if (ap_write_file_atomic(path, data, len, mode, err) < 0) {
+        ap_error_prefix(err, "writing %s", what);
         return -1;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            goto fail;
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fchmod(fd, mode) != 0 || fsync(fd) != 0)
-        goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0)
-        goto fail;
-    free(tmp);
     return 0;
-fail:
-    ap_fail_errno(err, AP_ERR_IO, "writing %s %s", what, path);
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    free(tmp);
-    return -1;
 }
 
 /* ---- public keys -------------------------------------------------------- */
@@ -338,7 +303,7 @@ int ap_pubkey_save_comment(const char *path, const ap_pubkey *pk, const char *co
                     : snprintf(text, sizeof text, "%s%s%s\n", COMMENT_PREFIX, PUBKEY_DEFAULT_COMMENT, id);
     size_t used = (size_t)n;
     used += b64_put_line(text + used, bin, sizeof bin);
-    return write_file_atomic(path, "public key", text, used, 0644, err);
+    return write_key_file(path, "public key", text, used, 0644, err);
 }
 
 void ap_pubkey_base64(const ap_pubkey *pk, char out[AP_PUBKEY_B64_LEN + 1])
@@ -528,7 +493,7 @@ int ap_seckey_save(const char *path, const ap_seckey *key, const char *password,
                      password ? SECKEY_COMMENT_ENCRYPTED : SECKEY_COMMENT_PLAIN);
     size_t used = (size_t)n;
     used += b64_put_line(text + used, bin, sizeof bin);
-    rc = write_file_atomic(path, "secret key", text, used, 0600, err);
+    rc = write_key_file(path, "secret key", text, used, 0600, err);
 out:
     sodium_memzero(bin, sizeof bin);
     sodium_memzero(stream, sizeof stream);

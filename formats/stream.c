@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 ssize_t ap_fd_read(void *ctx, void *buf, size_t n, ap_error *err)
@@ -73,17 +75,66 @@ int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,
     return 0;
 }
 
-void ap_sync_parent_dir(const char *path)
+int ap_fsync_dir(const char *dir, ap_error *err)
 {
-    char *dir_copy = strdup(path);
-    if (!dir_copy)
-        return;
-    int dfd = open(dirname(dir_copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "cannot open directory %s", dir);
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (rc < 0 && saved != EINVAL) {
+        errno = saved;
+        return ap_fail_errno(err, AP_ERR_IO, "cannot sync directory %s", dir);
     }
-    free(dir_copy);
+    return 0;
+}
+
+/* The directory part of `path` into buf ("." for a bare name); -1 when it does not fit. */
+static int parent_of(const char *path, char *buf, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return snprintf(buf, size, ".") < (int)size ? 0 : -1;
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= size)
+        return -1;
+    memcpy(buf, path, n);
+    buf[n] = '\0';
+    return 0;
+}
+
+int ap_fsync_parent_dir(const char *path, ap_error *err)
+{
+    char dir[PATH_MAX];
+    if (parent_of(path, dir, sizeof dir) < 0)
+        return ap_fail(err, AP_ERR_IO, "%s: path too long", path);
+    return ap_fsync_dir(dir, err);
+}
+
+int ap_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, ap_error *err)
+{
+    char dir[PATH_MAX], tmp[PATH_MAX + sizeof "/" AP_TMP_PREFIX "XXXXXX"];
+    if (parent_of(path, dir, sizeof dir) < 0)
+        return ap_fail(err, AP_ERR_IO, "cannot write %s: path too long", path);
+    snprintf(tmp, sizeof tmp, "%s/" AP_TMP_PREFIX "XXXXXX", dir);
+    int fd = mkostemp(tmp, O_CLOEXEC);   /* created 0600 */
+    if (fd < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "cannot create a temporary file next to %s", path);
+    ap_error_clear(err);
+    if (fchmod(fd, mode) < 0 || ap_write_all(fd, data, len, path, err) < 0 || fsync(fd) < 0) {
+        if (err->code == AP_OK)
+            ap_fail_errno(err, AP_ERR_IO, "cannot write %s", path);
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        ap_fail_errno(err, AP_ERR_IO, "cannot write %s", path);
+        unlink(tmp);
+        return -1;
+    }
+    return ap_fsync_dir(dir, err);
 }
 
 int ap_read_fd_whole(int fd, size_t size, char **out)

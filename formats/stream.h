@@ -49,9 +49,23 @@ int ap_read_fd_whole(int fd, size_t size, char **out);
  * AP_READ_NOMEM; the caller names the file in its error. */
 int ap_sha256_fd(int fd, char hex[AP_HEX_LEN + 1], uint64_t *size);
 
-/* Best effort: fsyncs the directory that holds `path`, so that a file just
- * renamed to `path` stays there after a crash. Failures are ignored. */
-void ap_sync_parent_dir(const char *path);
+/* fsyncs directory `dir`, so that names just created or renamed in it survive a
+ * crash. A file system that cannot sync directories (EINVAL) counts as done.
+ * Returns 0, or -1 with *err set (AP_ERR_IO, naming the directory). */
+int ap_fsync_dir(const char *dir, ap_error *err);
+
+/* ap_fsync_dir on the directory that holds `path` ("." for a bare name). */
+int ap_fsync_parent_dir(const char *path, ap_error *err);
+
+/* The temporary names ap_write_file_atomic uses: DIR/.airpack-tmp-XXXXXX, next to
+ * the file they become (loaders that hold a directory's lock remove stale ones). */
+#define AP_TMP_PREFIX ".airpack-tmp-"
+
+/* Writes `len` bytes to `path` atomically: a temporary file in the same directory
+ * (AP_TMP_PREFIX), mode `mode`, fsync, rename over `path`, fsync of the directory.
+ * Readers see the old file or the whole new one, never part of it. Returns 0, or
+ * -1 with *err set (AP_ERR_IO, naming `path`) and no temporary file left. */
+int ap_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, ap_error *err);
 
 /* Reads exactly n bytes; fewer before end of stream is an error ("truncated"). */
 int ap_read_exact(ap_read_fn read, void *ctx, void *buf, size_t n,

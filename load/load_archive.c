@@ -619,18 +619,6 @@ out:
     return rc;
 }
 
-static int fsync_dir(const char *path, ap_error *err)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return ap_fail_errno(err, AP_ERR_TARGET, "cannot open directory %s", path);
-    int rc = fsync(fd);
-    close(fd);
-    if (rc < 0 && errno != EINVAL)
-        return ap_fail_errno(err, AP_ERR_TARGET, "cannot sync directory %s", path);
-    return 0;
-}
-
 static void drop_temp(archive_target *a)
 {
     if (a->fd >= 0)
@@ -666,7 +654,11 @@ static int ar_commit(load_target *t, const ap_bundle_index *idx, load_result **r
         goto fail;
     }
     a->tmp_path[0] = '\0';
-    return fsync_dir(a->dir, err) < 0 ? -1 : 0;   /* FILE is in place; results stand */
+    if (ap_fsync_dir(a->dir, err) < 0) {          /* FILE is in place; results stand */
+        err->code = AP_ERR_TARGET;
+        return -1;
+    }
+    return 0;
 fail:
     load_results_free(*results, *n_results);
     *results = NULL;

@@ -35,7 +35,7 @@
 #include "file_syncer.h"
 #include "../formats/oci_json.h"
 
-#define TMP_PREFIX ".airpack-tmp-"
+#define TMP_PREFIX AP_TMP_PREFIX  /* blobs and index.json alike (stream.h) */
 #define BIG_PATH (PATH_MAX + 256)
 #define SYNC_PENDING 8                /* blobs waiting for their fsync (open files) at most */
 #define WRITEBACK_KICK (8u << 20)     /* start writeback of each 8 MiB written */
@@ -98,16 +98,11 @@ static int mkdir_p(const char *path, bool *created, ap_error *err)
     return 0;
 }
 
-static int fsync_dir(const char *path, ap_error *err)
+/* A store's failures are the target's (AP_ERR_TARGET), whatever the helper said. */
+static int as_target_error(ap_error *err)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return target_fail_errno(err, "cannot open directory", path);
-    int rc = fsync(fd);
-    close(fd);
-    if (rc < 0 && errno != EINVAL)
-        return target_fail_errno(err, "cannot sync directory", path);
-    return 0;
+    err->code = AP_ERR_TARGET;
+    return -1;
 }
 
 /* Removes temp files a killed load left behind (we hold the lock, so no live load owns them). */
@@ -322,8 +317,8 @@ static int publish_blobs(oci_target *o, ap_error *err)
         b->tmp = NULL;
     }
     o->n_pending = 0;
-    if (o->n_created > n0 && fsync_dir(o->blobs, err) < 0)
-        return -1;
+    if (o->n_created > n0 && ap_fsync_dir(o->blobs, err) < 0)
+        return as_target_error(err);
     return 0;
 }
 
@@ -362,30 +357,14 @@ static json_t *descriptor(const ap_index_image *im, const char *full)
     return d;
 }
 
-/* Writes DIR/NAME atomically: temp file, fsync, rename, directory fsync. */
+/* Writes DIR/NAME atomically: temp file, fsync, rename, directory fsync (stream.c). */
 static int write_atomic(oci_target *o, const char *name, const char *data, size_t len, ap_error *err)
 {
-    char tmp[BIG_PATH], final[BIG_PATH];
-    snprintf(tmp, sizeof tmp, "%s/" TMP_PREFIX "XXXXXX", o->dir);
+    char final[BIG_PATH];
     snprintf(final, sizeof final, "%s/%s", o->dir, name);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        return target_fail_errno(err, "cannot create a temporary file in", o->dir);
-    ap_error_clear(err);
-    if (fchmod(fd, 0644) < 0 || ap_write_all(fd, data, len, final, err) < 0 || fsync(fd) < 0) {
-        if (err->code == AP_OK)
-            ap_fail_errno(err, AP_ERR_TARGET, "cannot write %s", final);
-        err->code = AP_ERR_TARGET;
-        close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    if (close(fd) < 0 || rename(tmp, final) < 0) {
-        ap_fail_errno(err, AP_ERR_TARGET, "cannot write %s", final);
-        unlink(tmp);
-        return -1;
-    }
-    return fsync_dir(o->dir, err);
+    if (ap_write_file_atomic(final, data, len, 0644, err) < 0)
+        return as_target_error(err);
+    return 0;
 }
 
 static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **results,

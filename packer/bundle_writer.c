@@ -346,8 +346,7 @@ int bundle_writer_commit(bundle_writer *w, const char *index, size_t index_len, 
     if (rename(w->temp, w->output) < 0)
         return ap_fail_errno(err, AP_ERR_IO, "renaming %s to %s", w->temp, w->output);
     w->committed = true;
-    ap_sync_parent_dir(w->output);
-    return 0;
+    return ap_fsync_parent_dir(w->output, err);
 }
 
 void bundle_writer_abort(bundle_writer *w)

@@ -328,8 +328,7 @@ int split_output_commit(split_output *s, const char *sidecar, size_t len, const 
     }
     s->committed = true;
     rmdir(s->dir);
-    ap_sync_parent_dir(s->output);
-    return 0;
+    return ap_fsync_parent_dir(s->output, err);
 }
 
 void split_output_abort(split_output *s)
