@@ -1,5 +1,6 @@
 /* chunker.c: gear-hash content-defined chunking with tar-entry cuts (see chunker.h). */
 #include "chunker.h"
+#include "tar_header.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ struct ap_chunker {
     bool tar;
     bool prev_meta;               /* the last header was a pax / GNU long-name header */
     uint64_t next_hdr;
-    unsigned char hdr[512];
+    unsigned char hdr[AP_TAR_BLOCK];
     size_t hdr_have;
     uint64_t cuts[CUTQ];          /* forced cuts, ascending, stream offsets */
     uint64_t cut_keys[CUTQ];      /* the file key of the bytes from each cut on (0: tar headers) */
@@ -104,17 +105,18 @@ static uint64_t fnv(const char *s, size_t n)
 }
 
 /* A key that puts like files together: extension, then base name, then path. */
-static uint64_t file_key(const unsigned char *h)
+static uint64_t file_key(const unsigned char *block)
 {
-    char path[260];
+    const struct ap_tar_header *h = (const void *)block;
+    char path[AP_TAR_LEN(prefix) + 1 + AP_TAR_LEN(name)];
     size_t n = 0;
-    if (h[345]) {
-        for (size_t i = 345; i < 500 && h[i]; i++)
-            path[n++] = (char)h[i];
+    if (h->prefix[0]) {
+        for (size_t i = 0; i < sizeof h->prefix && h->prefix[i]; i++)
+            path[n++] = (char)h->prefix[i];
         path[n++] = '/';
     }
-    for (size_t i = 0; i < 100 && h[i]; i++)
-        path[n++] = (char)h[i];
+    for (size_t i = 0; i < sizeof h->name && h->name[i]; i++)
+        path[n++] = (char)h->name[i];
     size_t base = n;
     while (base > 0 && path[base - 1] != '/')
         base--;
@@ -161,29 +163,32 @@ static uint64_t octal_field(const unsigned char *p, size_t n, bool *ok)
 
 static void parse_header(ap_chunker *c)
 {
-    const unsigned char *h = c->hdr;
+    const unsigned char *block = c->hdr;
+    const struct ap_tar_header *h = (const void *)block;
     uint64_t H = c->next_hdr;
     bool zero = true;
-    for (size_t i = 0; i < 512 && zero; i++)
-        zero = h[i] == 0;
+    for (size_t i = 0; i < AP_TAR_BLOCK && zero; i++)
+        zero = block[i] == 0;
     bool ok = !zero;
     uint64_t sum = 0;
-    for (size_t i = 0; i < 512; i++)
-        sum += (i >= 148 && i < 156) ? ' ' : h[i];
-    uint64_t want = ok ? octal_field(h + 148, 8, &ok) : 0;
-    uint64_t size = ok ? octal_field(h + 124, 12, &ok) : 0;
+    for (size_t i = 0; i < AP_TAR_BLOCK; i++) {
+        bool in_chksum = i >= AP_TAR_OFF(chksum) && i < AP_TAR_OFF(chksum) + AP_TAR_LEN(chksum);
+        sum += in_chksum ? ' ' : block[i];
+    }
+    uint64_t want = ok ? octal_field(h->chksum, sizeof h->chksum, &ok) : 0;
+    uint64_t size = ok ? octal_field(h->size, sizeof h->size, &ok) : 0;
     if (!ok || sum != want || size > (1ULL << 50)) {
         c->tar = false;   /* end of archive, or not a tar: plain content-defined cuts from here */
         return;
     }
-    char type = (char)h[156];
+    char type = (char)h->typeflag[0];
     bool meta = type == 'x' || type == 'g' || type == 'L' || type == 'K';
     if (!c->prev_meta)
         push_cut(c, H, 0);
     if ((type == '0' || type == 0 || type == '7') && size > 0)
-        push_cut(c, H + 512, file_key(h));
+        push_cut(c, H + AP_TAR_BLOCK, file_key(block));
     c->prev_meta = meta;
-    c->next_hdr = H + 512 + ((size + 511) & ~(uint64_t)511);
+    c->next_hdr = H + AP_TAR_BLOCK + ((size + AP_TAR_BLOCK - 1) & ~(uint64_t)(AP_TAR_BLOCK - 1));
     c->hdr_have = 0;
 }
 
@@ -199,12 +204,12 @@ static void track_tar(ap_chunker *c, const unsigned char *p, size_t n)
             c->tar = false;
             return;
         }
-        size_t take = 512 - c->hdr_have;
+        size_t take = AP_TAR_BLOCK - c->hdr_have;
         if (take > end - want)
             take = (size_t)(end - want);
         memcpy(c->hdr + c->hdr_have, p + (want - pos), take);
         c->hdr_have += take;
-        if (c->hdr_have == 512)
+        if (c->hdr_have == AP_TAR_BLOCK)
             parse_header(c);
     }
 }

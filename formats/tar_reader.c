@@ -6,13 +6,14 @@
  * use. In strict mode paths are remembered as 128-bit hashes (16 bytes per
  * entry), so memory grows with the entry count only. */
 #include "tar_reader.h"
+#include "tar_header.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define BLOCK 512
+#define BLOCK AP_TAR_BLOCK
 #define BUF_SIZE (256u * 1024)
 #define PAX_MAX (1u << 20)                      /* largest pax header data accepted */
 #define SIZE_LIMIT ((uint64_t)1 << 62)          /* sizes above this are nonsense */
@@ -264,15 +265,17 @@ static int parse_number(const unsigned char *f, size_t width, uint64_t *out)
     return 0;
 }
 
-static bool checksum_ok(const unsigned char *h)
+static bool checksum_ok(const struct ap_tar_header *h)
 {
     uint64_t want;
-    if (parse_number(h + 148, 8, &want))
+    if (parse_number(h->chksum, sizeof h->chksum, &want))
         return false;
+    const unsigned char *block = (const unsigned char *)h;
     unsigned long usum = 0;
     long ssum = 0;
     for (size_t i = 0; i < BLOCK; i++) {
-        unsigned char c = (i >= 148 && i < 156) ? ' ' : h[i];
+        bool in_chksum = i >= AP_TAR_OFF(chksum) && i < AP_TAR_OFF(chksum) + AP_TAR_LEN(chksum);
+        unsigned char c = in_chksum ? ' ' : block[i];
         usum += c;
         ssum += (signed char)c;
     }
@@ -514,6 +517,215 @@ static int read_ext_data(ap_tar_reader *r, uint64_t size, char *out, const char 
     return skip(r, (BLOCK - size % BLOCK) % BLOCK, label, err);
 }
 
+/* What the extension headers (pax 'x', GNU 'L'/'K') in front of an entry said. */
+typedef struct {
+    pax_attrs pa;
+    bool have_pax, have_long, have_longlink;
+    uint64_t first_header;      /* offset of the first header of this entry */
+} ext_state;
+
+static bool ext_pending(const ext_state *x)
+{
+    return x->have_pax || x->have_long || x->have_longlink;
+}
+
+/* After one zero block at hoff: the end-of-archive marker (1), or -1. */
+static int read_end_marker(ap_tar_reader *r, const ext_state *x, uint64_t hoff, ap_error *err)
+{
+    if (ext_pending(x))
+        return fail_plain(r, err, "extension header at offset %llu is not followed by an entry",
+                          (unsigned long long)x->first_header);
+    unsigned char h[BLOCK];
+    ssize_t got = pull_full(r, h, BLOCK, err);
+    if (got < 0)
+        return -1;
+    if (got == BLOCK && all_zero(h, BLOCK)) {
+        r->at_end = true;
+        return 1;
+    }
+    /* One zero block and then the end: GNU tar accepts it, but a bundle
+     * always ends with two, so in strict mode it is a truncated bundle. */
+    if ((r->flags & AP_TAR_STRICT) && got < BLOCK && all_zero(h, (size_t)got))
+        return fail_plain(r, err, "truncated at offset %llu: the end-of-archive marker is cut short",
+                          (unsigned long long)(hoff + BLOCK + (uint64_t)got));
+    if (got == 0 || (got < BLOCK && all_zero(h, (size_t)got))) {
+        r->at_end = true;   /* short zero tail: finish() accepts it */
+        return 1;
+    }
+    return fail_plain(r, err, "a single zero block at offset %llu is followed by more data",
+                      (unsigned long long)hoff);
+}
+
+/* Reads the next header block into h: 1 a header whose checksum matches, 0 the end of
+ * the archive, -1 an error. */
+static int read_header_block(ap_tar_reader *r, const ext_state *x, struct ap_tar_header *h,
+                             uint64_t hoff, ap_error *err)
+{
+    ssize_t got = pull_full(r, h, BLOCK, err);
+    if (got < 0)
+        return -1;
+    if (got == 0) {
+        if (ext_pending(x))
+            return fail_truncated(r, err, NULL);
+        return fail_plain(r, err, "truncated at offset %llu: no end-of-archive marker",
+                          (unsigned long long)hoff);
+    }
+    if (got < BLOCK)
+        return fail_truncated(r, err, NULL);
+    if (all_zero((const unsigned char *)h, BLOCK))
+        return read_end_marker(r, x, hoff, err) < 0 ? -1 : 0;
+    if (!checksum_ok(h)) {
+        if (hoff == 0)
+            return fail_plain(r, err, "not a tar archive (bad header checksum at offset %llu)",
+                              (unsigned long long)hoff);
+        return fail_plain(r, err, "corrupt header at offset %llu (checksum mismatch)",
+                          (unsigned long long)hoff);
+    }
+    return 1;
+}
+
+/* The header's own path into hname (prefix "/" name for ustar), its type and size. */
+static int decode_header(ap_tar_reader *r, const struct ap_tar_header *h, uint64_t hoff,
+                         char hname[AP_TAR_LEN(prefix) + 1 + AP_TAR_LEN(name) + 1], char *type,
+                         uint64_t *size, ap_error *err)
+{
+    bool ustar = memcmp(h->magic, "ustar\0", sizeof h->magic) == 0;
+    bool gnu = memcmp(h->magic, AP_TAR_MAGIC_GNU, sizeof h->magic + sizeof h->version) == 0;
+    *type = h->typeflag[0] ? (char)h->typeflag[0] : '0';
+    field_string(h->name, sizeof h->name, hname);
+    if (ustar && h->prefix[0]) {
+        char name[AP_TAR_LEN(name) + 1];
+        memcpy(name, hname, sizeof name);
+        size_t plen = strnlen((const char *)h->prefix, sizeof h->prefix);
+        memcpy(hname, h->prefix, plen);
+        hname[plen] = '/';
+        memcpy(hname + plen + 1, name, strlen(name) + 1);
+    }
+    if ((r->flags & AP_TAR_STRICT) && !ustar && !gnu)
+        ENTRY_FAIL(r, err, hname, hoff, "is not a ustar header (old v7 tar?)");
+    if (parse_number(h->size, sizeof h->size, size) || *size > SIZE_LIMIT)
+        ENTRY_FAIL(r, err, hname, hoff, "has a corrupt size field");
+    return 0;
+}
+
+/* A pax 'x' header: its records into x->pa. */
+static int read_pax_header(ap_tar_reader *r, ext_state *x, uint64_t size, const char *hname,
+                           uint64_t hoff, ap_error *err)
+{
+    if (size > PAX_MAX)
+        ENTRY_FAIL(r, err, hname, hoff, "has %llu bytes of pax header data (limit %u)",
+                   (unsigned long long)size, PAX_MAX);
+    if (size > r->pax_cap) {
+        size_t cap = size < 4096 ? 4096 : (size_t)size;
+        char *p = realloc(r->pax, cap);
+        if (!p)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        r->pax = p;
+        r->pax_cap = cap;
+    }
+    if (read_ext_data(r, size, r->pax, hname, err))
+        return -1;
+    if (!x->have_pax)
+        memset(&x->pa, 0, sizeof x->pa);
+    x->have_pax = true;
+    char why[256];
+    if (parse_pax(r->pax, (size_t)size, &x->pa, why, sizeof why))
+        ENTRY_FAIL(r, err, hname, hoff, "%s", why);
+    return 0;
+}
+
+/* A GNU 'L' (long path) or 'K' (long link name) header: the name into e. */
+static int read_gnu_long_name(ap_tar_reader *r, ext_state *x, ap_tar_entry *e, char type,
+                              uint64_t size, const char *hname, uint64_t hoff, ap_error *err)
+{
+    if (r->flags & AP_TAR_STRICT)
+        ENTRY_FAIL(r, err, hname, hoff, "uses a GNU long name extension");
+    if (size == 0 || size > AP_TAR_PATH_MAX)
+        ENTRY_FAIL(r, err, hname, hoff, "has a GNU long name of %llu bytes (limit %d)",
+                   (unsigned long long)size, AP_TAR_PATH_MAX);
+    char *dst = type == 'L' ? e->path : e->linkname;
+    if (read_ext_data(r, size, dst, hname, err))
+        return -1;
+    if (size == AP_TAR_PATH_MAX && dst[size - 1] != '\0')
+        ENTRY_FAIL(r, err, hname, hoff, "has a GNU long name of %llu bytes (limit %d)",
+                   (unsigned long long)size, AP_TAR_PATH_MAX - 1);
+    dst[size < AP_TAR_PATH_MAX ? size : AP_TAR_PATH_MAX - 1] = '\0';
+    if (type == 'L')
+        x->have_long = true;
+    else
+        x->have_longlink = true;
+    return 0;
+}
+
+/* An extension header ('x', 'X', 'g', 'L', 'K') is read and remembered: 1. Any other
+ * type is an entry: 0. -1 on error. */
+static int read_extension(ap_tar_reader *r, ext_state *x, ap_tar_entry *e, char type,
+                          uint64_t size, const char *hname, uint64_t hoff, ap_error *err)
+{
+    if (type == 'x' || type == 'X')
+        return read_pax_header(r, x, size, hname, hoff, err) < 0 ? -1 : 1;
+    if (type == 'g') {
+        if (r->flags & AP_TAR_STRICT)
+            ENTRY_FAIL(r, err, hname, hoff, "is a global pax header");
+        if (size > PAX_MAX)
+            ENTRY_FAIL(r, err, hname, hoff, "has %llu bytes of pax header data (limit %u)",
+                       (unsigned long long)size, PAX_MAX);
+        return skip(r, size + (BLOCK - size % BLOCK) % BLOCK, hname, err) ? -1 : 1;
+    }
+    if (type == 'L' || type == 'K')
+        return read_gnu_long_name(r, x, e, type, size, hname, hoff, err) < 0 ? -1 : 1;
+    return 0;
+}
+
+/* The entry's path, link name, mode and mtime from its header and the extensions before it. */
+static int fill_entry(ap_tar_reader *r, const ext_state *x, const struct ap_tar_header *h,
+                      const char *hname, ap_tar_entry *e, ap_error *err)
+{
+    const pax_attrs *pa = x->have_pax ? &x->pa : NULL;
+    if (pa && pa->has_path)
+        memcpy(e->path, pa->path, sizeof e->path);
+    else if (!x->have_long)
+        memcpy(e->path, hname, strlen(hname) + 1);
+    if (pa && pa->has_linkpath)
+        memcpy(e->linkname, pa->linkpath, sizeof e->linkname);
+    else if (!x->have_longlink)
+        field_string(h->linkname, sizeof h->linkname, e->linkname);
+    uint64_t mode = 0, mtime = 0;
+    if (parse_number(h->mode, sizeof h->mode, &mode))
+        ENTRY_FAIL(r, err, e->path, x->first_header, "has a corrupt mode field");
+    e->mode = (uint32_t)(mode & 07777);
+    if (h->mtime[0] == 0xff) {
+        e->mtime = 0;   /* negative base-256 time: not worth decoding */
+    } else if (parse_number(h->mtime, sizeof h->mtime, &mtime) || mtime > (uint64_t)INT64_MAX) {
+        ENTRY_FAIL(r, err, e->path, x->first_header, "has a corrupt mtime field");
+    } else {
+        e->mtime = (int64_t)mtime;
+    }
+    if (pa && pa->has_mtime)
+        e->mtime = pa->mtime;
+    if (pa && pa->sparse)
+        ENTRY_FAIL(r, err, e->path, x->first_header, "is a GNU sparse file");
+    return 0;
+}
+
+/* Strict mode: a supported type, a safe path, seen once. */
+static int check_strict_entry(ap_tar_reader *r, const ap_tar_entry *e, uint64_t at, ap_error *err)
+{
+    const char *why = type_problem(e->type);
+    if (why && strcmp(why, "has an unsupported entry type") == 0)
+        ENTRY_FAIL(r, err, e->path, at, "%s '%c'", why, isprint((unsigned char)e->type) ? e->type : '?');
+    if (!why)
+        why = path_problem(e->path);
+    if (why)
+        ENTRY_FAIL(r, err, e->path, at, "%s", why);
+    int dup = seen_add(r, e->path);
+    if (dup < 0)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (dup)
+        ENTRY_FAIL(r, err, e->path, at, "appears twice");
+    return 0;
+}
+
 int ap_tar_next(ap_tar_reader *r, ap_tar_entry *e, ap_error *err)
 {
     if (r->failed)
@@ -522,180 +734,42 @@ int ap_tar_next(ap_tar_reader *r, ap_tar_entry *e, ap_error *err)
         return 0;
     if (leave_entry(r, err))
         return -1;
-    bool strict = r->flags & AP_TAR_STRICT;
-    pax_attrs pa;
-    bool have_pax = false, have_long = false, have_longlink = false;
+    ext_state x = {.first_header = r->offset};
     memset(e, 0, sizeof *e);
-    uint64_t first_header = r->offset;
-    unsigned char h[BLOCK];
-
+    struct ap_tar_header h;
+    char hname[AP_TAR_LEN(prefix) + 1 + AP_TAR_LEN(name) + 1];   /* name, or prefix/name */
+    char type;
+    uint64_t size;
     for (;;) {
         uint64_t hoff = r->offset;
-        ssize_t got = pull_full(r, h, BLOCK, err);
-        if (got < 0)
+        int got = read_header_block(r, &x, &h, hoff, err);
+        if (got <= 0)
+            return got;
+        if (decode_header(r, &h, hoff, hname, &type, &size, err) < 0)
             return -1;
-        if (got == 0) {
-            if (have_pax || have_long || have_longlink)
-                return fail_truncated(r, err, NULL);
-            return fail_plain(r, err, "truncated at offset %llu: no end-of-archive marker",
-                              (unsigned long long)hoff);
-        }
-        if (got < BLOCK)
-            return fail_truncated(r, err, NULL);
-        if (all_zero(h, BLOCK)) {
-            if (have_pax || have_long || have_longlink)
-                return fail_plain(r, err, "extension header at offset %llu is not followed by an entry",
-                                  (unsigned long long)first_header);
-            got = pull_full(r, h, BLOCK, err);
-            if (got < 0)
-                return -1;
-            if (got == BLOCK && all_zero(h, BLOCK)) {
-                r->at_end = true;
-                return 0;
-            }
-            /* One zero block and then the end: GNU tar accepts it, but a bundle
-             * always ends with two, so in strict mode it is a truncated bundle. */
-            if (strict && got < BLOCK && all_zero(h, (size_t)got))
-                return fail_plain(r, err, "truncated at offset %llu: the end-of-archive marker is cut short",
-                                  (unsigned long long)(hoff + BLOCK + (uint64_t)got));
-            if (got == 0 || (got < BLOCK && all_zero(h, (size_t)got))) {
-                r->at_end = true;   /* short zero tail: finish() accepts it */
-                return 0;
-            }
-            return fail_plain(r, err, "a single zero block at offset %llu is followed by more data",
-                              (unsigned long long)hoff);
-        }
-        if (!checksum_ok(h)) {
-            if (hoff == 0)
-                return fail_plain(r, err, "not a tar archive (bad header checksum at offset %llu)",
-                                  (unsigned long long)hoff);
-            return fail_plain(r, err, "corrupt header at offset %llu (checksum mismatch)",
-                              (unsigned long long)hoff);
-        }
-        bool ustar = memcmp(h + 257, "ustar\0", 6) == 0;
-        bool gnu = memcmp(h + 257, "ustar  \0", 8) == 0;
-        char type = h[156] ? (char)h[156] : '0';
-        char hname[101 + 156];      /* name, or prefix/name */
-        field_string(h, 100, hname);
-        if (ustar && h[345]) {
-            char name[101];
-            memcpy(name, hname, sizeof name);
-            size_t plen = strnlen((const char *)h + 345, 155);
-            memcpy(hname, h + 345, plen);
-            hname[plen] = '/';
-            memcpy(hname + plen + 1, name, strlen(name) + 1);
-        }
-        if (strict && !ustar && !gnu)
-            ENTRY_FAIL(r, err, hname, hoff, "is not a ustar header (old v7 tar?)");
-        uint64_t size;
-        if (parse_number(h + 124, 12, &size) || size > SIZE_LIMIT)
-            ENTRY_FAIL(r, err, hname, hoff, "has a corrupt size field");
-
-        if (type == 'x' || type == 'X') {
-            if (size > PAX_MAX)
-                ENTRY_FAIL(r, err, hname, hoff, "has %llu bytes of pax header data (limit %u)",
-                           (unsigned long long)size, PAX_MAX);
-            if (size > r->pax_cap) {
-                size_t cap = size < 4096 ? 4096 : (size_t)size;
-                char *p = realloc(r->pax, cap);
-                if (!p)
-                    return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-                r->pax = p;
-                r->pax_cap = cap;
-            }
-            if (read_ext_data(r, size, r->pax, hname, err))
-                return -1;
-            if (!have_pax)
-                memset(&pa, 0, sizeof pa);
-            have_pax = true;
-            char why[256];
-            if (parse_pax(r->pax, (size_t)size, &pa, why, sizeof why))
-                ENTRY_FAIL(r, err, hname, hoff, "%s", why);
-            continue;
-        }
-        if (type == 'g') {
-            if (strict)
-                ENTRY_FAIL(r, err, hname, hoff, "is a global pax header");
-            if (size > PAX_MAX)
-                ENTRY_FAIL(r, err, hname, hoff, "has %llu bytes of pax header data (limit %u)",
-                           (unsigned long long)size, PAX_MAX);
-            if (skip(r, size + (BLOCK - size % BLOCK) % BLOCK, hname, err))
-                return -1;
-            continue;
-        }
-        if (type == 'L' || type == 'K') {
-            if (strict)
-                ENTRY_FAIL(r, err, hname, hoff, "uses a GNU long name extension");
-            if (size == 0 || size > AP_TAR_PATH_MAX)
-                ENTRY_FAIL(r, err, hname, hoff, "has a GNU long name of %llu bytes (limit %d)",
-                           (unsigned long long)size, AP_TAR_PATH_MAX);
-            char *dst = type == 'L' ? e->path : e->linkname;
-            if (read_ext_data(r, size, dst, hname, err))
-                return -1;
-            if (size == AP_TAR_PATH_MAX && dst[size - 1] != '\0')
-                ENTRY_FAIL(r, err, hname, hoff, "has a GNU long name of %llu bytes (limit %d)",
-                           (unsigned long long)size, AP_TAR_PATH_MAX - 1);
-            dst[size < AP_TAR_PATH_MAX ? size : AP_TAR_PATH_MAX - 1] = '\0';
-            if (type == 'L')
-                have_long = true;
-            else
-                have_longlink = true;
-            continue;
-        }
-
-        /* A real entry. */
-        e->type = type;
-        e->header_offset = first_header;
-        if (have_pax && pa.has_path)
-            memcpy(e->path, pa.path, sizeof e->path);
-        else if (!have_long)
-            memcpy(e->path, hname, strlen(hname) + 1);
-        if (have_pax && pa.has_linkpath)
-            memcpy(e->linkname, pa.linkpath, sizeof e->linkname);
-        else if (!have_longlink)
-            field_string(h + 157, 100, e->linkname);
-        if (have_pax && pa.has_size)
-            size = pa.size;
-        uint64_t mode = 0, mtime = 0;
-        if (parse_number(h + 100, 8, &mode))
-            ENTRY_FAIL(r, err, e->path, first_header, "has a corrupt mode field");
-        e->mode = (uint32_t)(mode & 07777);
-        if (h[136] == 0xff) {
-            e->mtime = 0;   /* negative base-256 time: not worth decoding */
-        } else if (parse_number(h + 136, 12, &mtime) || mtime > (uint64_t)INT64_MAX) {
-            ENTRY_FAIL(r, err, e->path, first_header, "has a corrupt mtime field");
-        } else {
-            e->mtime = (int64_t)mtime;
-        }
-        if (have_pax && pa.has_mtime)
-            e->mtime = pa.mtime;
-        if (have_pax && pa.sparse)
-            ENTRY_FAIL(r, err, e->path, first_header, "is a GNU sparse file");
-        if (header_only_type(type))
-            size = 0;
-        e->size = size;
-        e->data_offset = r->offset;
-        if (strict) {
-            const char *why = type_problem(type);
-            if (why && strcmp(why, "has an unsupported entry type") == 0)
-                ENTRY_FAIL(r, err, e->path, first_header, "%s '%c'", why,
-                           isprint((unsigned char)type) ? type : '?');
-            if (!why)
-                why = path_problem(e->path);
-            if (why)
-                ENTRY_FAIL(r, err, e->path, first_header, "%s", why);
-            int dup = seen_add(r, e->path);
-            if (dup < 0)
-                return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-            if (dup)
-                ENTRY_FAIL(r, err, e->path, first_header, "appears twice");
-        }
-        r->in_entry = true;
-        r->remain = size;
-        r->pad = (BLOCK - size % BLOCK) % BLOCK;
-        memcpy(r->path, e->path, sizeof r->path);
-        return 1;
+        int ext = read_extension(r, &x, e, type, size, hname, hoff, err);
+        if (ext < 0)
+            return -1;
+        if (ext == 0)
+            break;
     }
+    e->type = type;
+    e->header_offset = x.first_header;
+    if (fill_entry(r, &x, &h, hname, e, err) < 0)
+        return -1;
+    if (x.have_pax && x.pa.has_size)
+        size = x.pa.size;
+    if (header_only_type(type))
+        size = 0;
+    e->size = size;
+    e->data_offset = r->offset;
+    if ((r->flags & AP_TAR_STRICT) && check_strict_entry(r, e, x.first_header, err) < 0)
+        return -1;
+    r->in_entry = true;
+    r->remain = size;
+    r->pad = (BLOCK - size % BLOCK) % BLOCK;
+    memcpy(r->path, e->path, sizeof r->path);
+    return 1;
 }
 
 ssize_t ap_tar_read(ap_tar_reader *r, void *buf, size_t n, ap_error *err)

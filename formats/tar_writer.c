@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define NAME_LEN 100
+#define NAME_LEN AP_TAR_LEN(name)
 #define OCTAL_SIZE_MAX ((uint64_t)077777777777)     /* 8 GiB - 1 */
 #define PAX_NAME_PREFIX "PaxHeaders.0/"
 
@@ -78,32 +78,33 @@ static void put_base256(unsigned char *field, size_t width, uint64_t v)
     field[0] = 0x80;
 }
 
-static void fill_header(unsigned char *h, const char *name, size_t name_len, uint64_t size,
+static void fill_header(unsigned char *block, const char *name, size_t name_len, uint64_t size,
                         int64_t mtime, char type)
 {
+    struct ap_tar_header *h = (struct ap_tar_header *)block;
     memset(h, 0, AP_TAR_BLOCK);
-    memcpy(h, name, name_len > NAME_LEN ? NAME_LEN : name_len);
-    put_octal(h + 100, 8, 0644);
-    put_octal(h + 108, 8, 0);
-    put_octal(h + 116, 8, 0);
+    memcpy(h->name, name, name_len > NAME_LEN ? NAME_LEN : name_len);
+    put_octal(h->mode, sizeof h->mode, 0644);
+    put_octal(h->uid, sizeof h->uid, 0);
+    put_octal(h->gid, sizeof h->gid, 0);
     if (size > OCTAL_SIZE_MAX)
-        put_base256(h + 124, 12, size);   /* the pax "size" record is authoritative */
+        put_base256(h->size, sizeof h->size, size);   /* the pax "size" record is authoritative */
     else
-        put_octal(h + 124, 12, size);
-    put_octal(h + 136, 12, (uint64_t)mtime);
-    h[156] = (unsigned char)type;
-    memcpy(h + 257, "ustar\0" "00", 8);
-    put_octal(h + 329, 8, 0);
-    put_octal(h + 337, 8, 0);
-    memset(h + 148, ' ', 8);
+        put_octal(h->size, sizeof h->size, size);
+    put_octal(h->mtime, sizeof h->mtime, (uint64_t)mtime);
+    h->typeflag[0] = (unsigned char)type;
+    memcpy(h->magic, AP_TAR_MAGIC_USTAR, sizeof h->magic + sizeof h->version);
+    put_octal(h->devmajor, sizeof h->devmajor, 0);
+    put_octal(h->devminor, sizeof h->devminor, 0);
+    memset(h->chksum, ' ', sizeof h->chksum);
     unsigned sum = 0;
     for (size_t i = 0; i < AP_TAR_BLOCK; i++)
-        sum += h[i];
+        sum += block[i];
     char tmp[16];
     snprintf(tmp, sizeof tmp, "%06o", sum & 0777777);
-    memcpy(h + 148, tmp, 6);
-    h[154] = '\0';
-    h[155] = ' ';
+    memcpy(h->chksum, tmp, 6);                        /* six digits, NUL, space */
+    h->chksum[6] = '\0';
+    h->chksum[7] = ' ';
 }
 
 static int check_path(const char *path, size_t len, ap_error *err)

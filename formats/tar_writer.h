@@ -12,8 +12,8 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "tar_header.h"
 
-#define AP_TAR_BLOCK 512
 #define AP_TAR_HEADER_MAX (3 * AP_TAR_BLOCK)   /* pax header + its data + ustar header */
 
 /* Bytes the header(s) for this entry take: 512, or more with a pax header. */
