@@ -12,5 +12,6 @@ int cmd_ls(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
+int cmd_version(int argc, char **argv); /* --version [--json] (cli/version.c) */
 
 #endif
