@@ -63,6 +63,10 @@ static void usage(FILE *out)
             "      --window N        dense bundles: refuse one that needs a zstd window over 2^N bytes\n"
             "                        of memory (default 27 = 128 MiB)\n"
             "      --allow-expired   load a bundle past its expiry (with a warning)\n"
+            "      --allow-rollback  load a bundle older (lower sequence) than one this store loaded\n"
+            "      --state-dir DIR   where the sequences loaded into targets other than oci:DIR are\n"
+            "                        recorded (default /var/lib/airpack as root, else\n"
+            "                        $XDG_STATE_HOME/airpack or ~/.local/state/airpack)\n"
             "      --spill-dir DIR   dense bundles: where the rebuild keeps the decompressed chunks\n"
             "                        (as much disk as the bundle's distinct chunk bytes; default: next to\n"
             "                        an oci:DIR target, else $TMPDIR or /var/tmp)\n"
@@ -147,6 +151,8 @@ int cmd_load(int argc, char **argv)
         {"window", required_argument, NULL, 'W'},
         {"spill-dir", required_argument, NULL, 'S'},
         {"allow-expired", no_argument, NULL, 'X'},
+        {"allow-rollback", no_argument, NULL, 'R'},
+        {"state-dir", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -161,6 +167,9 @@ int cmd_load(int argc, char **argv)
     load_target *target = NULL;
     int status = 2;
     ap_trust_policy policy = {0};
+    bool allow_rollback = false;
+    const char *state_dir = NULL;
+    load_state *state = NULL;
 
     if (!images) {
         fprintf(stderr, "airpack load: out of memory\n");
@@ -212,6 +221,8 @@ int cmd_load(int argc, char **argv)
         }
         case 'S': spill_dir = optarg; break;
         case 'X': policy.allow_expired = true; break;
+        case 'R': allow_rollback = true; break;
+        case 'D': state_dir = optarg; break;
         case 'h':
             usage(stdout);
             status = 0;
@@ -268,6 +279,21 @@ int cmd_load(int argc, char **argv)
         goto out;
     }
 
+    /* no rollback: the target's state, locked until the load ends (after the target's own lock) */
+    char state_path[4096];
+    int has_state = load_state_path(into, state_dir, state_path, sizeof state_path, &err);
+    if (has_state < 0 || (has_state && !(state = load_state_open(state_path, into, !strncmp(into, "oci:", 4), true,
+                                                                 &err)))) {
+        bundle_input_close(&in);
+        target->ops->abort(target);
+        fprintf(stderr, "airpack load: %s\nairpack load: nothing was loaded into %s\n", err.msg, into);
+        if (as_json) {
+            ap_load_report empty = {0};
+            print_json(2, into, &empty, &err);
+        }
+        goto out;
+    }
+
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
@@ -300,6 +326,8 @@ int cmd_load(int argc, char **argv)
         .spill_dir = spill_dir,
         .window_log_max = window_log_max,
         .policy = &policy,
+        .state = state,
+        .allow_rollback = allow_rollback,
     };
     ap_load_report rep;
     int r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);
@@ -311,6 +339,8 @@ int cmd_load(int argc, char **argv)
     bundle_input_close(&in);
     if (rep.verify.warning[0])
         fprintf(stderr, "airpack load: warning: %s: %s\n", name, rep.verify.warning);
+    if (rep.note[0])
+        fprintf(stderr, "airpack load: note: %s: %s\n", name, rep.note);
 
     if (r == 0) {
         status = 0;
@@ -325,7 +355,7 @@ int cmd_load(int argc, char **argv)
             fprintf(stderr, "airpack load: %s: verification FAILED; nothing was loaded into %s\n", name, into);
         else if (err.code == AP_ERR_INTERRUPTED)
             fprintf(stderr, "airpack load: interrupted; nothing was loaded into %s\n", into);
-        else
+        else if (!strstr(err.msg, "the images were loaded, but"))
             fprintf(stderr, "airpack load: loading into %s failed; nothing was loaded\n", into);
     }
     if (as_json)
@@ -337,6 +367,7 @@ fail_run:
     fprintf(stderr, "airpack load: %s\n", err.msg);
     status = 2;
 out:
+    load_state_close(state);
     if (target)
         target->ops->close(target);
     trusted_keys_free(&keys);

@@ -19,6 +19,7 @@
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
 #include "../load/delta_check.h"
+#include "../load/load_state.h"
 #include "../verify/bundle_input.h"
 #include "../verify/verifier.h"
 #include "commands.h"
@@ -48,6 +49,10 @@ static void usage(FILE *out)
             "      --spill-dir DIR   --deep on a dense bundle: where the rebuild keeps the decompressed\n"
             "                        chunks (default $TMPDIR or /var/tmp)\n"
             "      --allow-expired   accept a bundle past its expiry (with a warning)\n"
+            "      --into TARGET     also check that loading into TARGET would not be a rollback (its\n"
+            "                        recorded sequences: in an oci:DIR store, else in --state-dir)\n"
+            "      --state-dir DIR   also check against the sequences recorded in DIR (every target\n"
+            "                        there, unless --into names one)\n"
             "      --json            print one JSON report object on stdout\n"
             "  -q, --quiet           no progress line\n"
             "\n"
@@ -58,6 +63,8 @@ static void usage(FILE *out)
 
 /* Collects what the report prints about the images, once the signed index is known. */
 typedef struct {
+    const char *state_dir, *into;   /* verify --state-dir / --into: the rollback check */
+    char note[640];
     json_t *images;
     char *delta;            /* delta bundle: what it expects the target to hold */
 } report_ctx;
@@ -73,10 +80,29 @@ static json_t *expected_layers_json(const ap_index_image *im)
     return a;
 }
 
+/* The rollback check load would make, without loading: against the target's state
+ * (--into), else every state file in --state-dir. */
+static int check_state(report_ctx *r, const ap_bundle_index *idx, const ap_sig_info *sig, ap_error *err)
+{
+    if (!r->into)
+        return load_state_check_dir(r->state_dir, sig->key_id, idx, false, r->note, sizeof r->note, err);
+    char path[4096];
+    int has = load_state_path(r->into, r->state_dir, path, sizeof path, err);
+    if (has <= 0)
+        return has;
+    load_state *s = load_state_open(path, r->into, !strncmp(r->into, "oci:", 4), false, err);
+    if (!s)
+        return -1;
+    int rc = load_state_check(s, sig->key_id, idx, false, r->note, sizeof r->note, err);
+    load_state_close(s);
+    return rc;
+}
+
 static int on_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *sig, ap_error *err)
 {
-    (void)sig;
     report_ctx *r = ctx;
+    if ((r->state_dir || r->into) && check_state(r, idx, sig, err) < 0)
+        return -1;
     r->delta = delta_describe(idx);
     for (size_t i = 0; i < idx->n_images; i++) {
         json_t *names = json_array();
@@ -126,6 +152,8 @@ int cmd_verify(int argc, char **argv)
         {"window", required_argument, NULL, 'W'},
         {"spill-dir", required_argument, NULL, 'S'},
         {"allow-expired", no_argument, NULL, 'X'},
+        {"state-dir", required_argument, NULL, 'D'},
+        {"into", required_argument, NULL, 'I'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -137,6 +165,7 @@ int cmd_verify(int argc, char **argv)
     unsigned window_log_max = 0;
     int status = 2;
     ap_trust_policy policy = {0};
+    const char *state_dir = NULL, *into = NULL;
 
     if (ap_minisign_init(&err) < 0) {
         fprintf(stderr, "airpack verify: %s\n", err.msg);
@@ -174,6 +203,8 @@ int cmd_verify(int argc, char **argv)
         case 'q': quiet = true; break;
         case 'A': one_part = true; break;
         case 'X': policy.allow_expired = true; break;
+        case 'D': state_dir = optarg; break;
+        case 'I': into = optarg; break;
         case 'h':
             usage(stdout);
             trusted_keys_free(&keys);
@@ -234,7 +265,7 @@ int cmd_verify(int argc, char **argv)
         .progress_ctx = &pl,
         .policy = &policy,
     };
-    report_ctx rc = {.images = json_array()};
+    report_ctx rc = {.images = json_array(), .state_dir = state_dir, .into = into};
     ap_verify_sink sink = {.on_index = on_index};
     ap_verify_report rep;
     int r = ap_verify_stream(in.read, in.read_ctx, name, &opts, &sink, &rc, &rep, &err);
@@ -244,6 +275,8 @@ int cmd_verify(int argc, char **argv)
     bundle_input_close(&in);
     if (rep.warning[0])
         fprintf(stderr, "airpack verify: warning: %s: %s\n", name, rep.warning);
+    if (rc.note[0])
+        fprintf(stderr, "airpack verify: note: %s: %s\n", name, rc.note);
 
     if (r == 0) {
         status = 0;

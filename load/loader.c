@@ -1,12 +1,16 @@
 /* loader.c: the verifier sink that drives a load target (see loader.h). */
 #include "loader.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "delta_check.h"
 
 typedef struct {
     load_target *t;
+    const ap_load_opts *opts;
+    ap_load_report *report;
+    char key_id[2 * AP_KEYNUM_LEN + 1];
     bool skip;              /* the target did not want the current entry's data */
     bool completed;         /* the whole bundle verified (on_complete was called) */
     bool committed;
@@ -17,8 +21,11 @@ typedef struct {
 
 static int sink_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *sig, ap_error *err)
 {
-    (void)sig;
     load_sink_ctx *c = ctx;
+    snprintf(c->key_id, sizeof c->key_id, "%s", sig->key_id);
+    if (c->opts->state && load_state_check(c->opts->state, sig->key_id, idx, c->opts->allow_rollback,
+                                           c->report->note, sizeof c->report->note, err) < 0)
+        return -1;
     if (delta_check_supported(idx, c->t->ops->kind, err) < 0)
         return -1;
     return c->t->ops->begin ? c->t->ops->begin(c->t, idx, err) : 0;
@@ -60,6 +67,11 @@ static int sink_complete(void *ctx, const ap_bundle_index *idx, ap_error *err)
     if (c->t->ops->commit(c->t, idx, &c->results, &c->n_results, err) < 0)
         return -1;
     c->committed = true;
+    if (c->opts->state && load_state_record(c->opts->state, c->key_id, idx, err) < 0) {
+        ap_error_prefix(err, "the images were loaded, but their sequence could not be recorded");
+        err->code = AP_ERR_TARGET;
+        return -1;
+    }
     return 0;
 }
 
@@ -77,7 +89,7 @@ int ap_load_stream(ap_read_fn read, void *read_ctx, const char *name, load_targe
                    const ap_load_opts *opts, ap_load_report *report, ap_error *err)
 {
     memset(report, 0, sizeof *report);
-    load_sink_ctx c = {.t = t};
+    load_sink_ctx c = {.t = t, .opts = opts, .report = report};
     ap_verify_sink sink = {
         .on_index = sink_index,
         .on_entry_begin = sink_entry_begin,

@@ -16,6 +16,7 @@
 #include "../formats/error.h"
 #include "../formats/minisign.h"
 #include "../formats/stream.h"
+#include "load_state.h"
 #include "load_target.h"
 #include "../verify/verifier.h"
 
@@ -29,6 +30,10 @@ typedef struct {
     const char *spill_dir;
     unsigned window_log_max;
     const ap_trust_policy *policy;  /* revoked keys, expiry (verify/trust_policy.h); may be NULL */
+    /* no rollback (load_state.h): the target's open state, checked once the index verified
+     * (before the target sees anything) and recorded after the commit; NULL: none */
+    load_state *state;
+    bool allow_rollback;
 } ap_load_opts;
 
 typedef struct {
@@ -36,6 +41,7 @@ typedef struct {
     load_result *results;       /* per image name, as the target reports; free with load_results_free */
     size_t n_results;
     bool verified;              /* the whole bundle verified (a failure then is the target's) */
+    char note[640];             /* what the state check had to say (rollback allowed, delta base); may be empty */
 } ap_load_report;
 
 /* Verifies the bundle from `read` and loads it into `t`. Returns 0 when the

@@ -6,6 +6,8 @@ AIRPACK=${AIRPACK:-$(cd "$(dirname "$0")/../.." && pwd)/build/airpack}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/airpack-test.XXXXXX")
 CLEANUPS=""
+# loads record the sequences they loaded (no rollback) here, not in /var/lib/airpack
+export AIRPACK_STATE_DIR="$T/airpack-state"
 on_exit() {
     for c in $CLEANUPS; do "$c" || true; done
     rm -rf "$T" 2>/dev/null || { chmod -R u+w "$T" 2>/dev/null; rm -rf "$T" 2>/dev/null; } || true

@@ -12,6 +12,9 @@
 #include "../../formats/bundle_index.h"
 #include "../../formats/timefmt.h"
 #include "../../verify/trust_policy.h"
+#include "../../load/load_state.h"
+
+#include <unistd.h>
 
 static void test_time_parse(void **state)
 {
@@ -170,6 +173,84 @@ static void test_expiry_policy(void **state)
     assert_int_equal(ap_trust_check_signer(&r, "1123456789ABCDEF", &err), 0);
 }
 
+static void test_state_parse_strict(void **state)
+{
+    (void)state;
+    const char *ok = "{\"airpack_state\":1,\"streams\":[{\"key\":\"0123456789ABCDEF\",\"channel\":\"default\","
+                     "\"sequence\":7,\"created\":\"2026-11-30T00:53:20Z\",\"loaded\":\"2026-12-02T17:37:48Z\"}]}";
+    load_state_doc d;
+    ap_error err;
+    assert_int_equal(load_state_parse(ok, strlen(ok), "s", &d, &err), 0);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.streams[0].sequence, 7);
+    load_state_doc_free(&d);
+    const char *bad[] = {
+        "{\"airpack_state\":2,\"streams\":[]}",
+        "{\"airpack_state\":1}",
+        "{\"airpack_state\":1,\"streams\":[],\"x\":1}",
+        "{\"airpack_state\":1,\"streams\":[{\"key\":\"0123456789abcdef\",\"channel\":\"default\",\"sequence\":7,"
+        "\"created\":\"2026-11-30T00:53:20Z\",\"loaded\":\"2026-12-02T17:37:48Z\"}]}",
+        "{\"airpack_state\":1,\"streams\":[{\"key\":\"0123456789ABCDEF\",\"channel\":\"default\",\"sequence\":0,"
+        "\"created\":\"2026-11-30T00:53:20Z\",\"loaded\":\"2026-12-02T17:37:48Z\"}]}",
+        "{\"airpack_state\":1,\"streams\":[{\"key\":\"0123456789ABCDEF\",\"channel\":\"default\",\"sequence\":7,"
+        "\"created\":\"yesterday\",\"loaded\":\"2026-12-02T17:37:48Z\"}]}",
+        "{\"airpack_state\":1,\"streams\":[{\"key\":\"0123456789ABCDEF\",\"channel\":\"default\",\"sequence\":7,"
+        "\"created\":\"2026-11-30T00:53:20Z\",\"loaded\":\"2026-12-02T17:37:48Z\"},{\"key\":\"0123456789ABCDEF\","
+        "\"channel\":\"default\",\"sequence\":8,\"created\":\"2026-11-30T00:53:20Z\",\"loaded\":\"2026-12-02T17:37:48Z\"}]}",
+        "[]", "", "{\"airpack_state\":1,\"streams\":[",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (load_state_parse(bad[i], strlen(bad[i]), "s", &d, &err) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        assert_int_equal(err.code, AP_ERR_FORMAT);
+    }
+}
+
+static void test_state_record_and_check(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/airpack-test-state.XXXXXX", path[256], note[640];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/sub/%s", dir, AP_STATE_FILE);
+    ap_error err;
+    ap_bundle_index w1 = base_index(), w2 = base_index();
+    w2.created = "2026-12-05T00:00:00Z";
+    w1.sequence = 100;
+    w2.sequence = 200;
+    load_state *s = load_state_open(path, "containerd:x", false, true, &err);
+    assert_non_null(s);
+    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &w2, false, note, sizeof note, &err), 0);
+    assert_int_equal(load_state_record(s, "0123456789ABCDEF", &w2, &err), 0);
+    load_state_close(s);
+    s = load_state_open(path, "containerd:x", false, true, &err);
+    assert_non_null(s);
+    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &w1, false, note, sizeof note, &err), -1);
+    assert_int_equal(err.code, AP_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "sequence 100 (created 2026-11-28T00:00:00Z)"));
+    assert_non_null(strstr(err.msg, "already loaded sequence 200 (created 2026-12-05T00:00:00Z)"));
+    assert_int_equal(load_state_check(s, "1123456789ABCDEF", &w1, false, note, sizeof note, &err), 0);   /* another key */
+    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &w1, true, note, sizeof note, &err), 0);
+    assert_non_null(strstr(note, "rollback allowed"));
+    assert_int_equal(load_state_record(s, "0123456789ABCDEF", &w1, &err), 0);   /* keeps 200 */
+    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &w2, false, note, sizeof note, &err), 0);
+    ap_bundle_index delta = base_index();
+    delta.sequence = 300;
+    delta.base_sequence = 150;
+    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &delta, false, note, sizeof note, &err), 0);
+    assert_non_null(strstr(note, "builds on sequence 150"));
+    load_state_close(s);
+    /* a symlink in its place is refused, not followed or reset */
+    char real[300];
+    snprintf(real, sizeof real, "%s.real", path);
+    assert_int_equal(rename(path, real), 0);
+    assert_int_equal(symlink(real, path), 0);
+    assert_null(load_state_open(path, "containerd:x", false, true, &err));
+    assert_non_null(strstr(err.msg, "symbolic link"));
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +260,8 @@ int main(void)
         cmocka_unit_test(test_index_trust_round_trip),
         cmocka_unit_test(test_index_trust_strict),
         cmocka_unit_test(test_expiry_policy),
+        cmocka_unit_test(test_state_parse_strict),
+        cmocka_unit_test(test_state_record_and_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,112 @@
+#!/bin/bash
+# trust.sh: trust over time: expiry, no rollback (per store, per key and channel), key
+# rotation and revocation; with real stores (oci: checked with jq, a private Docker engine).
+. "$(dirname "$0")/../lib.sh"
+skip_unless jq tar python3 dockerd minisign
+
+cd "$T"
+make_samples || { fail setup "make-samples.sh failed"; exit 0; }
+"$AIRPACK" keygen -W -p k.pub -s k.key >/dev/null 2>&1 || { fail setup "keygen failed"; exit 0; }
+W1=1796000000          # week 1: 2026-11-30
+W2=$((W1 + 7 * 86400))  # week 2
+SOURCE_DATE_EPOCH=$W1 "$AIRPACK" pack -q -s k.key -o week1.tar "$S/docker24/app-a.tar" || { fail setup "pack week 1"; exit 0; }
+SOURCE_DATE_EPOCH=$W2 "$AIRPACK" pack -q -s k.key -o week2.tar "$S/docker24/app-b.tar" || { fail setup "pack week 2"; exit 0; }
+snapshot() { (cd "$1" && find . -type f ! -name '.*.lock' -print0 | sort -z | xargs -0 -r sha256sum); }
+seq_of() { jq -r --arg c "${2:-default}" '.streams[] | select(.channel == $c) | .sequence' "$1"; }
+
+# 1. expiry: verifies at once, refused once past, loads with --allow-expired
+"$AIRPACK" pack -q -s k.key --expires 2s -o exp.tar "$S/docker24/app-a.tar" || fail "pack --expires 2s"
+exp=$(index_json exp.tar | jq -r .trust.expires)
+if "$AIRPACK" verify -q -p k.pub exp.tar >out 2>err; then pass "--expires 2s: verifies at once"
+else fail "--expires 2s: verifies at once" "$(head -c 300 err)"; fi
+"$AIRPACK" ls exp.tar | grep -q "expires $exp" && pass "ls shows the expiry" || fail "ls shows the expiry" "$("$AIRPACK" ls exp.tar | head -3)"
+sleep 3
+expect_fail "expired bundle: verify exit 1 naming the expiry and how long ago" 1 "expired at $exp, [0-9]+ s ago" \
+    "$AIRPACK" verify -q -p k.pub exp.tar
+expect_fail "expired bundle: load exit 1, nothing loaded" 1 "expired at $exp" \
+    "$AIRPACK" load -q -p k.pub --into "oci:$T/exp" exp.tar
+[ ! -e "$T/exp/index.json" ] && pass "expired bundle: the store has no index.json" || fail "expired bundle: the store has no index.json"
+if "$AIRPACK" load -q -p k.pub --allow-expired --into "oci:$T/exp" exp.tar >out 2>err && grep -q "warning: .*expired" err &&
+    [ "$(jq '.manifests | length' "$T/exp/index.json")" = 1 ]; then pass "--allow-expired loads it, with a warning"
+else fail "--allow-expired loads it, with a warning" "$(head -c 300 err)"; fi
+
+# 2. no rollback into oci:
+O="$T/o"
+"$AIRPACK" load -q -p k.pub --into "oci:$O" week2.tar >/dev/null 2>err || fail "load week 2 into oci:" "$(head -c 300 err)"
+[ "$(seq_of "$O/airpack-state.json")" = "$W2" ] && pass "oci: the store records week 2's sequence" ||
+    fail "oci: the store records week 2's sequence" "$(cat "$O/airpack-state.json" 2>&1 | head -c 300)"
+cp "$O/index.json" idx.before; snap=$(snapshot "$O")
+expect_fail "oci: week 1 after week 2 is refused (exit 1, both sequences and dates, when loaded)" 1 \
+    "rollback refused: .*sequence $W1 \(created 2026-11-30T.*already loaded sequence $W2 \(created 2026-12-07T.*\) at 20" \
+    "$AIRPACK" load -q -p k.pub --into "oci:$O" week1.tar
+cmp -s idx.before "$O/index.json" && [ "$snap" = "$(snapshot "$O")" ] && pass "oci: refused rollback leaves index.json and every file as they were" ||
+    fail "oci: refused rollback leaves index.json and every file as they were"
+expect_fail "verify --into oci:DIR runs the same check without loading" 1 "rollback refused" \
+    "$AIRPACK" verify -q -p k.pub --into "oci:$O" week1.tar
+if "$AIRPACK" load -q -p k.pub --into "oci:$O" week2.tar >/dev/null 2>err; then pass "oci: the same sequence loads again"
+else fail "oci: the same sequence loads again" "$(head -c 300 err)"; fi
+if "$AIRPACK" load -q -p k.pub --allow-rollback --into "oci:$O" week1.tar >/dev/null 2>err && grep -q "rollback allowed" err &&
+    jq -r '.manifests[].annotations["io.containerd.image.name"]' "$O/index.json" | grep -q app-a &&
+    [ "$(seq_of "$O/airpack-state.json")" = "$W2" ]; then pass "oci: --allow-rollback loads week 1; the record keeps week 2"
+else fail "oci: --allow-rollback loads week 1; the record keeps week 2" "$(head -c 300 err)"; fi
+
+# 3. a second channel is independent
+SOURCE_DATE_EPOCH=$W1 "$AIRPACK" pack -q -s k.key --channel apps --sequence 5 -o apps5.tar "$S/docker24/app-a.tar"
+SOURCE_DATE_EPOCH=$W2 "$AIRPACK" pack -q -s k.key --channel apps --sequence 3 -o apps3.tar "$S/docker24/app-b.tar"
+"$AIRPACK" ls apps5.tar | grep -q "channel apps, sequence 5," && pass "ls shows channel and sequence" || fail "ls shows channel and sequence"
+if "$AIRPACK" load -q -p k.pub --into "oci:$O" apps5.tar >/dev/null 2>err && [ "$(seq_of "$O/airpack-state.json" apps)" = 5 ] &&
+    [ "$(seq_of "$O/airpack-state.json")" = "$W2" ]; then pass "channel apps: sequence 5 loads beside default's week 2"
+else fail "channel apps: sequence 5 loads beside default's week 2" "$(head -c 300 err)"; fi
+expect_fail "channel apps: sequence 3 after 5 is refused" 1 "sequence 3 .* of channel apps.*already loaded sequence 5" \
+    "$AIRPACK" load -q -p k.pub --into "oci:$O" apps3.tar
+
+# 4. no rollback into a Docker engine (state in --state-dir)
+if start_dockerd; then
+    SOCK="$T/docker/docker.sock"
+    tags() { "$DOCKER" images --format '{{.Repository}}:{{.Tag}} {{.ID}}' | sort; }
+    if "$AIRPACK" load -q -p k.pub --state-dir "$T/sd" --into "docker-daemon:$SOCK" week2.tar >/dev/null 2>err &&
+        tags | grep -q app-b; then pass "docker: week 2 loads"
+    else fail "docker: week 2 loads" "$(head -c 300 err)"; fi
+    before=$(tags)
+    ls "$T"/sd/docker-daemon-*.json >/dev/null 2>&1 && pass "docker: the sequence is recorded in --state-dir" ||
+        fail "docker: the sequence is recorded in --state-dir" "$(ls -la "$T/sd" 2>&1)"
+    expect_fail "docker: week 1 after week 2 is refused" 1 "rollback refused: .*sequence $W1.*docker-daemon:$SOCK already loaded sequence $W2" \
+        "$AIRPACK" load -q -p k.pub --state-dir "$T/sd" --into "docker-daemon:$SOCK" week1.tar
+    [ "$before" = "$(tags)" ] && ! tags | grep -q app-a && pass "docker: refused rollback leaves the engine's images and tags as they were" ||
+        fail "docker: refused rollback leaves the engine's images and tags as they were" "$(tags | tr '\n' ' ')"
+    expect_fail "verify --state-dir checks without loading" 1 "rollback refused" \
+        "$AIRPACK" verify -q -p k.pub --state-dir "$T/sd" week1.tar
+    if "$AIRPACK" load -q -p k.pub --state-dir "$T/sd" --allow-rollback --into "docker-daemon:$SOCK" week1.tar >/dev/null 2>err &&
+        tags | grep -q app-a; then pass "docker: --allow-rollback loads week 1"
+    else fail "docker: --allow-rollback loads week 1" "$(head -c 300 err)"; fi
+    stop_dockerd
+else fail "docker: start_dockerd" "dockerd did not start"; fi
+
+# 5. hostile state files: refused with a clear message, never reset
+cp "$O/airpack-state.json" state.good
+printf '{"airpack_state":1,"streams":[{"key":"nothex' >"$O/airpack-state.json"
+cp "$O/airpack-state.json" state.bad; cp "$O/index.json" idx.before
+expect_fail "corrupt state file: refused, named" 2 "corrupt state.*$O/airpack-state.json" \
+    "$AIRPACK" load -q -p k.pub --into "oci:$O" week2.tar
+cmp -s state.bad "$O/airpack-state.json" && cmp -s idx.before "$O/index.json" && pass "corrupt state file: left as it was, store unchanged" ||
+    fail "corrupt state file: left as it was, store unchanged"
+echo '{"airpack_state":1,"streams":[]}' >"$T/elsewhere.json"
+rm "$O/airpack-state.json"; ln -s "$T/elsewhere.json" "$O/airpack-state.json"
+expect_fail "state file replaced by a symlink: refused" 2 "$O/airpack-state.json is a symbolic link" \
+    "$AIRPACK" load -q -p k.pub --into "oci:$O" week1.tar
+[ -L "$O/airpack-state.json" ] && cmp -s idx.before "$O/index.json" && pass "symlinked state: link kept, store unchanged" ||
+    fail "symlinked state: link kept, store unchanged"
+rm "$O/airpack-state.json"; cp state.good "$O/airpack-state.json"
+
+# 6. two loads racing on one store keep the higher sequence
+ok=1; why=""
+for i in 1 2 3 4; do
+    R="$T/race$i"
+    "$AIRPACK" load -q -p k.pub --into "oci:$R" week1.tar >r1.out 2>r1.err & p1=$!
+    "$AIRPACK" load -q -p k.pub --into "oci:$R" week2.tar >r2.out 2>r2.err & p2=$!
+    wait $p1; rc1=$?; wait $p2; rc2=$?
+    s=$(seq_of "$R/airpack-state.json")
+    [ "$s" = "$W2" ] && [ $rc2 = 0 ] || { ok=0; why="$why run $i: recorded $s, week 2 exit $rc2: $(head -c 200 r2.err);"; }
+    [ $rc1 = 0 ] || grep -q "rollback refused" r1.err || { ok=0; why="$why run $i: week 1 exit $rc1: $(head -c 200 r1.err);"; }
+done
+[ $ok = 1 ] && pass "two loads racing on one store keep the higher sequence (4 runs)" || fail "two loads racing on one store keep the higher sequence" "$why"
