@@ -9,11 +9,11 @@
 #   make install  install airpack, its man page and bash completion under PREFIX (and DESTDIR)
 
 CC      ?= cc
-PKGS    := libzstd zlib libarchive libsodium jansson libcrypto libcurl
+PKGS    := libzstd zlib libarchive libsodium jansson libcrypto libcurl libisal
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wvla
 CFLAGS  ?= -O2 -g
 override CFLAGS += -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 $(WARN) -fstack-protector-strong
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lz -larchive -lsodium -ljansson -lcrypto -lcurl) -lpthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lz -larchive -lsodium -ljansson -lcrypto -lcurl -lisal) -lpthread
 # xz-compressed layers (formats/codec.c): only when liblzma's headers are installed.
 ifeq ($(shell pkg-config --exists liblzma && echo yes),yes)
 override CFLAGS += -DAP_HAVE_LZMA
@@ -73,8 +73,8 @@ static: airpack-static
 airpack-static: $(BUILD)/airpack-static
 	cp $< $@
 
-$(BUILD)/airpack-static: $(STATIC_CLI_OBJ) $(BUILD)/static/absent_libs.o $(BUILD)/libairpack.a
-	$(CC) $(CFLAGS) $(LDFLAGS) -static -s -o $@ $(STATIC_CLI_OBJ) $(BUILD)/static/absent_libs.o \
+$(BUILD)/airpack-static: $(STATIC_CLI_OBJ) $(BUILD)/static/absent_libs.o $(BUILD)/static/isal_portable.o $(BUILD)/libairpack.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -s -o $@ $(STATIC_CLI_OBJ) $(BUILD)/static/absent_libs.o $(BUILD)/static/isal_portable.o \
 	    $(BUILD)/libairpack.a $(STATIC_LDLIBS) 2>$(BUILD)/static/link.log || { cat $(BUILD)/static/link.log; exit 1; }
 	@grep -v "requires at runtime the shared libraries from the glibc version" $(BUILD)/static/link.log \
 	    | grep -v "in function" || true
@@ -82,6 +82,11 @@ $(BUILD)/airpack-static: $(STATIC_CLI_OBJ) $(BUILD)/static/absent_libs.o $(BUILD
 $(BUILD)/static/version.o: cli/version.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DAP_STATIC_BUILD -MMD -MP -c -o $@ $<
+
+# Debian's libisal-dev has no static archive: the four ISA-L functions parity.c uses, portably
+$(BUILD)/static/isal_portable.o: static/isal_portable.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/static/absent_libs.o: static/absent_libs.c
 	@mkdir -p $(dir $@)

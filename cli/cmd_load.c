@@ -331,16 +331,42 @@ int cmd_load(int argc, char **argv)
     };
     ap_load_report rep;
     int r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);
+    if (r < 0 && !rep.verified)
+        bundle_input_explain(&in, &rep.verify, &err);
+    if (r < 0 && !rep.verified && in.retry) {
+        /* damaged parts found on the way (nothing was committed), fewer than the parity parts
+         * rebuild: load again into a fresh target, rebuilding them */
+        load_results_free(rep.results, rep.n_results);
+        target->ops->close(target);
+        target = NULL;
+        ap_error retry_err;
+        ap_error_clear(&retry_err);
+        if (bundle_input_retry(&in, &retry_err) == 1 && (target = load_target_open(into, &lopts, &retry_err))) {
+            ap_error_clear(&err);
+            r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);
+            if (r < 0 && !rep.verified)
+                bundle_input_explain(&in, &rep.verify, &err);
+        } else {
+            memset(&rep, 0, sizeof rep);
+            err = retry_err;
+            r = -1;
+        }
+    }
     progress_done(&pl);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (r < 0 && !rep.verified)
-        bundle_input_explain(&in, &rep.verify, &err);
+    size_t healed = bundle_input_healed(&in);
+    char damage[4096] = "";
+    if (r == 0 && healed && in.have_damage)
+        ap_parts_damage_describe(in.base, &in.sidecar, &in.damage, damage, sizeof damage);
     bundle_input_close(&in);
     if (rep.verify.warning[0])
         fprintf(stderr, "airpack load: warning: %s: %s\n", name, rep.verify.warning);
     if (rep.note[0])
         fprintf(stderr, "airpack load: note: %s: %s\n", name, rep.note);
+    if (damage[0] && !quiet)
+        fprintf(stderr, "airpack load: note: %s: loaded through its parity parts, every rebuilt part checked "
+                        "against the signed list; %s; run 'airpack repair %s' to mend the copy\n", name, damage, name);
 
     if (r == 0) {
         status = 0;

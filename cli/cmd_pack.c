@@ -10,6 +10,7 @@
 
 #include "../formats/minisign.h"
 #include "../packer/have_source.h"
+#include "../formats/parity.h"
 #include "../formats/parts.h"
 #include "../packer/pack.h"
 #include "../packer/split_output.h"
@@ -64,6 +65,9 @@ static const char usage_text[] =
     "      --sequence N         its place in the channel's sequence (default: the creation time in seconds);\n"
     "                           load refuses a lower sequence than one it loaded (no rollback)\n"
     "      --channel NAME       the stream the sequence counts in (default 'default'; a-z 0-9 . _ -)\n"
+    "      --parity N           with --split: also N parity parts BUNDLE.p00 .. of SIZE bytes (Reed-Solomon),\n"
+    "                           so that any N lost or damaged parts can be rebuilt (airpack repair, or load\n"
+    "                           reads through them); one per disc or stick of a set is a good start\n"
     "  -q, --quiet              no progress line, no summary\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps, so the same inputs and key give the same bytes.\n";
@@ -233,6 +237,7 @@ int cmd_pack(int argc, char **argv)
         {"authfile", required_argument, NULL, 'a'},
         {"creds", required_argument, NULL, 'r'},
         {"split", required_argument, NULL, 'Z'},
+        {"parity", required_argument, NULL, 'Y'},
         {"dense", no_argument, NULL, 'D'},
         {"window", required_argument, NULL, 'W'},
         {"chunk-size", required_argument, NULL, 'K'},
@@ -393,6 +398,19 @@ int cmd_pack(int argc, char **argv)
             }
             o.channel = optarg;
             break;
+        case 'Y': {
+            char *end;
+            errno = 0;
+            unsigned long np = strtoul(optarg, &end, 10);
+            if (errno || end == optarg || *end || optarg[0] == '-' || np < 1 || np > AP_PARITY_MAX) {
+                fprintf(stderr, "airpack pack: --parity takes a number of parity parts from 1 to %d, not '%s'\n",
+                        AP_PARITY_MAX, optarg);
+                free(images);
+                return 2;
+            }
+            o.parity = (size_t)np;
+            break;
+        }
         case 'h':
             fputs(usage_text, stdout);
             free(images);
@@ -428,6 +446,11 @@ int cmd_pack(int argc, char **argv)
     }
     if (o.codec == AP_CODEC_GZIP && o.level > 9) {
         fprintf(stderr, "airpack pack: gzip levels go from 1 to 9\n");
+        free(images);
+        return 2;
+    }
+    if (o.parity && !o.split_size) {
+        fprintf(stderr, "airpack pack: --parity needs --split SIZE: parity parts protect the parts of a split bundle\n");
         free(images);
         return 2;
     }
@@ -586,6 +609,10 @@ int cmd_pack(int argc, char **argv)
             if (o.split_size)
                 printf("  split into %zu parts %s.000 .. %s.%03zu, listed in %s.parts\n", r.n_parts, output, output,
                        r.n_parts - 1, output);
+            if (o.parity)
+                printf("  %zu parity part%s %s.p00 .. %s.p%02zu: any %zu lost or damaged parts can be rebuilt "
+                       "('airpack repair')\n", o.parity, o.parity == 1 ? "" : "s", output, output, o.parity - 1,
+                       o.parity);
             if (o.key) {
                 ap_pubkey pk;
                 char id[2 * AP_KEYNUM_LEN + 1];

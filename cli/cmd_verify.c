@@ -269,16 +269,39 @@ int cmd_verify(int argc, char **argv)
     ap_verify_sink sink = {.on_index = on_index};
     ap_verify_report rep;
     int r = ap_verify_stream(in.read, in.read_ctx, name, &opts, &sink, &rc, &rep, &err);
-    progress_done(&pl);
     if (r < 0)
         bundle_input_explain(&in, &rep, &err);
+    if (r < 0 && bundle_input_retry(&in, &err) == 1) {
+        /* damaged parts found on the way, fewer than the parity parts rebuild: again through them */
+        json_decref(rc.images);
+        free(rc.delta);
+        rc = (report_ctx){.images = json_array()};
+        ap_error_clear(&err);
+        r = ap_verify_stream(in.read, in.read_ctx, name, &opts, &sink, &rc, &rep, &err);
+        if (r < 0)
+            bundle_input_explain(&in, &rep, &err);
+    }
+    progress_done(&pl);
+    /* parity parts: the damage found (and whether it is repairable), even when the bundle verified */
+    char damage[4096] = "";
+    int n_bad = r == 0 ? bundle_input_damage(&in, damage, sizeof damage, &err) : 0;
+    if (n_bad < 0)
+        r = -1;
     bundle_input_close(&in);
     if (rep.warning[0])
         fprintf(stderr, "airpack verify: warning: %s: %s\n", name, rep.warning);
     if (rc.note[0])
         fprintf(stderr, "airpack verify: note: %s: %s\n", name, rc.note);
 
-    if (r == 0) {
+    if (r == 0 && n_bad > 0) {
+        status = 1;
+        fprintf(stderr, "airpack verify: %s\n", damage);
+        fprintf(stderr, "airpack verify: %s: the bundle verified (%zu image%s, signed by key ID %s) through its parity "
+                        "parts, but its parts are damaged: run 'airpack repair %s'\n",
+                name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.sig.key_id, name);
+        ap_fail(&err, AP_ERR_VERIFY, "%s", damage);
+        r = -1;
+    } else if (r == 0) {
         status = 0;
         if (!as_json)
             printf("%s: verified: %zu image%s, %zu entries, %llu bytes, signed by key ID %s "
@@ -287,7 +310,7 @@ int cmd_verify(int argc, char **argv)
                    (unsigned long long)rep.bytes, rep.sig.key_id, rep.sig.trusted_comment);
         if (!as_json && rc.delta)
             printf("%s", rc.delta);
-    } else {
+    } else if (status != 1) {
         status = (err.code == AP_ERR_IO || err.code == AP_ERR_NOMEM || err.code == AP_ERR_USAGE) ? 2 : 1;
         fprintf(stderr, "airpack verify: %s\n", err.msg);
         if (status == 1)

@@ -14,6 +14,7 @@ static const struct {
     {"ls", cmd_ls, "list the images and layers in a bundle"},
     {"verify", cmd_verify, "check a bundle's signature and every digest"},
     {"load", cmd_load, "verify a bundle and load its images into a target store"},
+    {"repair", cmd_repair, "rebuild lost or damaged parts of a split bundle from its parity parts"},
     {"inventory", cmd_inventory, "list what a store holds, for a delta bundle (pack --have)"},
 };
 

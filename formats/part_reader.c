@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "parity.h"
+#include "stream.h"
 
 enum fail_kind { FAIL_NONE, FAIL_STRUCTURE, FAIL_DAMAGED };
 
@@ -28,12 +30,38 @@ struct ap_part_reader {
     size_t fail_part;
     char fail_msg[1024];
     volatile sig_atomic_t *cancel;
+    /* healing (a sidecar with parity parts): bad data parts rebuilt a stripe at a time */
+    bool *heal;                 /* n_parts */
+    size_t n_healed;
+    size_t *src;                /* the n_parts parts (data, then parity) rebuilt from */
+    int *src_fd;
+    unsigned char **sbuf;       /* a stripe of each source */
+    unsigned char *out;         /* a stripe of the part being rebuilt */
+    size_t stripe;
+    uint64_t out_off;
+    size_t out_len;
+    bool out_valid;
+    ap_rs *dec;                 /* for the current part, when healed */
 };
+
+static bool healed(const ap_part_reader *r, size_t i)
+{
+    return r->heal && i < r->m.n_parts && r->heal[i];
+}
 
 static void name_of(const ap_part_reader *r, size_t i, char *out, size_t n)
 {
     if (ap_part_name(out, n, r->base, i) < 0)
         snprintf(out, n, "%s.(part %zu)", r->base, i);
+}
+
+/* Data parts, then parity parts. */
+static void ap_parts_any_name_of(const ap_part_reader *r, size_t i, char *out, size_t n)
+{
+    if (i < r->m.n_parts)
+        name_of(r, i, out, n);
+    else if (ap_parity_name(out, n, r->base, i - r->m.n_parts) < 0)
+        snprintf(out, n, "%s.(parity part %zu)", r->base, i - r->m.n_parts);
 }
 
 static const char *sidecar_label(const ap_part_reader *r, char *out, size_t n)
@@ -73,14 +101,10 @@ ap_part_reader *ap_part_reader_open(const char *base, const ap_parts_manifest *m
     char name[4200];
     if (manifest) {
         r->have_manifest = true;
-        r->m = *manifest;
-        r->m.parts = calloc(manifest->n_parts, sizeof *r->m.parts);
-        if (!r->m.parts) {
-            ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        if (ap_parts_copy(&r->m, manifest, err) < 0) {
             ap_part_reader_free(r);
             return NULL;
         }
-        memcpy(r->m.parts, manifest->parts, manifest->n_parts * sizeof *r->m.parts);
     } else {
         /* the parts on disk now, for the progress total and for locating offsets */
         r->m.parts = calloc(AP_PARTS_MAX, sizeof *r->m.parts);
@@ -108,6 +132,8 @@ ap_part_reader *ap_part_reader_open(const char *base, const ap_parts_manifest *m
     }
     name_of(r, 0, name, sizeof name);
     r->fd = open(name, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0 && r->have_manifest && r->m.n_parity && errno == ENOENT)
+        return r;   /* missing: ap_part_reader_heal may rebuild it, else reading says so */
     if (r->fd < 0) {
         ap_fail_errno(err, AP_ERR_IO, "cannot open %s", name);
         ap_part_reader_free(r);
@@ -124,7 +150,18 @@ void ap_part_reader_free(ap_part_reader *r)
     if (r->fd >= 0)
         close(r->fd);
     ap_sha256_free(r->hash);
-    free(r->m.parts);
+    for (size_t j = 0; r->src_fd && j < r->m.n_parts; j++)
+        if (r->src_fd[j] >= 0)
+            close(r->src_fd[j]);
+    for (size_t j = 0; r->sbuf && j < r->m.n_parts; j++)
+        free(r->sbuf[j]);
+    free(r->sbuf);
+    free(r->src_fd);
+    free(r->src);
+    free(r->heal);
+    free(r->out);
+    ap_rs_free(r->dec);
+    ap_parts_free(&r->m);
     free(r->base);
     free(r);
 }
@@ -161,6 +198,8 @@ int ap_part_reader_check_all(ap_part_reader *r, ap_error *err)
                                  name, sc, r->m.n_parts);
             break;
         }
+        if (healed(r, i))
+            continue;
         if (s < 0)
             return part_fail(r, i, FAIL_STRUCTURE, err, "%s: missing (%s lists %zu parts; copy it again)", name, sc,
                              r->m.n_parts);
@@ -184,10 +223,18 @@ static int finish_part(ap_part_reader *r, ap_error *err)
     sidecar_label(r, sc, sizeof sc);
     const ap_part_info *pi = &r->m.parts[r->cur];
     unsigned char extra;
-    ssize_t got;
-    do
-        got = read(r->fd, &extra, 1);
-    while (got < 0 && errno == EINTR);
+    ssize_t got = 0;
+    if (healed(r, r->cur)) {
+        ap_sha256_final_hex(r->hash, hex);
+        if (strcmp(hex, pi->sha256))
+            return part_fail(r, r->cur, FAIL_DAMAGED, err,
+                             "%s: rebuilt from the parity parts, its sha256 is %.16s..., %s lists %.16s...: a part it "
+                             "was rebuilt from is damaged too",
+                             name, hex, sc, pi->sha256);
+        return 0;
+    }
+    while (r->fd >= 0 && (got = read(r->fd, &extra, 1)) < 0 && errno == EINTR)
+        ;
     if (got < 0)
         return ap_fail_errno(err, AP_ERR_IO, "reading %s", name);
     if (got > 0)
@@ -209,6 +256,52 @@ static int finish_part(ap_part_reader *r, ap_error *err)
     return 0;
 }
 
+/* Starts rebuilding the current part: a decoder from the sources to it. */
+static int heal_begin(ap_part_reader *r, ap_error *err)
+{
+    ap_rs_free(r->dec);
+    r->out_valid = false;
+    r->dec = ap_rs_decoder(r->m.n_parts, r->m.n_parity, r->src, &r->cur, 1, err);
+    return r->dec ? 0 : -1;
+}
+
+/* Bytes of the current (healed) part from cur_read on: the stripe holding them is
+ * rebuilt from the same stripe of the sources. */
+static ssize_t heal_read(ap_part_reader *r, void *buf, size_t want, ap_error *err)
+{
+    uint64_t off = r->cur_read;
+    uint64_t s_off = off - off % r->stripe;
+    if (!r->out_valid || r->out_off != s_off) {
+        size_t len = r->m.part_size - s_off < r->stripe ? (size_t)(r->m.part_size - s_off) : r->stripe;
+        for (size_t j = 0; j < r->m.n_parts; j++) {
+            const ap_part_info *pi = ap_parts_any(&r->m, r->src[j]);
+            char name[4200];
+            ap_parts_any_name_of(r, r->src[j], name, sizeof name);
+            if (r->src_fd[j] < 0) {
+                r->src_fd[j] = open(name, O_RDONLY | O_CLOEXEC);
+                if (r->src_fd[j] < 0)
+                    return ap_fail_errno(err, AP_ERR_IO, "cannot open %s (to rebuild a bad part from it)", name);
+            }
+            size_t n = s_off >= pi->size ? 0 : pi->size - s_off < len ? (size_t)(pi->size - s_off) : len;
+            if (n && ap_pread_all(r->src_fd[j], r->sbuf[j], n, s_off, name, err) < 0)
+                return part_fail(r, r->cur, FAIL_DAMAGED, err, "%s (needed to rebuild a bad part)", err->msg);
+            memset(r->sbuf[j] + n, 0, len - n);
+        }
+        ap_rs_run(r->dec, len, r->sbuf, &r->out);
+        r->out_off = s_off;
+        r->out_len = len;
+        r->out_valid = true;
+    }
+    size_t avail = (size_t)(r->out_off + r->out_len - off);
+    uint64_t left = r->m.parts[r->cur].size - off;
+    if (want > avail)
+        want = avail;
+    if (want > left)
+        want = (size_t)left;
+    memcpy(buf, r->out + (off - r->out_off), want);
+    return (ssize_t)want;
+}
+
 static int next_part(ap_part_reader *r, ap_error *err)
 {
     close(r->fd);
@@ -226,6 +319,8 @@ static int next_part(ap_part_reader *r, ap_error *err)
         r->at_end = true;
         return 0;
     }
+    if (healed(r, r->cur))
+        return heal_begin(r, err);
     r->fd = open(name, O_RDONLY | O_CLOEXEC);
     if (r->fd < 0) {
         if (errno == ENOENT && !r->have_manifest) {
@@ -262,6 +357,19 @@ ssize_t ap_part_read(void *ctx, void *buf, size_t n, ap_error *err)
             }
             if (want > left)
                 want = (size_t)left;
+        }
+        if (healed(r, r->cur)) {
+            ssize_t made = heal_read(r, buf, want, err);
+            if (made < 0)
+                return -1;
+            ap_sha256_update(r->hash, buf, (size_t)made);
+            r->cur_read += (uint64_t)made;
+            return made;
+        }
+        if (r->fd < 0) {
+            name_of(r, r->cur, name, sizeof name);
+            return part_fail(r, r->cur, FAIL_STRUCTURE, err, "%s: missing (%s lists %zu parts; copy it again)", name,
+                             sidecar_label(r, sc, sizeof sc), r->m.n_parts);
         }
         ssize_t got = read(r->fd, buf, want);
         if (got < 0) {
@@ -301,7 +409,7 @@ int ap_part_reader_locate(const ap_part_reader *r, uint64_t offset, char *name, 
 /* Reads the rest of the current part to learn whether it is damaged. */
 static void settle_current(ap_part_reader *r)
 {
-    if (!r->have_manifest || r->failed || r->at_end || r->fd < 0)
+    if (!r->have_manifest || r->failed || r->at_end || r->fd < 0 || healed(r, r->cur))
         return;
     unsigned char buf[1 << 16];
     ap_error ignored;
@@ -365,4 +473,55 @@ void ap_part_reader_explain(ap_part_reader *r, const char *entry, uint64_t entry
         snprintf(err->msg + used, sizeof err->msg - used, " (bundle offset %llu is byte %llu of %.300s)",
                  (unsigned long long)entry_offset, (unsigned long long)in_part, where);
     }
+}
+
+int ap_part_reader_heal(ap_part_reader *r, const bool *bad, ap_error *err)
+{
+    size_t k = r->m.n_parts, total = k + r->m.n_parity;
+    if (!r->have_manifest || r->m.n_parity == 0)
+        return ap_fail(err, AP_ERR_USAGE, "%s has no parity parts to rebuild from", r->base);
+    if (r->cur != 0 || r->cur_read != 0)
+        return ap_fail(err, AP_ERR_USAGE, "%s: healing must be set before reading", r->base);
+    size_t n_bad_data = 0;
+    for (size_t i = 0; i < k; i++)
+        n_bad_data += bad[i];
+    if (n_bad_data == 0)
+        return 0;
+    r->heal = calloc(k, sizeof *r->heal);
+    r->src = calloc(k, sizeof *r->src);
+    r->src_fd = calloc(k, sizeof *r->src_fd);
+    r->sbuf = calloc(k, sizeof *r->sbuf);
+    r->stripe = ap_rs_stripe(k, r->m.n_parity);
+    r->out = aligned_alloc(64, r->stripe);
+    if (!r->heal || !r->src || !r->src_fd || !r->sbuf || !r->out)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t j = 0; j < k; j++)
+        r->src_fd[j] = -1;
+    size_t n_src = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (i < k && bad[i]) {
+            r->heal[i] = true;
+            r->n_healed++;
+        } else if (!bad[i] && n_src < k) {
+            r->src[n_src++] = i;
+        }
+    }
+    if (n_src < k)
+        return ap_fail(err, AP_ERR_VERIFY, "%s: too many bad parts to rebuild from %zu parity parts", r->base,
+                       r->m.n_parity);
+    for (size_t j = 0; j < k; j++)
+        if (!(r->sbuf[j] = aligned_alloc(64, r->stripe)))
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (r->heal[0]) {
+        if (r->fd >= 0)
+            close(r->fd);
+        r->fd = -1;
+        return heal_begin(r, err);
+    }
+    return 0;
+}
+
+size_t ap_part_reader_healed(const ap_part_reader *r)
+{
+    return r->n_healed;
 }

@@ -39,6 +39,17 @@ void ap_part_reader_set_cancel(ap_part_reader *r, volatile sig_atomic_t *cancel)
  * naming the part. Without a sidecar: nothing to check, returns 0. */
 int ap_part_reader_check_all(ap_part_reader *r, ap_error *err);
 
+/* With a sidecar that lists parity parts: bad (data parts, then parity parts;
+ * from formats/part_scan.h) names the parts not to read; each bad data part is
+ * rebuilt while it is read, a stripe at a time (one stripe of each of the K
+ * parts it is rebuilt from in memory, whatever the part size), from the first
+ * K good parts, and its sha256 checked at its end like any part's. A mismatch
+ * there means a part it was rebuilt from is damaged too (FAIL: damaged). Call
+ * before reading. Fails when fewer than K parts are good. */
+int ap_part_reader_heal(ap_part_reader *r, const bool *bad, ap_error *err);
+/* Data parts being rebuilt. */
+size_t ap_part_reader_healed(const ap_part_reader *r);
+
 /* ap_read_fn over the parts; ctx is the ap_part_reader. */
 ssize_t ap_part_read(void *ctx, void *buf, size_t n, ap_error *err);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bundle_index.h"
+#include "parity.h"
 
 int ap_parse_split_size(const char *s, uint64_t *out, const char *what, ap_error *err)
 {
@@ -78,24 +79,69 @@ bool ap_part_split_name(const char *path, char *base_out, size_t n, size_t *inde
     return true;
 }
 
+static int add_list(json_t *arr, const ap_part_info *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *p = json_object();
+        if (!p || json_object_set_new(p, "name", json_string(list[i].name)) != 0 ||
+            json_object_set_new(p, "size", json_integer((json_int_t)list[i].size)) != 0 ||
+            json_object_set_new(p, "sha256", json_string(list[i].sha256)) != 0 || json_array_append_new(arr, p) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+const ap_part_info *ap_parts_any(const ap_parts_manifest *m, size_t i)
+{
+    if (i < m->n_parts)
+        return &m->parts[i];
+    if (i - m->n_parts < m->n_parity)
+        return &m->parity[i - m->n_parts];
+    return NULL;
+}
+
+bool ap_parity_split_name(const char *path, char *base_out, size_t n, size_t *index)
+{
+    size_t len = strlen(path);
+    if (len < 5)
+        return false;
+    const char *dot = path + len - 4;
+    if (dot[0] != '.' || dot[1] != 'p' || !(dot[2] >= '0' && dot[2] <= '9') || !(dot[3] >= '0' && dot[3] <= '9'))
+        return false;
+    if (dot[-1] == '/' || len - 4 >= n)
+        return false;
+    memcpy(base_out, path, len - 4);
+    base_out[len - 4] = '\0';
+    *index = (size_t)((dot[2] - '0') * 10 + (dot[3] - '0'));
+    return true;
+}
+
 char *ap_parts_write(const ap_parts_manifest *m, size_t *len, ap_error *err)
 {
     json_t *o = json_object();
     json_t *parts = json_array();
     bool ok = o && parts;
-    ok = ok && json_object_set_new(o, "airpack_parts", json_integer(m->version)) == 0;
+    int version = m->n_parity ? AP_PARTS_FORMAT_VERSION_PARITY : AP_PARTS_FORMAT_VERSION;
+    ok = ok && json_object_set_new(o, "airpack_parts", json_integer(version)) == 0;
     ok = ok && json_object_set_new(o, "bundle", json_string(m->bundle)) == 0;
     ok = ok && json_object_set_new(o, "size", json_integer((json_int_t)m->size)) == 0;
     ok = ok && json_object_set_new(o, "part_size", json_integer((json_int_t)m->part_size)) == 0;
-    for (size_t i = 0; ok && i < m->n_parts; i++) {
-        json_t *p = json_object();
-        ok = p && json_object_set_new(p, "name", json_string(m->parts[i].name)) == 0 &&
-             json_object_set_new(p, "size", json_integer((json_int_t)m->parts[i].size)) == 0 &&
-             json_object_set_new(p, "sha256", json_string(m->parts[i].sha256)) == 0 &&
-             json_array_append_new(parts, p) == 0;
-    }
+    ok = ok && add_list(parts, m->parts, m->n_parts) == 0;
     ok = ok && json_object_set(o, "parts", parts) == 0;
+    json_t *pp = NULL;
+    if (ok && m->n_parity) {
+        json_t *code = json_object();
+        pp = json_array();
+        ok = code && pp && json_object_set_new(code, "code", json_string(AP_PARITY_CODE)) == 0 &&
+             json_object_set_new(code, "data_parts", json_integer((json_int_t)m->n_parts)) == 0 &&
+             json_object_set_new(code, "parity_parts", json_integer((json_int_t)m->n_parity)) == 0;
+        ok = ok && json_object_set_new(o, "parity", code) == 0;
+        if (!ok && code)
+            json_decref(code);
+        ok = ok && add_list(pp, m->parity, m->n_parity) == 0 && json_object_set(o, "parity_parts", pp) == 0;
+    }
     char *s = ok ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(pp);
     json_decref(parts);
     json_decref(o);
     if (!s) {
@@ -152,20 +198,88 @@ static int only_keys(json_t *o, const char *const *keys, size_t n, const char *w
     return 0;
 }
 
+static int parse_part(json_t *p, ap_part_info *pi, const char *where, ap_error *err)
+{
+    static const char *const part_keys[] = {"name", "size", "sha256"};
+    if (!json_is_object(p))
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %s is not an object", where);
+    if (only_keys(p, part_keys, 3, where, err) < 0 || get_str(p, "name", pi->name, sizeof pi->name, where, err) < 0 ||
+        get_u64(p, "size", &pi->size, where, err) < 0 ||
+        get_str(p, "sha256", pi->sha256, sizeof pi->sha256, where, err) < 0)
+        return -1;
+    if (!ap_hex_valid(pi->sha256))
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %s: sha256 is not 64 lowercase hex digits", where);
+    return 0;
+}
+
+/* The code's parameters, checked against the data parts before anything is decoded. */
+static int parse_parity(json_t *root, ap_parts_manifest *m, ap_error *err)
+{
+    static const char *const code_keys[] = {"code", "data_parts", "parity_parts"};
+    json_t *code = json_object_get(root, "parity");
+    json_t *list = json_object_get(root, "parity_parts");
+    char name[64];
+    uint64_t k = 0, n = 0;
+    if (!json_is_object(code))
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: \"parity\" is not an object");
+    if (only_keys(code, code_keys, 3, "parity", err) < 0 || get_str(code, "code", name, sizeof name, "parity", err) < 0 ||
+        get_u64(code, "data_parts", &k, "parity", err) < 0 || get_u64(code, "parity_parts", &n, "parity", err) < 0)
+        return -1;
+    if (strcmp(name, AP_PARITY_CODE))
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: parity code \"%.60s\" is not known (this airpack reads %s)",
+                       name, AP_PARITY_CODE);
+    if (n == 0 || n > AP_PARITY_MAX)
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: parity_parts %llu is out of range (1 to %d)",
+                       (unsigned long long)n, AP_PARITY_MAX);
+    if (k != m->n_parts)
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: the parity code says %llu data parts, the sidecar lists %zu",
+                       (unsigned long long)k, m->n_parts);
+    if (k + n > 256)
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %llu data and %llu parity parts: the code takes at most 256",
+                       (unsigned long long)k, (unsigned long long)n);
+    if (!json_is_array(list) || json_array_size(list) != n)
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: \"parity_parts\" must list the %llu parity parts",
+                       (unsigned long long)n);
+    m->parity = calloc((size_t)n, sizeof *m->parity);
+    if (!m->parity)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    m->n_parity = (size_t)n;
+    for (size_t i = 0; i < m->n_parity; i++) {
+        char where[48], want[sizeof m->parity[i].name];
+        snprintf(where, sizeof where, "parity part %zu", i);
+        ap_part_info *pi = &m->parity[i];
+        if (parse_part(json_array_get(list, i), pi, where, err) < 0)
+            return -1;
+        if (ap_parity_name(want, sizeof want, m->bundle, i) < 0 || strcmp(want, pi->name))
+            return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %s is named \"%.100s\", expected \"%.100s\"", where,
+                           pi->name, want);
+        if (pi->size != m->part_size)
+            return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %s (%s) is %llu bytes; a parity part is part_size (%llu)",
+                           where, pi->name, (unsigned long long)pi->size, (unsigned long long)m->part_size);
+    }
+    return 0;
+}
+
 static int parse_root(json_t *root, ap_parts_manifest *m, ap_error *err)
 {
-    static const char *const root_keys[] = {"airpack_parts", "bundle", "size", "part_size", "parts"};
-    static const char *const part_keys[] = {"name", "size", "sha256"};
+    static const char *const root_keys[] = {"airpack_parts", "bundle", "size", "part_size", "parts", "parity",
+                                            "parity_parts"};
     if (!json_is_object(root))
         return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: not a JSON object");
     json_t *ver = json_object_get(root, "airpack_parts");
     if (!json_is_integer(ver))
         return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: no \"airpack_parts\" version");
-    if (json_integer_value(ver) != AP_PARTS_FORMAT_VERSION)
-        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: format version %lld is not known (this airpack reads %d)",
-                       (long long)json_integer_value(ver), AP_PARTS_FORMAT_VERSION);
-    m->version = AP_PARTS_FORMAT_VERSION;
-    if (only_keys(root, root_keys, 5, "top level", err) < 0 ||
+    if (json_integer_value(ver) != AP_PARTS_FORMAT_VERSION && json_integer_value(ver) != AP_PARTS_FORMAT_VERSION_PARITY)
+        return ap_fail(err, AP_ERR_FORMAT,
+                       "parts sidecar: format version %lld is not known (this airpack reads %d and %d)",
+                       (long long)json_integer_value(ver), AP_PARTS_FORMAT_VERSION, AP_PARTS_FORMAT_VERSION_PARITY);
+    m->version = (int)json_integer_value(ver);
+    bool with_parity = m->version == AP_PARTS_FORMAT_VERSION_PARITY;
+    if (!with_parity && (json_object_get(root, "parity") || json_object_get(root, "parity_parts")))
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: format version 1 has no parity parts");
+    if (with_parity && (!json_object_get(root, "parity") || !json_object_get(root, "parity_parts")))
+        return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: format version 2 needs \"parity\" and \"parity_parts\"");
+    if (only_keys(root, root_keys, with_parity ? 7 : 5, "top level", err) < 0 ||
         get_str(root, "bundle", m->bundle, sizeof m->bundle, "top level", err) < 0 ||
         get_u64(root, "size", &m->size, "top level", err) < 0 ||
         get_u64(root, "part_size", &m->part_size, "top level", err) < 0)
@@ -187,21 +301,13 @@ static int parse_root(json_t *root, ap_parts_manifest *m, ap_error *err)
     for (size_t i = 0; i < n; i++) {
         char where[32];
         snprintf(where, sizeof where, "part %zu", i);
-        json_t *p = json_array_get(parts, i);
         ap_part_info *pi = &m->parts[i];
-        if (!json_is_object(p))
-            return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %s is not an object", where);
         char want[sizeof pi->name];
-        if (only_keys(p, part_keys, 3, where, err) < 0 ||
-            get_str(p, "name", pi->name, sizeof pi->name, where, err) < 0 ||
-            get_u64(p, "size", &pi->size, where, err) < 0 ||
-            get_str(p, "sha256", pi->sha256, sizeof pi->sha256, where, err) < 0)
+        if (parse_part(json_array_get(parts, i), pi, where, err) < 0)
             return -1;
         if (ap_part_name(want, sizeof want, m->bundle, i) < 0 || strcmp(want, pi->name))
             return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %s is named \"%.100s\", expected \"%.100s\"", where,
                            pi->name, want);
-        if (!ap_hex_valid(pi->sha256))
-            return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %s: sha256 is not 64 lowercase hex digits", where);
         bool last = i + 1 == n;
         if ((!last && pi->size != m->part_size) || (last && (pi->size == 0 || pi->size > m->part_size)))
             return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: %s (%s) is %llu bytes; %s", where, pi->name,
@@ -212,7 +318,7 @@ static int parse_root(json_t *root, ap_parts_manifest *m, ap_error *err)
     if (sum != m->size)
         return ap_fail(err, AP_ERR_FORMAT, "parts sidecar: the parts add up to %llu bytes, \"size\" says %llu",
                        (unsigned long long)sum, (unsigned long long)m->size);
-    return 0;
+    return with_parity ? parse_parity(root, m, err) : 0;
 }
 
 int ap_parts_parse(const char *buf, size_t len, ap_parts_manifest *out, ap_error *err)
@@ -234,6 +340,22 @@ int ap_parts_parse(const char *buf, size_t len, ap_parts_manifest *out, ap_error
     return rc;
 }
 
+int ap_parts_copy(ap_parts_manifest *dst, const ap_parts_manifest *src, ap_error *err)
+{
+    *dst = *src;
+    dst->parts = calloc(src->n_parts ? src->n_parts : 1, sizeof *dst->parts);
+    dst->parity = src->n_parity ? calloc(src->n_parity, sizeof *dst->parity) : NULL;
+    if (!dst->parts || (src->n_parity && !dst->parity)) {
+        ap_parts_free(dst);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    if (src->n_parts)
+        memcpy(dst->parts, src->parts, src->n_parts * sizeof *dst->parts);
+    if (src->n_parity)
+        memcpy(dst->parity, src->parity, src->n_parity * sizeof *dst->parity);
+    return 0;
+}
+
 void ap_parts_free(ap_parts_manifest *m)
 {
     if (!m)
@@ -241,6 +363,9 @@ void ap_parts_free(ap_parts_manifest *m)
     free(m->parts);
     m->parts = NULL;
     m->n_parts = 0;
+    free(m->parity);
+    m->parity = NULL;
+    m->n_parity = 0;
 }
 
 int ap_parts_locate(const ap_parts_manifest *m, uint64_t offset, size_t *index, uint64_t *offset_in_part)

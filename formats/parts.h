@@ -5,10 +5,18 @@
  * bundle. NAME.parts (the sidecar) lists them, canonical compact JSON:
  *   {"airpack_parts":1,"bundle":"NAME","size":N,"part_size":S,
  *    "parts":[{"name":"NAME.000","size":S,"sha256":"<hex>"},...]}
- * signed by NAME.parts.minisig (same key as the bundle). Names in the sidecar
+ * signed by NAME.parts.minisig (same key as the bundle). With `--parity N` the
+ * sidecar is format version 2 and also holds
+ *   "parity":{"code":"reed-solomon-cauchy-gf256","data_parts":K,"parity_parts":N},
+ *   "parity_parts":[{"name":"NAME.p00","size":S,"sha256":"<hex>"},...]
+ * (formats/parity.h: the code; every parity part is part_size bytes). A version 1
+ * reader refuses version 2 rather than misreading it. Names in the sidecar
  * are base names (no directory). ap_parts_parse is strict on hostile input:
  * size cap, known version, names exactly bundle + "." + three digits in order,
- * sizes consistent (every part but the last is part_size, the sum is size). */
+ * sizes consistent (every part but the last is part_size, the sum is size);
+ * the parity parameters are checked against the parts (data_parts is the number
+ * of parts, parity_parts the number listed, 1..AP_PARITY_MAX, K + N <= 256, each
+ * parity part part_size bytes) before anything is decoded. */
 #ifndef AIRPACK_PARTS_H
 #define AIRPACK_PARTS_H
 
@@ -19,7 +27,8 @@
 #include "digest.h"
 #include "error.h"
 
-#define AP_PARTS_FORMAT_VERSION 1
+#define AP_PARTS_FORMAT_VERSION 1          /* without parity parts */
+#define AP_PARTS_FORMAT_VERSION_PARITY 2   /* with them */
 #define AP_PARTS_MAX 1000                   /* NAME.000 .. NAME.999: `cat NAME.*` keeps the order */
 #define AP_PARTS_MIN_SIZE (1ull << 20)      /* --split below 1 MiB is refused */
 #define AP_PARTS_SIDECAR_MAX (1u << 20)     /* a larger sidecar is refused */
@@ -40,6 +49,8 @@ typedef struct {
     uint64_t part_size;
     ap_part_info *parts;
     size_t n_parts;
+    ap_part_info *parity;             /* NAME.p00 ..: n_parity of them, each part_size bytes */
+    size_t n_parity;                  /* 0: no parity parts (format version 1) */
 } ap_parts_manifest;
 
 /* "4G", "4480M", "700M", "1048576": digits and an optional K, M or G (either
@@ -54,11 +65,19 @@ int ap_part_name(char *out, size_t n, const char *base, size_t index);
  * dot, something before it): sets *index and copies the base into base_out. */
 bool ap_part_split_name(const char *path, char *base_out, size_t n, size_t *index);
 
+/* Part i of the K + N the code sees: data parts first, then parity parts. */
+const ap_part_info *ap_parts_any(const ap_parts_manifest *m, size_t i);
+
+/* Whether path names a parity part ("DIR/NAME.pNN"): sets *index and the base. */
+bool ap_parity_split_name(const char *path, char *base_out, size_t n, size_t *index);
+
 /* Canonical JSON (with a final newline). Caller frees. */
 char *ap_parts_write(const ap_parts_manifest *m, size_t *len, ap_error *err);
 /* Parses and validates; *out owns memory: free with ap_parts_free. */
 int ap_parts_parse(const char *buf, size_t len, ap_parts_manifest *out, ap_error *err);
 void ap_parts_free(ap_parts_manifest *m);
+/* A deep copy (free with ap_parts_free). */
+int ap_parts_copy(ap_parts_manifest *dst, const ap_parts_manifest *src, ap_error *err);
 
 /* The part at a bundle offset: *index and *offset_in_part (offset < size). */
 int ap_parts_locate(const ap_parts_manifest *m, uint64_t offset, size_t *index, uint64_t *offset_in_part);

@@ -129,10 +129,10 @@ static uint64_t span(size_t size)
 bundle_writer *bundle_writer_open(const char *output, int64_t mtime, size_t head_index_size,
                                   size_t sig_size, ap_error *err)
 {
-    return bundle_writer_open_split(output, 0, mtime, head_index_size, sig_size, err);
+    return bundle_writer_open_split(output, 0, 0, mtime, head_index_size, sig_size, err);
 }
 
-bundle_writer *bundle_writer_open_split(const char *output, uint64_t part_size, int64_t mtime,
+bundle_writer *bundle_writer_open_split(const char *output, uint64_t part_size, size_t n_parity, int64_t mtime,
                                         size_t head_index_size, size_t sig_size, ap_error *err)
 {
     bundle_writer *w = calloc(1, sizeof *w);
@@ -168,7 +168,7 @@ bundle_writer *bundle_writer_open_split(const char *output, uint64_t part_size, 
         return NULL;
     }
     if (part_size) {
-        w->split = split_output_open(output, part_size, err);
+        w->split = split_output_open(output, part_size, n_parity, err);
         if (!w->split) {
             bundle_writer_free(w);
             return NULL;

@@ -29,7 +29,8 @@ typedef struct bundle_writer bundle_writer;
 bundle_writer *bundle_writer_open(const char *output, int64_t mtime, size_t head_index_size,
                                   size_t sig_size, ap_error *err);
 /* Like bundle_writer_open; part_size > 0 writes parts of that size (0: one file). */
-bundle_writer *bundle_writer_open_split(const char *output, uint64_t part_size, int64_t mtime,
+/* n_parity: with parts, also N parity parts (packer/split_output.h). */
+bundle_writer *bundle_writer_open_split(const char *output, uint64_t part_size, size_t n_parity, int64_t mtime,
                                         size_t head_index_size, size_t sig_size, ap_error *err);
 
 /* Signs the sidecar text (file: its base name, for the trusted comment): *sig malloc'd. */

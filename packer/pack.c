@@ -928,7 +928,7 @@ static int open_writer(packer *p, const char *tc, size_t *head_size, ap_error *e
     free(head);
     *head_size = head_len + 1;
     size_t sig_size = o->key ? ap_signature_size(UNTRUSTED_COMMENT, tc) : 0;
-    p->w = bundle_writer_open_split(o->output, o->split_size, o->epoch, *head_size, sig_size, err);
+    p->w = bundle_writer_open_split(o->output, o->split_size, o->parity, o->epoch, *head_size, sig_size, err);
     if (!p->w)
         return -1;
     if (o->split_size && o->key)

@@ -51,6 +51,8 @@ typedef struct {
     /* --split: parts OUTPUT.000, OUTPUT.001, ... of this many bytes and the
      * OUTPUT.parts sidecar, signed with key (0: one file). See formats/parts.h. */
     uint64_t split_size;
+    /* --parity N (with split_size): N Reed-Solomon parity parts OUTPUT.p00 .. (formats/parity.h) */
+    size_t parity;
     /* pack --dense (packer/dense_pack.h): chunked, deduplicated, long-window layers */
     bool dense;
     unsigned dense_window_log;      /* 0 = default (27) */

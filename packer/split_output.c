@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "../formats/digest.h"
+#include "../formats/parity.h"
+#include "../formats/part_stripes.h"
 #include "../formats/stream.h"
 
 typedef struct {
@@ -26,6 +28,7 @@ struct split_output {
     char *output;
     char *dir;              /* temporary directory */
     uint64_t part_size;
+    size_t n_parity;        /* --parity N: parity parts p00.. written at finish */
     part_state parts[AP_PARTS_MAX];
     size_t n_parts;         /* parts created (indexes below exist or were removed) */
     int fd;                 /* the one open part */
@@ -34,6 +37,7 @@ struct split_output {
     bool seq_active;
     size_t seq_part;
     bool committed;
+    bool parity_written;
 };
 
 static void temp_name(const split_output *s, size_t i, char *out, size_t n)
@@ -41,8 +45,15 @@ static void temp_name(const split_output *s, size_t i, char *out, size_t n)
     snprintf(out, n, "%s/%03zu", s->dir, i);
 }
 
-split_output *split_output_open(const char *output, uint64_t part_size, ap_error *err)
+static void parity_temp_name(const split_output *s, size_t i, char *out, size_t n)
 {
+    snprintf(out, n, "%s/p%02zu", s->dir, i);
+}
+
+split_output *split_output_open(const char *output, uint64_t part_size, size_t n_parity, ap_error *err)
+{
+    if (n_parity && ap_rs_check(1, n_parity, err) < 0)
+        return NULL;
     split_output *s = calloc(1, sizeof *s);
     if (!s) {
         ap_fail(err, AP_ERR_NOMEM, "out of memory");
@@ -50,6 +61,7 @@ split_output *split_output_open(const char *output, uint64_t part_size, ap_error
     }
     s->fd = -1;
     s->part_size = part_size;
+    s->n_parity = n_parity;
     s->output = strdup(output);
     s->hash = ap_sha256_new();
     char *dir_copy = strdup(output), *base_copy = strdup(output);
@@ -199,24 +211,6 @@ int split_output_truncate(split_output *s, uint64_t len, ap_error *err)
     return 0;
 }
 
-static int hash_file(const char *name, uint64_t want, char hex[AP_HEX_LEN + 1], ap_error *err)
-{
-    int fd = open(name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return ap_fail_errno(err, AP_ERR_IO, "reading back %s", name);
-    uint64_t got_total = 0;
-    int rc = ap_sha256_fd(fd, hex, &got_total);
-    if (rc == AP_READ_NOMEM)
-        rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    else if (rc < 0)
-        rc = ap_fail_errno(err, AP_ERR_IO, "reading back %s", name);
-    else if (got_total != want)
-        rc = ap_fail(err, AP_ERR_IO, "%s is %llu bytes, %llu were written", name, (unsigned long long)got_total,
-                     (unsigned long long)want);
-    close(fd);
-    return rc;
-}
-
 int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out, ap_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -240,16 +234,28 @@ int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out,
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     snprintf(out->bundle, sizeof out->bundle, "%.250s", basename(base_copy));
     free(base_copy);
-    char name[4200];
-    for (size_t i = 0; i < n; i++) {
+    if (s->n_parity && ap_rs_check(n, s->n_parity, err) < 0) {
+        ap_error_prefix(err, "%s", s->output);
+        return -1;
+    }
+    /* each part's digest: kept from writing in order, else taken in one pass over
+     * the parts (two threads), the pass that also encodes the parity parts */
+    ap_stripe_file *in = calloc(n, sizeof *in), *par = calloc(s->n_parity + 1, sizeof *par);
+    char (*names)[4200] = calloc(n + s->n_parity, sizeof *names);
+    size_t n_in = 0;
+    int rc = 0;
+    if (!in || !par || !names)
+        rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         part_state *p = &s->parts[i];
         uint64_t size = i + 1 < n ? s->part_size : total - (uint64_t)i * s->part_size;
-        temp_name(s, i, name, sizeof name);
-        int fd = open(name, O_RDONLY | O_CLOEXEC);
+        temp_name(s, i, names[i], sizeof names[i]);
+        int fd = open(names[i], O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fsync(fd) < 0) {
+            rc = ap_fail_errno(err, AP_ERR_IO, "writing %s", names[i]);
             if (fd >= 0)
                 close(fd);
-            return ap_fail_errno(err, AP_ERR_IO, "writing %s", name);
+            break;
         }
         close(fd);
         if (!p->dirty && !p->have_digest && s->seq_active && s->seq_part == i && p->hashed_to == size) {
@@ -257,15 +263,49 @@ int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out,
             p->have_digest = true;
             s->seq_active = false;
         }
-        if (p->dirty || !p->have_digest || p->hashed_to != size) {
-            if (hash_file(name, size, p->sha256, err) < 0)
-                return -1;
-        }
+        bool need = p->dirty || !p->have_digest || p->hashed_to != size;
+        if (need || s->n_parity)
+            in[n_in++] = (ap_stripe_file){.path = names[i], .size = size, .hash = need};
         ap_part_name(out->parts[i].name, sizeof out->parts[i].name, out->bundle, i);
         out->parts[i].size = size;
+    }
+    for (size_t j = 0; rc == 0 && j < s->n_parity; j++) {
+        parity_temp_name(s, j, names[n + j], sizeof names[n + j]);
+        par[j] = (ap_stripe_file){.path = names[n + j], .size = s->part_size, .hash = true};
+    }
+    ap_rs *rs = NULL;
+    if (rc == 0 && s->n_parity && !(rs = ap_rs_encoder(n, s->n_parity, err)))
+        rc = -1;
+    if (rc == 0 && n_in > 0 && ap_stripes_run(in, n_in, rs, par, s->n_parity, s->part_size, NULL, err) < 0)
+        rc = -1;
+    ap_rs_free(rs);
+    if (rc == 0 && s->n_parity) {
+        s->parity_written = true;
+        out->parity = calloc(s->n_parity, sizeof *out->parity);
+        if (!out->parity)
+            rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        else
+            out->n_parity = s->n_parity;
+        for (size_t j = 0; rc == 0 && j < s->n_parity; j++) {
+            ap_parity_name(out->parity[j].name, sizeof out->parity[j].name, out->bundle, j);
+            out->parity[j].size = s->part_size;
+            memcpy(out->parity[j].sha256, par[j].hex, sizeof par[j].hex);
+        }
+        out->version = AP_PARTS_FORMAT_VERSION_PARITY;
+    }
+    for (size_t i = 0, k = 0; rc == 0 && i < n; i++) {
+        part_state *p = &s->parts[i];
+        if (k < n_in && in[k].path == names[i]) {
+            if (in[k].hash)
+                memcpy(p->sha256, in[k].hex, sizeof p->sha256);
+            k++;
+        }
         memcpy(out->parts[i].sha256, p->sha256, sizeof p->sha256);
     }
-    return 0;
+    free(in);
+    free(par);
+    free(names);
+    return rc;
 }
 
 static int write_file(const char *path, const char *data, size_t len, ap_error *err)
@@ -313,6 +353,17 @@ int split_output_commit(split_output *s, const char *sidecar, size_t len, const 
         ap_part_name(to, sizeof to, s->output, i);
         if (unlink(to) < 0)
             break;
+    }
+    for (size_t j = 0; j < AP_PARITY_MAX; j++) {
+        if (ap_parity_name(to, sizeof to, s->output, j) < 0)
+            return ap_fail(err, AP_ERR_USAGE, "%s: name too long", s->output);
+        if (j < s->n_parity && s->parity_written) {
+            parity_temp_name(s, j, from, sizeof from);
+            if (rename(from, to) < 0)
+                return ap_fail_errno(err, AP_ERR_IO, "renaming %s to %s", from, to);
+        } else {
+            unlink(to);     /* parity parts of an earlier pack */
+        }
     }
     snprintf(from, sizeof from, "%s/parts", s->dir);
     snprintf(to, sizeof to, "%s%s", s->output, AP_PARTS_SUFFIX);
@@ -376,6 +427,13 @@ void split_output_remove_temp_signal_safe(const char *dir)
         for (; extra[k][j]; j++)
             path[len + 1 + j] = extra[k][j];
         path[len + 1 + j] = '\0';
+        unlink(path);
+    }
+    for (int i = 0; i < AP_PARITY_MAX; i++) {
+        path[len + 1] = 'p';
+        path[len + 2] = (char)('0' + i / 10);
+        path[len + 3] = (char)('0' + i % 10);
+        path[len + 4] = '\0';
         unlink(path);
     }
     for (int i = 0; i < AP_PARTS_MAX; i++) {

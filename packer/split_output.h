@@ -7,7 +7,10 @@
  * next to the output (.NAME.airpack-tmp-XXXXXX/000, 001, ...), one file open
  * at a time. Each part's sha256 is computed while it is written in order; a
  * part written out of order (the head in part 000, a header rewritten after it
- * was flushed, a truncation) is marked and hashed again from disk at the end.
+ * was flushed, a truncation) is marked and hashed at the end, in one pass over
+ * the parts (formats/part_stripes.h, two threads) that with --parity N also
+ * encodes the N parity parts (temporary names p00 ..), streaming, a stripe at a
+ * time, hashing them as they are written.
  * split_output_commit() writes the sidecar and its signature, then renames the
  * parts, the sidecar and the signature into place (removing stale NAME.NNN
  * beyond the new last part and a stale NAME.parts.minisig); until then nothing
@@ -24,14 +27,16 @@
 
 typedef struct split_output split_output;
 
-split_output *split_output_open(const char *output, uint64_t part_size, ap_error *err);
+/* n_parity: 0, or N parity parts (formats/parity.h) encoded at finish. */
+split_output *split_output_open(const char *output, uint64_t part_size, size_t n_parity, ap_error *err);
 
 int split_output_pwrite(split_output *s, const void *buf, size_t n, uint64_t off, ap_error *err);
 /* Cuts the bundle back to len bytes (removing whole parts past it). */
 int split_output_truncate(split_output *s, uint64_t len, ap_error *err);
 
-/* The bundle is complete at `total` bytes: fsyncs the parts and fills *out
- * (free with ap_parts_free) with each part's name, size and sha256. */
+/* The bundle is complete at `total` bytes: fsyncs the parts, writes the parity
+ * parts, and fills *out (free with ap_parts_free) with each part's name, size
+ * and sha256 (and the parity parts'). */
 int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out, ap_error *err);
 
 /* Writes the sidecar text (and signature, unless sig is NULL), then renames everything into place. */

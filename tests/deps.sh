@@ -3,7 +3,7 @@
 #   deps.sh install           install everything missing (root), else say what is missing
 #   deps.sh check-or-install  same, but only touch apt when something is missing
 set -eu
-BUILD_PKGS="gcc make pkg-config libzstd-dev zlib1g-dev libarchive-dev libsodium-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev"
+BUILD_PKGS="gcc make pkg-config libzstd-dev zlib1g-dev libarchive-dev libsodium-dev libjansson-dev libssl-dev libcurl4-openssl-dev libcmocka-dev liblzma-dev libisal-dev"
 # make static: the static archives libcurl.a and libarchive.a need, and the headers of the
 # libraries Debian ships no static archive of (static/absent_libs.c stands in for them)
 STATIC_PKGS="libacl1-dev liblz4-dev libbz2-dev libnghttp2-dev librtmp-dev libssh2-1-dev libpsl-dev libldap-dev libgnutls28-dev nettle-dev libgmp-dev libtasn1-6-dev libidn2-dev libunistring-dev libbrotli-dev libkrb5-dev libp11-kit-dev"

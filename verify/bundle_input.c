@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int open_parts(bundle_input *in, ap_error *err);
+static int open_damaged(bundle_input *in, ap_error *err);
+
 static ssize_t fd_read_cancellable(void *ctx, void *buf, size_t n, ap_error *err)
 {
     bundle_input *in = ctx;
@@ -69,8 +72,10 @@ int bundle_input_open(bundle_input *in, const char *arg, unsigned flags, volatil
                            "with 'airpack verify --part %s')",
                            arg, index + 1, first, arg);
         } else if (!exists(arg) && strlen(arg) < sizeof base) {
+            char sc0[4200];
             ap_part_name(first, sizeof first, arg, 0);
-            if (exists(first)) {
+            snprintf(sc0, sizeof sc0, "%s%s", arg, AP_PARTS_SUFFIX);
+            if (exists(first) || exists(sc0)) {
                 snprintf(base, sizeof base, "%s", arg);
                 split = true;
             }
@@ -97,12 +102,16 @@ int bundle_input_open(bundle_input *in, const char *arg, unsigned flags, volatil
             } else if (!missing) {
                 return -1;
             }
-            in->parts = ap_part_reader_open(base, in->have_sidecar ? &in->sidecar : NULL, err);
-            if (!in->parts) {
+            snprintf(in->base, sizeof in->base, "%s", base);
+            in->flags = flags;
+            if (in->have_sidecar && in->sidecar.n_parity && open_damaged(in, err) < 0) {
                 bundle_input_close(in);
                 return -1;
             }
-            ap_part_reader_set_cancel(in->parts, cancel);
+            if (open_parts(in, err) < 0) {
+                bundle_input_close(in);
+                return -1;
+            }
             if ((flags & BUNDLE_INPUT_ALL_PARTS) && ap_part_reader_check_all(in->parts, err) < 0) {
                 bundle_input_close(in);
                 return -1;
@@ -130,6 +139,82 @@ int bundle_input_open(bundle_input *in, const char *arg, unsigned flags, volatil
     return 0;
 }
 
+static int open_parts(bundle_input *in, ap_error *err)
+{
+    in->parts = ap_part_reader_open(in->base, in->have_sidecar ? &in->sidecar : NULL, err);
+    if (!in->parts)
+        return -1;
+    ap_part_reader_set_cancel(in->parts, in->cancel);
+    if (in->have_damage && ap_parts_damage_bad(&in->damage, NULL, NULL)) {
+        size_t total = in->damage.k + in->damage.n;
+        bool *bad = calloc(total, sizeof *bad);
+        if (!bad)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < total; i++)
+            bad[i] = ap_part_bad(in->damage.st[i].state);
+        int rc = ap_part_reader_heal(in->parts, bad, err);
+        free(bad);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Parity parts: which parts are missing or of the wrong size (no reading yet);
+ * beyond what the parity parts rebuild, refused here, naming the parts to bring. */
+static int open_damaged(bundle_input *in, ap_error *err)
+{
+    if (ap_parts_scan(in->base, &in->sidecar, AP_SCAN_STAT, &in->damage, in->cancel, err) < 0)
+        return -1;
+    in->have_damage = true;
+    if (ap_parts_damage_repairable(&in->damage))
+        return 0;
+    char desc[sizeof err->msg];
+    ap_parts_damage_describe(in->base, &in->sidecar, &in->damage, desc, sizeof desc);
+    return ap_fail(err, AP_ERR_VERIFY, "%s", desc);
+}
+
+size_t bundle_input_healed(const bundle_input *in)
+{
+    return in->parts ? ap_part_reader_healed(in->parts) : 0;
+}
+
+int bundle_input_retry(bundle_input *in, ap_error *err)
+{
+    if (!in->retry)
+        return 0;
+    in->retry = false;
+    ap_part_reader_free(in->parts);
+    in->parts = NULL;
+    if (open_parts(in, err) < 0)
+        return -1;
+    if ((in->flags & BUNDLE_INPUT_ALL_PARTS) && ap_part_reader_check_all(in->parts, err) < 0)
+        return -1;
+    in->read_ctx = in->parts;
+    return 1;
+}
+
+int bundle_input_damage(bundle_input *in, char *out, size_t n, ap_error *err)
+{
+    out[0] = '\0';
+    if (!in->have_damage)
+        return 0;
+    if (!in->hashed_all) {
+        /* the data parts read were checked on the way; the parity parts are hashed now */
+        ap_parts_damage d;
+        if (ap_parts_scan(in->base, &in->sidecar, AP_SCAN_HASH_PARITY, &d, in->cancel, err) < 0)
+            return -1;
+        for (size_t i = 0; i < d.k + d.n; i++)
+            if (i >= d.k || ap_part_bad(in->damage.st[i].state))
+                in->damage.st[i] = d.st[i];
+        ap_parts_damage_free(&d);
+    }
+    size_t bad = ap_parts_damage_bad(&in->damage, NULL, NULL);
+    if (bad)
+        ap_parts_damage_describe(in->base, &in->sidecar, &in->damage, out, n);
+    return (int)bad;
+}
+
 void bundle_input_close(bundle_input *in)
 {
     if (in->fd >= 0 && !in->from_stdin)
@@ -140,6 +225,9 @@ void bundle_input_close(bundle_input *in)
     if (in->have_sidecar)
         ap_parts_free(&in->sidecar);
     in->have_sidecar = false;
+    if (in->have_damage)
+        ap_parts_damage_free(&in->damage);
+    in->have_damage = false;
 }
 
 void bundle_input_explain(bundle_input *in, const ap_verify_report *rep, ap_error *err)
@@ -150,4 +238,32 @@ void bundle_input_explain(bundle_input *in, const ap_verify_report *rep, ap_erro
         return;
     ap_part_reader_explain(in->parts, rep && rep->fail_entry[0] ? rep->fail_entry : NULL,
                            rep ? rep->fail_offset : 0, rep && rep->fail_located, err);
+    if (!in->have_damage || err->code == AP_ERR_INTERRUPTED || err->code == AP_ERR_NOMEM)
+        return;
+    /* which parts are bad, hashing every one, and whether the parity parts rebuild them */
+    ap_parts_damage d;
+    ap_error scan_err;
+    if (ap_parts_scan(in->base, &in->sidecar, AP_SCAN_HASH_ALL, &d, in->cancel, &scan_err) < 0)
+        return;
+    size_t healed_before = 0, bad_data = 0;
+    bool more = false;
+    for (size_t i = 0; i < d.k; i++) {
+        bool was = ap_part_bad(in->damage.st[i].state), is = ap_part_bad(d.st[i].state);
+        healed_before += was;
+        bad_data += is;
+        more |= is && !was;
+    }
+    ap_parts_damage_free(&in->damage);
+    in->damage = d;
+    in->hashed_all = true;
+    char desc[sizeof err->msg];
+    ap_parts_damage_describe(in->base, &in->sidecar, &in->damage, desc, sizeof desc);
+    in->retry = more && ap_parts_damage_repairable(&in->damage);
+    if (in->retry)
+        return;     /* read again, rebuilding them; the caller says so only if that fails too */
+    char original[sizeof err->msg];
+    snprintf(original, sizeof original, "%s", err->msg);
+    ap_fail(err, AP_ERR_VERIFY, "%s (%.900s)", desc, original);
+    (void)healed_before;
+    (void)bad_data;
 }

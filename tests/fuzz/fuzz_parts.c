@@ -2,7 +2,9 @@
  * Mode by the first byte:
  *   < 0x80       the rest is parsed as a sidecar (NAME.parts); whatever parses must
  *                write back canonically and parse again to the same bytes;
- *   0x80..0xbf   the rest is (offset, byte) edits applied to a valid sidecar;
+ *   0x80..0xbf   the rest is (offset, byte) edits applied to a valid sidecar (odd first
+ *                byte: a version 2 sidecar with parity parts, whose code parameters,
+ *                when they parse, must be within the code's limits and fit the parts);
  *   >= 0xc0      the rest is a bundle cut into up to three part files (sizes from the
  *                next two bytes) and read back through the part reader, with a
  *                sidecar made from the same bytes with one byte changed at an offset
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../formats/digest.h"
+#include "../../formats/parity.h"
 #include "../../formats/part_reader.h"
 #include "../../formats/parts.h"
 
@@ -22,6 +25,15 @@ static const char valid[] =
     "{\"name\":\"b.tar.000\",\"size\":1048576,\"sha256\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"},"
     "{\"name\":\"b.tar.001\",\"size\":1048576,\"sha256\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"},"
     "{\"name\":\"b.tar.002\",\"size\":10,\"sha256\":\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\"}]}\n";
+
+static const char valid_parity[] =
+    "{\"airpack_parts\":2,\"bundle\":\"b.tar\",\"size\":2097162,\"part_size\":1048576,\"parts\":["
+    "{\"name\":\"b.tar.000\",\"size\":1048576,\"sha256\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"},"
+    "{\"name\":\"b.tar.001\",\"size\":1048576,\"sha256\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\"},"
+    "{\"name\":\"b.tar.002\",\"size\":10,\"sha256\":\"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc\"}],"
+    "\"parity\":{\"code\":\"reed-solomon-cauchy-gf256\",\"data_parts\":3,\"parity_parts\":2},"
+    "\"parity_parts\":[{\"name\":\"b.tar.p00\",\"size\":1048576,\"sha256\":\"dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd\"},"
+    "{\"name\":\"b.tar.p01\",\"size\":1048576,\"sha256\":\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"}]}\n";
 
 static char dir[64];
 
@@ -45,6 +57,17 @@ static void check_sidecar(const char *buf, size_t len)
     uint64_t off;
     if (m.size > 0 && ap_parts_locate(&m, m.size - 1, &at, &off) < 0)
         abort();
+    if (m.n_parity) {   /* parameters that parsed are ones the code can take */
+        if (m.n_parity > AP_PARITY_MAX || m.n_parts + m.n_parity > 256 || back.n_parity != m.n_parity)
+            abort();
+        for (size_t i = 0; i < m.n_parity; i++)
+            if (m.parity[i].size != m.part_size)
+                abort();
+        ap_rs *rs = ap_rs_encoder(m.n_parts, m.n_parity, &err);
+        if (!rs)
+            abort();
+        ap_rs_free(rs);
+    }
     free(w1);
     free(w2);
     ap_parts_free(&back);
@@ -138,11 +161,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (data[0] < 0xc0) {
-        char buf[sizeof valid];
-        memcpy(buf, valid, sizeof valid);
+        const char *from = (data[0] & 1) ? valid_parity : valid;
+        size_t len = strlen(from);
+        char buf[sizeof valid_parity];
+        memcpy(buf, from, len + 1);
         for (size_t i = 1; i + 2 < size; i += 3)
-            buf[((size_t)data[i] << 8 | data[i + 1]) % (sizeof valid - 1)] = (char)data[i + 2];
-        check_sidecar(buf, sizeof valid - 1);
+            buf[((size_t)data[i] << 8 | data[i + 1]) % len] = (char)data[i + 2];
+        check_sidecar(buf, len);
         return 0;
     }
     check_reader(data + 1, size - 1);

@@ -8,9 +8,9 @@ cd "$(dirname "$0")/../.."
 TOTAL=${1:-30}
 OUT=build-fuzz
 CC_FUZZ=${CC_FUZZ:-clang}
-PKGS="libzstd zlib libarchive libsodium jansson libcrypto libcurl"
+PKGS="libzstd zlib libarchive libsodium jansson libcrypto libcurl libisal"
 CFLAGS_FUZZ="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64"
-LIBS="$(pkg-config --libs $PKGS 2>/dev/null || echo -lzstd -lz -larchive -lsodium -ljansson -lcrypto -lcurl) -lpthread"
+LIBS="$(pkg-config --libs $PKGS 2>/dev/null || echo -lzstd -lz -larchive -lsodium -ljansson -lcrypto -lcurl -lisal) -lpthread"
 if pkg-config --exists liblzma 2>/dev/null; then
     CFLAGS_FUZZ="$CFLAGS_FUZZ -DAP_HAVE_LZMA"
     LIBS="$LIBS $(pkg-config --libs liblzma)"
@@ -77,6 +77,11 @@ seed() { # target: fills $OUT/corpus/<target> if it is empty
             done
             i=$((i + 1))
         done ;;
+    fuzz_parts)
+        printf '\200' >"$dir/edit-v1"
+        printf '\201' >"$dir/edit-parity"
+        printf '\201\001\020\060' >"$dir/edit-parity-1"
+        for f in "$seed_dir"/*.tar; do [ -f "$f" ] && { printf '\300\100\100\000'; head -c 2000 "$f"; } >"$dir/reader-$(basename "$f")"; done ;;
     fuzz_have_list)
         d="sha256:$(printf 'a%.0s' $(seq 64))"
         printf '\000{"airpack_have":1,"kind":"oci","target":"oci:/x","created":"x","layers":[{"digest":"%s","size":1,"media_type":"application/vnd.oci.image.layer.v1.tar+gzip","diff_id":"%s","repository":"r/a"}]}' "$d" "$d" >"$dir/oci"

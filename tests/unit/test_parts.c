@@ -16,7 +16,10 @@
 #include <unistd.h>
 
 #include "../../formats/digest.h"
+#include "../../formats/parity.h"
 #include "../../formats/part_reader.h"
+#include "../../formats/part_scan.h"
+#include "../../formats/part_stripes.h"
 #include "../../formats/parts.h"
 #include "../../packer/bundle_writer.h"
 
@@ -142,6 +145,14 @@ static const char valid_sidecar[] =
     "{\"name\":\"b.tar.000\",\"size\":1048576,\"sha256\":\"" HEX_A "\"},"
     "{\"name\":\"b.tar.001\",\"size\":10,\"sha256\":\"" HEX_B "\"}]}\n";
 
+#define HEX_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+static const char parity_sidecar[] =
+    "{\"airpack_parts\":2,\"bundle\":\"b.tar\",\"size\":1048586,\"part_size\":1048576,\"parts\":["
+    "{\"name\":\"b.tar.000\",\"size\":1048576,\"sha256\":\"" HEX_A "\"},"
+    "{\"name\":\"b.tar.001\",\"size\":10,\"sha256\":\"" HEX_B "\"}],"
+    "\"parity\":{\"code\":\"reed-solomon-cauchy-gf256\",\"data_parts\":2,\"parity_parts\":1},"
+    "\"parity_parts\":[{\"name\":\"b.tar.p00\",\"size\":1048576,\"sha256\":\"" HEX_C "\"}]}\n";
+
 static void test_sidecar_round_trip(void **state)
 {
     (void)state;
@@ -168,19 +179,118 @@ static void test_sidecar_round_trip(void **state)
     ap_parts_free(&m);
 }
 
-static void expect_refused(const char *from, const char *to, const char *why)
+static void expect_refused_in(const char *base, const char *from, const char *to, const char *why)
 {
-    char buf[1024];
-    const char *at = strstr(valid_sidecar, from);
+    char buf[2048];
+    const char *at = strstr(base, from);
     assert_non_null(at);
-    size_t pre = (size_t)(at - valid_sidecar);
-    snprintf(buf, sizeof buf, "%.*s%s%s", (int)pre, valid_sidecar, to, at + strlen(from));
+    size_t pre = (size_t)(at - base);
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)pre, base, to, at + strlen(from));
     ap_error err;
     ap_parts_manifest m;
     assert_int_equal(ap_parts_parse(buf, strlen(buf), &m, &err), -1);
     if (!strstr(err.msg, why))
         fail_msg("for %s -> %s: message \"%s\" lacks \"%s\"", from, to, err.msg, why);
     assert_int_equal(err.code == AP_ERR_FORMAT || err.code == AP_ERR_NOMEM, 1);
+}
+
+static void expect_refused(const char *from, const char *to, const char *why)
+{
+    expect_refused_in(valid_sidecar, from, to, why);
+}
+
+/* version 2: the parity parts and the code's parameters, written back byte for byte */
+static void test_parity_sidecar_round_trip(void **state)
+{
+    (void)state;
+    ap_error err;
+    ap_parts_manifest m, c;
+    assert_int_equal(ap_parts_parse(parity_sidecar, sizeof parity_sidecar - 1, &m, &err), 0);
+    assert_int_equal(m.version, 2);
+    assert_int_equal(m.n_parity, 1);
+    assert_string_equal(m.parity[0].name, "b.tar.p00");
+    assert_string_equal(ap_parts_any(&m, 2)->sha256, HEX_C);
+    assert_null(ap_parts_any(&m, 3));
+    assert_int_equal(ap_parts_copy(&c, &m, &err), 0);
+    ap_parts_free(&m);
+    size_t len;
+    char *text = ap_parts_write(&c, &len, &err);
+    assert_non_null(text);
+    assert_int_equal(len, sizeof parity_sidecar - 1);
+    assert_memory_equal(text, parity_sidecar, len);
+    free(text);
+    ap_parts_free(&c);
+}
+
+/* hostile parity parameters: refused by the parser, before anything is decoded */
+static void test_parity_sidecar_hostile(void **state)
+{
+    (void)state;
+    const char *P = parity_sidecar;
+    expect_refused_in(P, "\"parity_parts\":1}", "\"parity_parts\":0}", "out of range");
+    expect_refused_in(P, "\"parity_parts\":1}", "\"parity_parts\":9223372036854775807}", "out of range");
+    expect_refused_in(P, "\"parity_parts\":1}", "\"parity_parts\":-1}", "non-negative");
+    expect_refused_in(P, "\"parity_parts\":1}", "\"parity_parts\":2}", "must list the 2 parity parts");
+    expect_refused_in(P, "\"data_parts\":2", "\"data_parts\":0", "says 0 data parts");
+    expect_refused_in(P, "\"data_parts\":2", "\"data_parts\":3", "says 3 data parts");
+    expect_refused_in(P, "\"data_parts\":2", "\"data_parts\":18446744073709551615", "");
+    expect_refused_in(P, "\"data_parts\":2", "\"data_parts\":1e300", "non-negative");
+    expect_refused_in(P, "\"name\":\"b.tar.p00\",\"size\":1048576", "\"name\":\"b.tar.p00\",\"size\":10",
+                      "a parity part is part_size");
+    expect_refused_in(P, "\"name\":\"b.tar.p00\",\"size\":1048576",
+                      "\"name\":\"b.tar.p00\",\"size\":99999999999999", "a parity part is part_size");
+    expect_refused_in(P, "\"name\":\"b.tar.p00\"", "\"name\":\"b.tar.p01\"", "expected \"b.tar.p00\"");
+    expect_refused_in(P, "reed-solomon-cauchy-gf256", "reed-solomon-vandermonde", "not known");
+    expect_refused_in(P, "\"airpack_parts\":2", "\"airpack_parts\":1", "version 1 has no parity");
+    expect_refused_in(P, "\"airpack_parts\":2", "\"airpack_parts\":3", "version 3 is not known");
+    expect_refused_in(P, "\"parity\":{", "\"parity\":{\"stripe\":0,", "unknown key");
+    expect_refused_in(P, "\"parity\":{\"code\":\"reed-solomon-cauchy-gf256\",\"data_parts\":2,\"parity_parts\":1},",
+                      "", "needs");
+    expect_refused_in(P, "\"parity_parts\":[{", "\"parity_parts\":{\"x\":[{", "");
+    expect_refused(HEX_B "\"}]}", HEX_B "\"}],\"parity_parts\":[]}", "version 1 has no parity");
+}
+
+/* the code itself: parity from data, and any k of k + n parts give back the rest */
+static void test_parity_code(void **state)
+{
+    (void)state;
+    enum { K = 5, N = 3, LEN = 4096 };
+    ap_error err;
+    unsigned char *parts[K + N];
+    for (size_t i = 0; i < K + N; i++) {
+        parts[i] = malloc(LEN);
+        for (size_t j = 0; j < LEN; j++)
+            parts[i][j] = (unsigned char)(i < K ? (i * 131 + j * 7 + (j >> 5)) : 0);
+    }
+    ap_rs *enc = ap_rs_encoder(K, N, &err);
+    assert_non_null(enc);
+    ap_rs_run(enc, LEN, parts, parts + K);
+    ap_rs_free(enc);
+    /* lose parts 0, 3 and parity 1 (index K + 1): rebuild them from the other five */
+    size_t have[K] = {1, 2, 4, K, K + 2}, want[3] = {0, 3, K + 1};
+    ap_rs *dec = ap_rs_decoder(K, N, have, want, 3, &err);
+    assert_non_null(dec);
+    unsigned char *in[K], *out[3];
+    for (size_t i = 0; i < K; i++)
+        in[i] = parts[have[i]];
+    for (size_t w = 0; w < 3; w++)
+        out[w] = malloc(LEN);
+    ap_rs_run(dec, LEN, in, out);
+    for (size_t w = 0; w < 3; w++) {
+        assert_memory_equal(out[w], parts[want[w]], LEN);
+        free(out[w]);
+    }
+    ap_rs_free(dec);
+    assert_null(ap_rs_encoder(200, 57, &err));          /* more than 256 parts */
+    assert_null(ap_rs_encoder(3, 0, &err));
+    assert_null(ap_rs_encoder(3, AP_PARITY_MAX + 1, &err));
+    size_t dup[K] = {1, 1, 2, 3, 4};
+    assert_null(ap_rs_decoder(K, N, dup, want, 1, &err));
+    assert_null(ap_rs_decoder(K, N, have, want, N + 1, &err));
+    assert_true(ap_rs_stripe(10, 2) == AP_PARITY_STRIPE);
+    assert_true(ap_rs_stripe(250, 6) * 256 <= AP_PARITY_BUDGET);
+    for (size_t i = 0; i < K + N; i++)
+        free(parts[i]);
 }
 
 static void test_sidecar_hostile(void **state)
@@ -219,7 +329,7 @@ static void test_sidecar_hostile(void **state)
 static void write_bundle(const char *out, uint64_t part_size, size_t head_size)
 {
     ap_error err;
-    bundle_writer *w = bundle_writer_open_split(out, part_size, 1700000000, head_size, 0, &err);
+    bundle_writer *w = bundle_writer_open_split(out, part_size, 0, 1700000000, head_size, 0, &err);
     assert_non_null(w);
     unsigned char *data = malloc(3 * MiB);
     for (size_t i = 0; i < 3 * MiB; i++)
@@ -316,7 +426,7 @@ static void test_split_writer_failure_leaves_nothing(void **state)
     char base[300];
     snprintf(base, sizeof base, "%s/f.tar", dir);
     ap_error err;
-    bundle_writer *w = bundle_writer_open_split(base, MiB, 0, 4, 0, &err);
+    bundle_writer *w = bundle_writer_open_split(base, MiB, 0, 0, 4, 0, &err);
     assert_non_null(w);
     unsigned char *data = calloc(1, 3 * MiB);
     assert_int_equal(bundle_writer_add(w, "oci-layout", data, 3 * MiB, NULL, &err), 0);
@@ -538,6 +648,9 @@ int main(void)
         cmocka_unit_test(test_part_names),
         cmocka_unit_test(test_sidecar_round_trip),
         cmocka_unit_test(test_sidecar_hostile),
+        cmocka_unit_test(test_parity_sidecar_round_trip),
+        cmocka_unit_test(test_parity_sidecar_hostile),
+        cmocka_unit_test(test_parity_code),
         cmocka_unit_test_setup_teardown(test_split_writer_same_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_writer_head_spans_parts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_writer_failure_leaves_nothing, setup, teardown),
