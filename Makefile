@@ -1,7 +1,10 @@
 # airpack: carry container images into air-gapped networks.
 #   make          build ./airpack
 #   make demo     build, make the sample images, pack, verify, load into an OCI layout
-#   make test     build and run every test (unit, integration with real engines, sanitizers)
+#   make test     build and run the unit tests, the harness self-test (tests/selftest.sh) and
+#                 every integration script with real engines (tests/run.sh); not the sanitizers
+#   make asan     unit tests and ASAN_SUITES again under AddressSanitizer + UBSan (CI runs it)
+#   make tsan     unit tests and TSAN_SUITES again under ThreadSanitizer (CI runs it)
 #   make deps     install the Debian packages airpack and its tests need (as root)
 #   make fuzz     build and briefly run the libFuzzer targets
 #   make bench    measure against the baseline tools
@@ -31,7 +34,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-check demo test test-unit test-integration asan tsan fuzz bench clean samples static install uninstall
+.PHONY: all deps deps-check demo test test-unit test-integration selftest asan tsan fuzz bench clean samples static install uninstall
 
 all: airpack
 
@@ -131,14 +134,22 @@ test-unit: airpack $(UNIT_BIN)
 test-integration: airpack
 	sh tests/run.sh integration
 
+selftest:
+	sh tests/run.sh selftest
+
 # Unit tests and the integration scripts that feed airpack hostile or broken
-# input, again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# input, again under AddressSanitizer and UndefinedBehaviorSanitizer. A sanitizer stops at
+# its first report and exits 86 (66 under TSan), a status airpack never uses, and
+# tests/lib.sh fails any case whose stderr holds a report, whatever its status.
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 LSAN_OPTIONS=exitcode=86
+TSAN_ENV := TSAN_OPTIONS=exitcode=66:halt_on_error=1
 ASAN_SUITES ?= verify_hostile pack_inputs pack_badinput load_oci load_archive delta split_parts dense
 asan: deps-check
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" build-asan/airpack $(UNIT_BIN:$(BUILD)/%=build-asan/%)
-	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh unit
-	BUILD=build-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 sh tests/run.sh integration $(ASAN_SUITES)
+	BUILD=build-asan $(ASAN_ENV) sh tests/run.sh unit
+	BUILD=build-asan $(ASAN_ENV) sh tests/run.sh integration $(ASAN_SUITES)
 
 # The threads (verify/hash_pipe.c, verify/file_syncer.c) under ThreadSanitizer: unit tests
 # and the load/verify scripts; any report fails the run (TSAN_OPTIONS exitcode=66).
@@ -146,8 +157,8 @@ TSAN_SUITES ?= load_oci verify_hostile dense
 tsan: deps-check
 	$(MAKE) BUILD=build-tsan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=thread" LDFLAGS="-fsanitize=thread" \
 	    build-tsan/airpack $(UNIT_BIN:$(BUILD)/%=build-tsan/%)
-	BUILD=build-tsan TSAN_OPTIONS=exitcode=66:halt_on_error=1 sh tests/run.sh unit
-	BUILD=build-tsan TSAN_OPTIONS=exitcode=66:halt_on_error=1 sh tests/run.sh integration $(TSAN_SUITES)
+	BUILD=build-tsan $(TSAN_ENV) sh tests/run.sh unit
+	BUILD=build-tsan $(TSAN_ENV) sh tests/run.sh integration $(TSAN_SUITES)
 
 FUZZ_SECONDS ?= 30
 fuzz:

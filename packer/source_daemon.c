@@ -287,9 +287,9 @@ static ssize_t entry_read(void *ctx, void *buf, size_t n, ap_error *err)
 {
     entry_reader *r = ctx;
     la_ssize_t got = archive_read_data(r->a, buf, n);
-    if (got < 0)
-        return ap_fail(err, AP_ERR_FORMAT, "%s: reading %s from the save stream: %s", r->spec, r->path,
-                       archive_error_string(r->a));
+    if (got < 0) /* EIO: the daemon's stream broke off (archive_feed_read), not a bad archive */
+        return ap_fail(err, archive_errno(r->a) == EIO ? AP_ERR_IO : AP_ERR_FORMAT,
+                       "%s: reading %s from the save stream: %s", r->spec, r->path, archive_error_string(r->a));
     *r->done += (uint64_t)got;
     return got;
 }

@@ -1,36 +1,83 @@
 # tests/lib.sh: sourced by the integration scripts.
-# Each case: `pass NAME` or `fail NAME why`; helpers start real servers on
-# private sockets and loopback ports and stop them by their own process ids.
+# A script first declares how many cases it runs: `plan N` (tests/run.sh fails a script
+# whose PASS/FAIL/SKIP lines do not add up to N: a crash, an early exit, an unset variable).
+# Each case prints one line: `pass NAME`, `fail NAME why`, or `skip NAME reason` (a tool is
+# not installed; under CI=true run.sh counts every skip as a failure). A tool that is
+# installed but does not start is a failure, not a skip. A section of N cases that cannot
+# run says so in one line: `skip NAME reason N` or `fail_cases N NAME why`.
+# Helpers start real servers on private sockets and loopback ports and stop them by their
+# own process ids.
 set -u
-AIRPACK=${AIRPACK:-$(cd "$(dirname "$0")/../.." && pwd)/build/airpack}
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+AIRPACK=${AIRPACK:-$TOP/build/airpack}
 T=$(mktemp -d "${TMPDIR:-/tmp}/airpack-test.XXXXXX")
 CLEANUPS=""
 # loads record the sequences they loaded (no rollback) here, not in /var/lib/airpack
 export AIRPACK_STATE_DIR="$T/airpack-state"
 on_exit() {
+    local f
+    # a sanitizer report that a case wrote to a file of its own and nobody looked at
+    for f in $(find "$T" -type f -size -4M ! -name ef.err ! -name ck.err 2>/dev/null | xargs -r grep -lsIE -- "$SAN_PAT" 2>/dev/null); do
+        echo "FAIL: sanitizer-report (${f#"$T"/}: $(grep -m1 -E -- "$SAN_PAT" "$f" | head -c 200))"
+    done
     for c in $CLEANUPS; do "$c" || true; done
     rm -rf "$T" 2>/dev/null || { chmod -R u+w "$T" 2>/dev/null; rm -rf "$T" 2>/dev/null; } || true
 }
 trap on_exit EXIT
 add_cleanup() { CLEANUPS="$1 $CLEANUPS"; }
 
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1${2:+ ($2)}"; }
-# check NAME command...: passes when the command exits 0
-check() { n=$1; shift; if "$@"; then pass "$n"; else fail "$n" "command failed: $*"; fi; }
-# expect_fail NAME STATUS PATTERN command...: the command must exit STATUS with PATTERN on
-# stderr; STATUS may list alternatives, 1|2, where the contract allows either
+# ---- cases -------------------------------------------------------------------------
+PLANNED=""; CASES=0
+plan() { PLANNED=$1; echo "PLAN: $1"; }
+pass() { CASES=$((CASES + 1)); echo "PASS: $1"; }
+fail() { CASES=$((CASES + 1)); echo "FAIL: $1${2:+ ($2)}"; }
+# skip NAME REASON [N]: N cases (default 1) not run because a tool is missing
+skip() {
+    local n=${3:-1}
+    CASES=$((CASES + n))
+    if [ "$n" -eq 1 ]; then echo "SKIP: $1: $2"; else echo "SKIP: $1: $2 [$n cases]"; fi
+}
+# fail_cases N NAME WHY: a section of N cases that could not run (a tool that does not start)
+fail_cases() { CASES=$((CASES + $1)); echo "FAIL: $2 ($3) [$1 cases]"; }
+# skip_rest REASON: skips the cases of the plan not yet run and ends the script
+skip_rest() { skip "${0##*/}" "$1" $(( ${PLANNED:-0} - CASES > 0 ? ${PLANNED:-0} - CASES : 1 )); exit 0; }
+# fail_rest WHY: the cases of the plan not yet run fail (setup broke) and the script ends
+fail_rest() { fail_cases $(( ${PLANNED:-0} - CASES > 0 ? ${PLANNED:-0} - CASES : 1 )) "${0##*/}" "$1"; exit 0; }
+
+# ---- sanitizers ----------------------------------------------------------------------
+# make asan/tsan make a sanitizer exit with a status of its own (86 for ASan, LSan and
+# UBSan, 66 for TSan); a report in a case's stderr fails the case whatever the status.
+SAN_PAT='(ERROR|WARNING): (Address|Leak|Thread|Memory)Sanitizer|SUMMARY: (Address|Leak|Thread|UndefinedBehavior|Memory)Sanitizer|: runtime error: '
+SAN_STATUS="86 66"
+# san_trouble STATUS ERRFILE: prints what a sanitizer said (and returns 0) when it did
+san_trouble() {
+    case " $SAN_STATUS " in *" $1 "*) echo "exit $1, a sanitizer's status: $(grep -m1 -E -- "$SAN_PAT" "$2" 2>/dev/null | head -c 200)"; return 0 ;; esac
+    grep -qE -- "$SAN_PAT" "$2" 2>/dev/null || return 1
+    echo "sanitizer report: $(grep -m1 -E -- "$SAN_PAT" "$2" | head -c 200)"
+}
+# check NAME command...: passes when the command exits 0 with no sanitizer report
+check() {
+    local n=$1 rc why; shift
+    "$@" 2>"$T/ck.err"; rc=$?
+    cat "$T/ck.err" >&2
+    if why=$(san_trouble "$rc" "$T/ck.err"); then fail "$n" "$why: $*"
+    elif [ "$rc" -eq 0 ]; then pass "$n"
+    else fail "$n" "command failed (exit $rc): $*"; fi
+}
+# expect_fail NAME STATUS PATTERN command...: the command must exit STATUS (exactly one:
+# 1 verification failed, 2 could not run) with PATTERN on stderr and no sanitizer report
 expect_fail() {
-    n=$1; want=$2; pat=$3; shift 3
+    local n=$1 want=$2 pat=$3 rc why; shift 3
+    case $want in ''|*[!0-9]*) fail "$n" "expect_fail takes one exit status, not '$want'"; return ;; esac
     "$@" >"$T/ef.out" 2>"$T/ef.err"; rc=$?
-    if ! case "|$want|" in *"|$rc|"*) true ;; *) false ;; esac; then fail "$n" "exit $rc, wanted $want: $(head -c 300 "$T/ef.err")"
+    if why=$(san_trouble "$rc" "$T/ef.err"); then fail "$n" "$why"
+    elif [ "$rc" -ne "$want" ]; then fail "$n" "exit $rc, wanted $want: $(head -c 300 "$T/ef.err")"
     elif ! grep -qE -- "$pat" "$T/ef.err"; then fail "$n" "message did not match /$pat/: $(head -c 300 "$T/ef.err")"
     else pass "$n"; fi
 }
 have() { command -v "$1" >/dev/null 2>&1; }
-skip_unless() { # skip_unless TOOL... : ends the script with a message when a tool is missing
-    for t in "$@"; do have "$t" || { echo "SKIP: $t not installed"; exit 0; }; done
+skip_unless() { # skip_unless TOOL... : skips the rest of the plan and ends the script when a tool is missing
+    for t in "$@"; do have "$t" || skip_rest "$t not installed"; done
 }
 
 # A private Docker engine (vfs) for this script. Sets DOCKER_HOST and DOCKER (the client).
@@ -45,9 +92,20 @@ start_dockerd() {
     export DOCKER_HOST="unix://$D/docker.sock"
     i=0
     until "$DOCKER" version >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -gt 100 ] && { echo "dockerd did not start:"; tail -20 "$D/log"; return 1; }
+        i=$((i + 1))
+        if [ $i -gt 150 ] || ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+            echo "dockerd did not start:"; tail -20 "$D/log"; return 1
+        fi
         sleep 0.2
     done
+}
+# need_dockerd N NAME: starts the private engine for a section of N cases. When dockerd is
+# not installed the N cases are skipped; when it is installed but does not start they fail
+# (everywhere). Returns 1 in both cases.
+need_dockerd() {
+    if ! have dockerd || [ ! -x "$DOCKER" ]; then skip "$2" "dockerd or $DOCKER not installed" "$1"; return 1; fi
+    start_dockerd >"$T/dockerd-start.out" 2>&1 ||
+        { fail_cases "$1" "$2" "dockerd is installed but did not start: $(tail -3 "$T/dockerd-start.out" | tr '\n' ' ' | head -c 300)"; return 1; }
 }
 stop_dockerd() {
     [ -n "${DOCKERD_PID:-}" ] || return 0
@@ -112,7 +170,6 @@ EOF
 }
 
 # ---- samples, keys and an independent bundle checker (shared by the pack tests) ----
-skip() { echo "SKIP: $1${2:+ ($2)}"; }
 
 # make_samples: writes the sample images into $S ($T/samples), once per script.
 make_samples() {

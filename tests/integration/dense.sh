@@ -9,6 +9,7 @@
 # nothing. Hostile cases: a window over the loader's limit, a recipe that does not match
 # the index, an index whose layer form contradicts its compression.
 . "$(dirname "$0")/../lib.sh"
+plan 54
 skip_unless dockerd python3 jq tar
 
 cd "$T"

@@ -5,6 +5,7 @@
 # Image IDs and names as in the bundle; layers uncompressed (default) or gzip; --image;
 # a damaged or forged bundle leaves no FILE, no temporary file, and an existing FILE as it was.
 . "$(dirname "$0")/../lib.sh"
+plan 45
 skip_unless jq minisign python3 tar
 make_samples || exit 1
 make_keys || exit 1

@@ -5,6 +5,7 @@
 # bundle, a second load changes nothing, a tampered bundle loads nothing, no
 # temporary layout is left behind.
 . "$(dirname "$0")/../lib.sh"
+plan 22
 skip_unless jq minisign python3
 make_samples || exit 1
 make_keys || exit 1

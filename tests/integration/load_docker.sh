@@ -1,6 +1,7 @@
 #!/bin/bash
 # load_docker.sh: `airpack load --into docker-daemon:SOCKET` into a private Docker 20.10 engine.
 . "$(dirname "$0")/../lib.sh"
+plan 11
 skip_unless dockerd jq tar python3
 
 cd "$T"

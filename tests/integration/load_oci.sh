@@ -1,6 +1,7 @@
 #!/bin/bash
 # load_oci.sh: `airpack load --into oci:DIR`, checked with skopeo and umoci.
 . "$(dirname "$0")/../lib.sh"
+plan 15
 skip_unless jq tar python3 skopeo umoci
 
 cd "$T"

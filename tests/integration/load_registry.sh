@@ -6,6 +6,7 @@
 # basic auth (htpasswd, bcrypt) behind TLS with a test CA, and bearer tokens
 # from a token server (a small Python one here, signing with openssl).
 . "$(dirname "$0")/../lib.sh"
+plan 24
 skip_unless docker-registry skopeo jq minisign openssl curl python3
 make_samples || exit 1
 make_keys || exit 1

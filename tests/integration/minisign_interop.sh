@@ -8,6 +8,7 @@
 #    terminal, so it is piped in);
 #  - keygen's own behaviour: file modes, refusing to overwrite, password sources.
 . "$(dirname "$0")/../lib.sh"
+plan 26
 skip_unless minisign
 UNIT=${UNIT:-$TOP/${BUILD:-build}/tests/test_minisign}
 TC="timestamp:1700000000	file:msg	interop"

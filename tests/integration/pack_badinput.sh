@@ -3,6 +3,7 @@
 # a message naming the problem, and nothing left in the output directory (neither
 # the bundle nor a temporary file).
 . "$(dirname "$0")/../lib.sh"
+plan 17
 skip_unless jq minisign
 make_samples || exit 1
 make_keys || exit 1

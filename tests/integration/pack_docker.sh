@@ -2,6 +2,7 @@
 # pack_docker: images that a real Docker engine saved are packed, removed, loaded
 # back from the bundle with plain `docker load`, and keep their IDs and run.
 . "$(dirname "$0")/../lib.sh"
+plan 23
 skip_unless dockerd jq minisign
 [ -x "$DOCKER" ] || { echo "SKIP: $DOCKER not installed"; exit 0; }
 make_samples || exit 1

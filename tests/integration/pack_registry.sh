@@ -8,6 +8,7 @@
 # named before anything is written, and a blob whose bytes do not match its
 # digest refused with nothing left behind.
 . "$(dirname "$0")/../lib.sh"
+plan 33
 skip_unless docker-registry skopeo jq minisign openssl curl
 make_samples || exit 1
 make_keys || exit 1

@@ -3,6 +3,7 @@
 # (docker-archive: and oci-archive: views), minisign on the extracted index,
 # umoci, and containerd's ctr import (on a private containerd).
 . "$(dirname "$0")/../lib.sh"
+plan 11
 skip_unless jq minisign
 make_samples || exit 1
 make_keys || exit 1

@@ -10,6 +10,7 @@
 # (and, for the flipped byte, the entry and the byte offset in the part), exit
 # status 1, nothing loaded. Single-part verify says good or BAD.
 . "$(dirname "$0")/../lib.sh"
+plan 48
 skip_unless minisign jq tar python3
 
 cd "$T" || exit 1
