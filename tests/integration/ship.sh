@@ -10,6 +10,7 @@
 #     mandoc -T lint and groff -ww find nothing; the page's option lists match --help;
 #     the installed bash completion completes 'airpack lo' to 'load', and more.
 . "$(dirname "$0")/../lib.sh"
+plan 44
 skip_unless jq minisign make python3 skopeo
 
 # ---- make static ----

@@ -2,6 +2,7 @@
 # trust.sh: trust over time: expiry, no rollback (per store, per key and channel), key
 # rotation and revocation; with real stores (oci: checked with jq, a private Docker engine).
 . "$(dirname "$0")/../lib.sh"
+plan 26
 skip_unless jq tar python3 dockerd minisign
 
 cd "$T"

@@ -6,7 +6,7 @@
 # program, the bundle assembled by GNU tar in an explicit order. Each case checks
 # the exit status and the reason in the message.
 . "$(dirname "$0")/../lib.sh"
-plan 68
+plan 76
 skip_unless minisign jq zstd tar
 
 W=$T/w
