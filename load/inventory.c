@@ -10,11 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "../formats/digest.h"
 #include "../formats/stream.h"
+#include "../remote/docker_engine.h"
 #include "../remote/registry_client.h"
 
 #define JSON_BLOB_MAX (4u << 20)    /* manifests, indexes, configs */
@@ -409,84 +409,17 @@ int inventory_registry(const char *spec, const load_options *opts, int64_t epoch
 
 /* ---- docker-daemon:[SOCKET] ---- */
 
-typedef struct {
-    char *data;
-    size_t len;
-    bool overflow;
-} reply_buf;
-
-static size_t reply_cb(char *data, size_t size, size_t nitems, void *ctx)
-{
-    reply_buf *b = ctx;
-    size_t n = size * nitems;
-    if (b->len + n > (64u << 20)) {
-        b->overflow = true;
-        return 0;
-    }
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (!grown)
-        return 0;
-    b->data = grown;
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
-
-static json_t *engine_get(const char *socket, const char *path, ap_error *err)
-{
-    CURL *c = curl_easy_init();
-    if (!c) {
-        ap_fail(err, AP_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    char url[1024], cerr[CURL_ERROR_SIZE] = "";
-    reply_buf reply = {0};
-    snprintf(url, sizeof url, "http://localhost%s", path);
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, socket);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &reply);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    json_t *j = NULL;
-    if (rc != CURLE_OK)
-        ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: GET %s: %s", socket, path,
-                cerr[0] ? cerr : curl_easy_strerror(rc));
-    else if (status != 200)
-        ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: GET %s: HTTP %ld", socket, path, status);
-    else if (!(j = json_loadb(reply.data ? reply.data : "", reply.len, 0, NULL)))
-        ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: GET %s: not JSON", socket, path);
-    free(reply.data);
-    return j;
-}
+#define ENGINE_LIST_MAX (64u << 20)
 
 int inventory_docker(const char *socket, const char *name, int64_t epoch, ap_have_list *out, ap_error *err)
 {
-    char sock[PATH_MAX];
-    const char *src = socket && *socket ? socket : getenv("DOCKER_HOST");
-    if (!src || !*src)
-        src = "/var/run/docker.sock";
-    if (!strncmp(src, "unix://", 7))
-        src += 7;
-    else if (strstr(src, "://"))
-        return ap_fail(err, AP_ERR_USAGE, "%s: only unix:// sockets are supported", src);
-    snprintf(sock, sizeof sock, "%s", src);
-    static bool curl_ready;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return ap_fail(err, AP_ERR_TARGET, "docker-daemon: cannot initialize libcurl");
-        curl_ready = true;
-    }
+    ap_engine engine;
+    if (ap_engine_init(&engine, socket, err) < 0)
+        return -1;
+    engine.code = AP_ERR_TARGET;
     if (ap_have_init(out, "docker", name, epoch, err) < 0)
         return -1;
-    json_t *list = engine_get(sock, "/images/json?all=1", err);
+    json_t *list = ap_engine_get_json(&engine, "/images/json?all=1", ENGINE_LIST_MAX, NULL, err);
     if (!list) {
         ap_have_free(out);
         return -1;
@@ -500,7 +433,7 @@ int inventory_docker(const char *socket, const char *name, int64_t epoch, ap_hav
         if (!id || ap_digest_parse(id, hex, "image ID", NULL) < 0)
             continue;
         snprintf(path, sizeof path, "/images/%s/json", id);
-        json_t *j = engine_get(sock, path, err);
+        json_t *j = ap_engine_get_json(&engine, path, ENGINE_LIST_MAX, NULL, err);
         if (!j) {
             rc = -1;
             break;

@@ -1,6 +1,6 @@
 /* load_docker_daemon.c: the docker-daemon:[SOCKET] target, the Docker Engine API.
  *
- * Talks to the engine over its unix socket with libcurl. Before the stream it
+ * Talks to the engine through remote/docker_engine.h. Before the stream it
  * asks the engine which selected images it already has with all their names;
  * when it has them all, nothing is sent. Otherwise it POSTs /images/load with
  * a chunked body: a docker-archive tar re-emitted from the verified stream,
@@ -10,7 +10,7 @@
  * nothing before it reads manifest.json, so an abort (which cuts the transfer)
  * loads nothing. Engines older than API 1.42 (Docker 23) cannot read zstd
  * layers; for them zstd layers are decompressed on the fly (the tar header
- * takes the index's uncompressed_size). libcurl pulls the body from a second
+ * takes the index's uncompressed_size). The engine client pulls the body from a second
  * thread through a bounded ring buffer, so memory stays bounded. */
 #include "load_target.h"
 
@@ -20,17 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "../formats/codec.h"
 #include "../formats/tar_writer.h"
 #include "../formats/image_ref.h"
+#include "../remote/docker_engine.h"
 #include "delta_check.h"
 #include "inventory.h"
 
 #define RING_SIZE (1u << 20)
-#define REPLY_MAX (4u << 20)
 
 /* A bounded byte pipe between the verifier's thread (writer) and curl's (reader). */
 typedef struct {
@@ -44,19 +43,13 @@ typedef struct {
 } ring;
 
 typedef struct {
-    char *data;
-    size_t len;
-    bool overflow;
-} reply_buf;
-
-typedef struct {
     char hex[AP_HEX_LEN + 1];
     bool decompress;            /* zstd layer for an engine that cannot read zstd */
     uint64_t uncompressed_size;
 } wanted_blob;
 
 typedef struct {
-    char socket[PATH_MAX];
+    ap_engine engine;
     char api[32];
     bool zstd_ok;
     const load_options *opts;
@@ -68,12 +61,11 @@ typedef struct {
     ring r;
     bool ring_ready, started, joined;
     pthread_t thread;
-    CURL *post;
-    struct curl_slist *headers;
-    CURLcode post_rc;
-    long post_status;
-    reply_buf post_reply;
-    char curl_err[CURL_ERROR_SIZE];
+    char post_path[128];
+    ap_engine_request post;
+    int post_rc;                /* ap_engine_call's, once the thread ended */
+    ap_error post_err;
+    ap_engine_reply post_reply;
     /* the current entry */
     bool sending;
     const wanted_blob *cur;
@@ -137,16 +129,17 @@ static void ring_set(ring *r, bool *flag)
     pthread_mutex_unlock(&r->mu);
 }
 
-static size_t ring_read_cb(char *out, size_t size, size_t nitems, void *ctx)
+/* The request body, as the engine's client pulls it: 0 at the end, -1 when cancelled. */
+static ssize_t ring_read(void *ctx, char *out, size_t want)
 {
     ring *r = ctx;
-    size_t want = size * nitems, got = 0;
+    size_t got = 0;
     pthread_mutex_lock(&r->mu);
     while (r->len == 0 && !r->eof && !r->cancel)
         pthread_cond_wait(&r->cv, &r->mu);
     if (r->cancel) {
         pthread_mutex_unlock(&r->mu);
-        return CURL_READFUNC_ABORT;
+        return -1;
     }
     while (got < want && r->len > 0) {
         size_t chunk = RING_SIZE - r->head;
@@ -161,81 +154,7 @@ static size_t ring_read_cb(char *out, size_t size, size_t nitems, void *ctx)
     }
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    return got;
-}
-
-/* ---- HTTP ---- */
-
-static size_t reply_cb(char *data, size_t size, size_t nitems, void *ctx)
-{
-    reply_buf *b = ctx;
-    size_t n = size * nitems;
-    if (b->len + n > REPLY_MAX) {
-        b->overflow = true;
-        return n;   /* keep the connection going; the reply is cut */
-    }
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (!grown)
-        return 0;
-    b->data = grown;
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
-}
-
-static CURL *dd_easy(dd_target *d, const char *path, reply_buf *reply)
-{
-    CURL *c = curl_easy_init();
-    if (!c)
-        return NULL;
-    char url[1024];
-    snprintf(url, sizeof url, "http://localhost%s", path);
-    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, d->socket);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, reply_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, reply);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, d->curl_err);
-    d->curl_err[0] = '\0';
-    return c;
-}
-
-/* GET path; *status is the HTTP status; the body is in *reply (caller frees reply->data). */
-static int dd_get(dd_target *d, const char *path, long *status, reply_buf *reply, ap_error *err)
-{
-    memset(reply, 0, sizeof *reply);
-    CURL *c = dd_easy(d, path, reply);
-    if (!c)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK) {
-        ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: cannot reach the Docker engine: %s",
-                d->socket, d->curl_err[0] ? d->curl_err : curl_easy_strerror(rc));
-        curl_easy_cleanup(c);
-        return -1;
-    }
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(c);
-    return 0;
-}
-
-/* The engine's message in an error reply: {"message":...} or {"error":...}. */
-static void engine_message(const char *body, char *out, size_t n)
-{
-    snprintf(out, n, "%.300s", body ? body : "");
-    json_t *j = body ? json_loads(body, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-    const char *m = json_string_value(json_object_get(j, "message"));
-    if (!m)
-        m = json_string_value(json_object_get(j, "error"));
-    if (m)
-        snprintf(out, n, "%s", m);
-    json_decref(j);
-    size_t len = strlen(out);
-    while (len && (out[len - 1] == '\n' || out[len - 1] == '\r'))
-        out[--len] = '\0';
+    return (ssize_t)got;
 }
 
 /* 1: the engine has image id with every name in names (familiar forms); 0 no; -1 error. */
@@ -243,20 +162,20 @@ static int dd_has_image(dd_target *d, const ap_index_image *im, ap_error *err)
 {
     char path[256];
     snprintf(path, sizeof path, "/v%s/images/%s/json", d->api, im->config.digest);
-    long status = 0;
-    reply_buf reply;
-    if (dd_get(d, path, &status, &reply, err) < 0)
+    ap_engine_reply reply;
+    if (ap_engine_call(&d->engine, path, NULL, &reply, err) < 0)
         return -1;
+    long status = reply.status;
     int rc = 0;
     if (status == 404) {
         rc = 0;
     } else if (status != 200) {
         char m[512];
-        engine_message(reply.data, m, sizeof m);
+        ap_engine_message(reply.body, m, sizeof m);
         rc = ap_fail(err, AP_ERR_TARGET, "docker-daemon: inspecting image %s: HTTP %ld: %s",
                      im->config.digest, status, m);
     } else {
-        json_t *j = json_loads(reply.data ? reply.data : "", 0, NULL);
+        json_t *j = json_loads(reply.body ? reply.body : "", 0, NULL);
         json_t *tags = json_object_get(j, "RepoTags");
         const char *id = json_string_value(json_object_get(j, "Id"));
         rc = id && !strcmp(id, im->config.digest);
@@ -275,7 +194,7 @@ static int dd_has_image(dd_target *d, const ap_index_image *im, ap_error *err)
         }
         json_decref(j);
     }
-    free(reply.data);
+    ap_engine_reply_free(&reply);
     return rc;
 }
 
@@ -335,8 +254,7 @@ static char *docker_manifest(const ap_bundle_index *idx, const bool *need)
 static void *post_thread(void *ctx)
 {
     dd_target *d = ctx;
-    d->post_rc = curl_easy_perform(d->post);
-    curl_easy_getinfo(d->post, CURLINFO_RESPONSE_CODE, &d->post_status);
+    d->post_rc = ap_engine_call(&d->engine, d->post_path, &d->post, &d->post_reply, &d->post_err);
     ring_set(&d->r, &d->r.done);
     return NULL;
 }
@@ -346,17 +264,9 @@ static int start_post(dd_target *d, ap_error *err)
     if (ring_init(&d->r) < 0)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     d->ring_ready = true;
-    char path[128];
-    snprintf(path, sizeof path, "/v%s/images/load?quiet=1", d->api);
-    if (!(d->post = dd_easy(d, path, &d->post_reply)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    d->headers = curl_slist_append(NULL, "Content-Type: application/x-tar");
-    d->headers = curl_slist_append(d->headers, "Transfer-Encoding: chunked");
-    d->headers = curl_slist_append(d->headers, "Expect:");
-    curl_easy_setopt(d->post, CURLOPT_POST, 1L);
-    curl_easy_setopt(d->post, CURLOPT_HTTPHEADER, d->headers);
-    curl_easy_setopt(d->post, CURLOPT_READFUNCTION, ring_read_cb);
-    curl_easy_setopt(d->post, CURLOPT_READDATA, &d->r);
+    snprintf(d->post_path, sizeof d->post_path, "/v%s/images/load?quiet=1", d->api);
+    d->post = (ap_engine_request){.method = "POST", .upload = ring_read, .upload_ctx = &d->r,
+                                  .content_type = "application/x-tar"};
     if (pthread_create(&d->thread, NULL, post_thread, d) != 0)
         return ap_fail(err, AP_ERR_TARGET, "docker-daemon: cannot start a thread");
     d->started = true;
@@ -371,19 +281,27 @@ static void join_post(dd_target *d)
     }
 }
 
+/* The transfer itself failed: the engine client said why. */
+static int post_failed(dd_target *d, ap_error *err)
+{
+    *err = d->post_err;
+    err->code = AP_ERR_TARGET;
+    ap_error_prefix(err, "docker-daemon: loading failed");
+    return -1;
+}
+
 /* The engine's verdict on the load: HTTP status and every JSON line of the reply. */
 static int post_result(dd_target *d, ap_error *err)
 {
     char m[1024];
-    if (d->post_rc != CURLE_OK && d->post_status == 0)
-        return ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: loading failed: %s", d->socket,
-                       d->curl_err[0] ? d->curl_err : curl_easy_strerror(d->post_rc));
-    if (d->post_status != 200) {
-        engine_message(d->post_reply.data, m, sizeof m);
+    if (d->post_rc < 0 && d->post_reply.status == 0)
+        return post_failed(d, err);
+    if (d->post_reply.status != 200) {
+        ap_engine_message(d->post_reply.body, m, sizeof m);
         return ap_fail(err, AP_ERR_TARGET, "docker-daemon: the engine refused the images (HTTP %ld): %s",
-                       d->post_status, m);
+                       d->post_reply.status, m);
     }
-    const char *p = d->post_reply.data ? d->post_reply.data : "";
+    const char *p = d->post_reply.body ? d->post_reply.body : "";
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -404,9 +322,8 @@ static int post_result(dd_target *d, ap_error *err)
         if (*p)
             p++;
     }
-    if (d->post_rc != CURLE_OK)
-        return ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: loading failed: %s", d->socket,
-                       d->curl_err[0] ? d->curl_err : curl_easy_strerror(d->post_rc));
+    if (d->post_rc < 0)
+        return post_failed(d, err);
     return 0;
 }
 
@@ -467,8 +384,8 @@ static int dd_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
          * the expected layers are left out of the stream; their chains must exist. */
         ap_have_list have;
         char name[PATH_MAX + 20];
-        snprintf(name, sizeof name, "docker-daemon:%s", d->socket);
-        if (inventory_docker(d->socket, name, 0, &have, err) < 0)
+        snprintf(name, sizeof name, "docker-daemon:%s", d->engine.socket);
+        if (inventory_docker(d->engine.socket, name, 0, &have, err) < 0)
             return -1;
         int rc = delta_check_expected(idx, d->need, name, dd_chain_held, &have, err);
         ap_have_free(&have);
@@ -628,10 +545,7 @@ static void dd_close(load_target *t)
     dd_target *d = t->impl;
     if (d) {
         dd_abort(t);
-        if (d->post)
-            curl_easy_cleanup(d->post);
-        curl_slist_free_all(d->headers);
-        free(d->post_reply.data);
+        ap_engine_reply_free(&d->post_reply);
         if (d->ring_ready)
             ring_destroy(&d->r);
         free(d->sel);
@@ -654,39 +568,8 @@ static const load_target_ops dd_ops = {
     .close = dd_close,
 };
 
-static int socket_path(const char *arg, char *out, size_t n, ap_error *err)
-{
-    const char *src = arg;
-    if (!src || !*src) {
-        const char *host = getenv("DOCKER_HOST");
-        if (host && *host) {
-            if (strncmp(host, "unix://", 7))
-                return ap_fail(err, AP_ERR_USAGE,
-                               "DOCKER_HOST=%s: only unix:// sockets are supported; "
-                               "name one with docker-daemon:SOCKET", host);
-            src = host;
-        } else {
-            src = "/var/run/docker.sock";
-        }
-    }
-    if (!strncmp(src, "unix://", 7))
-        src += 7;
-    if (!*src || strlen(src) >= n)
-        return ap_fail(err, AP_ERR_USAGE, "docker-daemon:%s: not a socket path", arg ? arg : "");
-    snprintf(out, n, "%s", src);
-    return 0;
-}
-
 load_target *load_docker_daemon_open(const char *socket, const load_options *opts, ap_error *err)
 {
-    static bool curl_ready;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-            ap_fail(err, AP_ERR_TARGET, "docker-daemon: cannot initialize libcurl");
-            return NULL;
-        }
-        curl_ready = true;
-    }
     load_target *t = calloc(1, sizeof *t);
     dd_target *d = calloc(1, sizeof *d);
     if (!t || !d) {
@@ -698,26 +581,26 @@ load_target *load_docker_daemon_open(const char *socket, const load_options *opt
     t->ops = &dd_ops;
     t->impl = d;
     d->opts = opts;
-    if (socket_path(socket, d->socket, sizeof d->socket, err) < 0)
+    if (ap_engine_init(&d->engine, socket, err) < 0)
         goto fail;
-    long status = 0;
-    reply_buf reply;
-    if (dd_get(d, "/version", &status, &reply, err) < 0)
+    d->engine.code = AP_ERR_TARGET;
+    ap_engine_reply reply;
+    if (ap_engine_call(&d->engine, "/version", NULL, &reply, err) < 0)
         goto fail;
-    json_t *j = json_loads(reply.data ? reply.data : "", 0, NULL);
+    json_t *j = json_loads(reply.body ? reply.body : "", 0, NULL);
     const char *api = json_string_value(json_object_get(j, "ApiVersion"));
     unsigned major = 0, minor = 0;
-    if (status != 200 || !api || sscanf(api, "%u.%u", &major, &minor) != 2) {
+    if (reply.status != 200 || !api || sscanf(api, "%u.%u", &major, &minor) != 2) {
         ap_fail(err, AP_ERR_TARGET, "docker-daemon:%s: not a Docker engine (GET /version: HTTP %ld)",
-                d->socket, status);
+                d->engine.socket, reply.status);
         json_decref(j);
-        free(reply.data);
+        ap_engine_reply_free(&reply);
         goto fail;
     }
     snprintf(d->api, sizeof d->api, "%u.%u", major, minor);
     d->zstd_ok = major > 1 || minor >= 42;
     json_decref(j);
-    free(reply.data);
+    ap_engine_reply_free(&reply);
     return t;
 fail:
     dd_close(t);

@@ -19,6 +19,7 @@
 
 #include "../formats/bundle_index.h"
 #include "../formats/digest.h"
+#include "../remote/docker_engine.h"
 #include "feed.h"
 #include "source_remote.h"
 
@@ -26,113 +27,9 @@
 #define INSPECT_MAX (16u << 20)
 
 struct remote_state {
-    char socket[4096];
+    ap_engine engine;
     char id[AP_DIGEST_LEN + 1];
 };
-
-static int socket_path(char *out, size_t n, ap_error *err)
-{
-    const char *h = getenv("DOCKER_HOST");
-    if (!h || !*h) {
-        snprintf(out, n, "/var/run/docker.sock");
-        return 0;
-    }
-    if (strncmp(h, "unix://", 7))
-        return ap_fail(err, AP_ERR_USAGE, "DOCKER_HOST=%s: docker-daemon: reaches the daemon only over "
-                       "a unix socket (unix:///PATH)", h);
-    snprintf(out, n, "%s", h + 7);
-    return 0;
-}
-
-/* ---- one HTTP exchange over the socket ----------------------------------- */
-
-typedef struct {
-    CURL *curl;
-    char *body;            /* error bodies and small documents */
-    size_t len, cap, max;
-    bool too_big;
-    ap_sink_fn sink;       /* 200 bodies go here when set */
-    void *sink_ctx;
-    ap_error *sink_err;
-    bool sink_failed;
-} exchange;
-
-static size_t on_data(char *data, size_t size, size_t nmemb, void *ud)
-{
-    exchange *x = ud;
-    size_t n = size * nmemb;
-    long status = 0;
-    curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (x->sink && status == 200) {
-        if (x->sink(x->sink_ctx, data, n, x->sink_err) < 0) {
-            x->sink_failed = true;
-            return 0;
-        }
-        return n;
-    }
-    if (x->len + n > x->max) {
-        x->too_big = true;
-        return 0;
-    }
-    if (x->len + n + 1 > x->cap) {
-        size_t cap = x->cap ? x->cap : 4096;
-        while (cap < x->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(x->body, cap);
-        if (!nb)
-            return 0;
-        x->body = nb;
-        x->cap = cap;
-    }
-    memcpy(x->body + x->len, data, n);
-    x->len += n;
-    x->body[x->len] = '\0';
-    return n;
-}
-
-/* GET path on the daemon. Returns the HTTP status, or -1 with *err set. */
-static long daemon_get(const char *sock, const char *path, exchange *x, ap_error *err)
-{
-    CURL *h = curl_easy_init();
-    if (!h)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    x->curl = h;
-    char url[8192];
-    snprintf(url, sizeof url, "http://docker%s", path);
-    char ebuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "airpack/0.1");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    x->curl = NULL;
-    if (x->sink_failed)
-        return -1;
-    if (cc != CURLE_OK && !(x->too_big && cc == CURLE_WRITE_ERROR))
-        return ap_fail(err, AP_ERR_IO, "the Docker daemon at %s: GET %s: %s", sock, path,
-                       ebuf[0] ? ebuf : curl_easy_strerror(cc));
-    if (x->too_big)
-        return ap_fail(err, AP_ERR_FORMAT, "the Docker daemon at %s: GET %s: answer larger than %zu bytes",
-                       sock, path, x->max);
-    return status;
-}
-
-static void daemon_message(const exchange *x, char *out, size_t n)
-{
-    json_t *j = x->body ? json_loadb(x->body, x->len, 0, NULL) : NULL;
-    const char *m = json_string_value(json_object_get(j, "message"));
-    snprintf(out, n, "%s", m ? m : (x->body ? x->body : ""));
-    json_decref(j);
-    for (char *p = out; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = ' ';
-}
 
 /* ---- the first pass ---------------------------------------------------- */
 
@@ -146,7 +43,7 @@ int source_daemon_open(source *s, const char *ref, const source_options *o, remo
     *out = st;
     if (!*ref)
         return ap_fail(err, AP_ERR_USAGE, "%s: no image named", s->spec);
-    if (socket_path(st->socket, sizeof st->socket, err) < 0)
+    if (ap_engine_init(&st->engine, NULL, err) < 0)
         return -1;
     char *esc = curl_easy_escape(NULL, ref, 0);
     if (!esc)
@@ -154,28 +51,15 @@ int source_daemon_open(source *s, const char *ref, const source_options *o, remo
     char path[4096];
     snprintf(path, sizeof path, "/images/%s/json", esc);
     curl_free(esc);
-    exchange x = {.max = INSPECT_MAX};
-    long status = daemon_get(st->socket, path, &x, err);
+    long status = 0;
+    json_t *j = ap_engine_get_json(&st->engine, path, INSPECT_MAX, &status, err);
     int rc = 0;
-    json_t *j = NULL;
-    if (status < 0) {
+    if (!j) {
+        if (status == 404)
+            err->code = AP_ERR_USAGE;   /* no such image: the user named it */
         ap_error_prefix(err, "%s", s->spec);
-        rc = -1;
-        goto out;
+        return -1;
     }
-    if (status != 200) {
-        char m[512];
-        daemon_message(&x, m, sizeof m);
-        rc = ap_fail(err, status == 404 ? AP_ERR_USAGE : AP_ERR_IO, "%s: the Docker daemon at %s says: %s",
-                     s->spec, st->socket, m[0] ? m : "(no message)");
-        goto out;
-    }
-    if (ap_json_check_depth(x.body ? x.body : "", x.len, AP_JSON_MAX_DEPTH, "image inspect", err) < 0) {
-        ap_error_prefix(err, "%s", s->spec);
-        rc = -1;
-        goto out;
-    }
-    j = x.body ? json_loadb(x.body, x.len, 0, NULL) : NULL;
     const char *id = json_string_value(json_object_get(j, "Id"));
     json_t *rootfs = json_object_get(j, "RootFS");
     json_t *ids = json_object_get(rootfs, "Layers");
@@ -225,34 +109,32 @@ int source_daemon_open(source *s, const char *ref, const source_options *o, remo
     s->size = size > 0 ? (uint64_t)size : 0;
 out:
     json_decref(j);
-    free(x.body);
     return rc;
 }
 
 /* ---- the second pass --------------------------------------------------- */
 
 typedef struct {
-    const char *socket;
+    const ap_engine *engine;
     const char *path;
 } save_job;
 
 static int produce_save(void *ctx, ap_sink_fn sink, void *sink_ctx, ap_error *err)
 {
     save_job *j = ctx;
-    exchange x = {.max = 64u << 10, .sink = sink, .sink_ctx = sink_ctx, .sink_err = err};
-    long status = daemon_get(j->socket, j->path, &x, err);
-    int rc = 0;
-    if (status < 0) {
-        if (!x.sink_failed)
+    ap_engine_request rq = {.max = 64u << 10, .sink = sink, .sink_ctx = sink_ctx};
+    ap_engine_reply reply;
+    int rc = ap_engine_call(j->engine, j->path, &rq, &reply, err);
+    if (rc < 0) {
+        if (!reply.sink_failed)
             ap_error_prefix(err, "the save stream broke off");
-        rc = -1;
-    } else if (status != 200) {
+    } else if (reply.status != 200) {
         char m[512];
-        daemon_message(&x, m, sizeof m);
-        rc = ap_fail(err, AP_ERR_IO, "the Docker daemon at %s refused GET %s: HTTP %ld %s", j->socket,
-                     j->path, status, m);
+        ap_engine_message(reply.body, m, sizeof m);
+        rc = ap_fail(err, AP_ERR_IO, "the Docker engine at %s refused GET %s: HTTP %ld %s", j->engine->socket,
+                     j->path, reply.status, m);
     }
-    free(x.body);
+    ap_engine_reply_free(&reply);
     return rc;
 }
 
@@ -342,7 +224,7 @@ int source_daemon_stream(source *s, remote_state *st, source_wanted_fn wanted, s
 {
     char path[256];
     snprintf(path, sizeof path, "/images/get?names=%s", st->id);
-    save_job job = {st->socket, path};
+    save_job job = {&st->engine, path};
     archive_feed af = {0};
     af.buf = malloc(READ_BLOCK);
     if (!af.buf)
