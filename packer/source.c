@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "../formats/bundle_index.h"
 #include "../formats/image_ref.h"
+#include "source_image.h"
 #include "source_remote.h"
 
 #define READ_BLOCK (1u << 20)
@@ -30,10 +30,11 @@ typedef struct {
     char *target;          /* resolved, archive-relative */
 } link_entry;
 
-typedef enum { KIND_FILE, KIND_REGISTRY, KIND_DAEMON } source_kind;
+/* The inputs that are not files, by their spec's prefix. */
+static const source_remote_ops *const remotes[] = {&source_registry_ops, &source_daemon_ops};
 
 struct source_internal {
-    source_kind kind;
+    const source_remote_ops *remote_ops;   /* NULL for a file or directory input */
     remote_state *remote;
     source_options opts;
     bool is_dir;
@@ -333,86 +334,6 @@ out:
 
 /* ---- describing images ------------------------------------------------ */
 
-void source_host_platform(char *out, size_t n)
-{
-    struct utsname u;
-    const char *arch = "amd64";
-    if (uname(&u) == 0) {
-        if (!strcmp(u.machine, "aarch64"))
-            arch = "arm64";
-        else if (!strncmp(u.machine, "arm", 3))
-            arch = "arm";
-        else if (!strcmp(u.machine, "ppc64le"))
-            arch = "ppc64le";
-        else if (!strcmp(u.machine, "s390x"))
-            arch = "s390x";
-    }
-    snprintf(out, n, "linux/%s", arch);
-}
-
-static int add_name(source_image *img, const char *name, const source *s, ap_error *err);
-
-bool source_platform_matches(const char *want, const char *have)
-{
-    if (!strcmp(want, have))
-        return true;
-    /* "linux/arm64" takes "linux/arm64/v8"; "linux/arm64/v8" takes "linux/arm64" */
-    size_t wl = strlen(want), hl = strlen(have);
-    int wslash = 0, hslash = 0;
-    for (const char *p = want; *p; p++)
-        wslash += *p == '/';
-    for (const char *p = have; *p; p++)
-        hslash += *p == '/';
-    if (wslash == 1 && hslash == 2 && hl > wl && !strncmp(want, have, wl) && have[wl] == '/')
-        return true;
-    if (wslash == 2 && hslash == 1 && wl > hl && !strncmp(want, have, hl) && want[hl] == '/' &&
-        !strcmp(want + hl, "/v8") && strstr(have, "/arm64"))
-        return true;
-    return false;
-}
-
-void source_platform_from(source_image *img, const char *os, const char *arch, const char *variant)
-{
-    snprintf(img->platform, sizeof img->platform, "%s/%s%s%s", os && *os ? os : "linux",
-             arch && *arch ? arch : "amd64", variant && *variant ? "/" : "", variant && *variant ? variant : "");
-}
-
-source_image *source_new_image(source *s, ap_error *err)
-{
-    source_image *grown = realloc(s->images, (s->n_images + 1) * sizeof *s->images);
-    if (!grown) {
-        ap_fail(err, AP_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    s->images = grown;
-    source_image *img = &s->images[s->n_images++];
-    memset(img, 0, sizeof *img);
-    return img;
-}
-
-int source_add_name(source_image *img, const char *name, const source *s, ap_error *err)
-{
-    return add_name(img, name, s, err);
-}
-
-static int add_name(source_image *img, const char *name, const source *s, ap_error *err)
-{
-    char full[512];
-    if (image_ref_normalize(name, full, sizeof full, err) < 0) {
-        ap_error_prefix(err, "%s", s->spec);
-        return -1;
-    }
-    for (size_t i = 0; i < img->n_names; i++)
-        if (!strcmp(img->names[i], full))
-            return 0;
-    char *copy = strdup(full);
-    if (!copy || push((void **)&img->names, &img->n_names, sizeof copy, &copy) < 0) {
-        free(copy);
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    }
-    return 0;
-}
-
 /* Reads the config: its digest, platform and diff_ids. */
 static int load_config(source *s, source_image *img, const char *path, const char *want_digest,
                        json_t **diff_ids_out, ap_error *err)
@@ -560,7 +481,7 @@ static int describe_docker(source *s, ap_error *err)
         size_t t;
         json_t *tag;
         json_array_foreach(tags, t, tag) {
-            if (json_is_string(tag) && (rc = add_name(img, json_string_value(tag), s, err)) < 0)
+            if (json_is_string(tag) && (rc = source_add_name(img, json_string_value(tag), s, err)) < 0)
                 goto out;
         }
     }
@@ -708,7 +629,7 @@ static int describe_oci_manifest(source *s, json_t *desc, const char *name, ap_e
         free(paths[k]);
     free(paths);
     if (rc == 0 && name)
-        rc = add_name(img, name, s, err);
+        rc = source_add_name(img, name, s, err);
 out:
     json_decref(ids);
     json_decref(man);
@@ -836,14 +757,14 @@ int source_open_opts(const char *spec, const source_options *o, source *s, ap_er
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     if (o)
         s->in->opts = *o;
-    if (!strncmp(spec, "docker://", 9)) {
-        s->in->kind = KIND_REGISTRY;
-        return source_registry_open(s, spec + 9, &s->in->opts, &s->in->remote, err);
-    }
-    if (!strncmp(spec, "docker-daemon:", 14)) {
-        s->in->kind = KIND_DAEMON;
-        s->layers_by_content = true;
-        return source_daemon_open(s, spec + 14, &s->in->opts, &s->in->remote, err);
+    for (size_t i = 0; i < sizeof remotes / sizeof *remotes; i++) {
+        const source_remote_ops *ops = remotes[i];
+        size_t n = strlen(ops->prefix);
+        if (!strncmp(spec, ops->prefix, n)) {
+            s->in->remote_ops = ops;
+            s->layers_by_content = ops->layers_by_content;
+            return ops->open(s, spec + n, &s->in->opts, &s->in->remote, err);
+        }
     }
     if (split_spec(spec, s->in, err) < 0)
         return -1;
@@ -954,10 +875,8 @@ int source_stream(source *s, source_wanted_fn wanted, source_layer_fn fn, void *
 {
     source_internal *in = s->in;
     uint64_t done = 0;
-    if (in->kind == KIND_REGISTRY)
-        return source_registry_stream(s, in->remote, wanted, fn, ctx, progress, err);
-    if (in->kind == KIND_DAEMON)
-        return source_daemon_stream(s, in->remote, wanted, fn, ctx, progress, err);
+    if (in->remote_ops)
+        return in->remote_ops->stream(s, in->remote, wanted, fn, ctx, progress, err);
     if (in->is_dir) {
         /* every distinct layer path, in image order */
         for (size_t i = 0; i < s->n_images; i++)
@@ -1023,10 +942,8 @@ void source_close(source *s)
     }
     free(s->images);
     if (s->in) {
-        if (s->in->kind == KIND_REGISTRY)
-            source_registry_free(s->in->remote);
-        if (s->in->kind == KIND_DAEMON)
-            source_daemon_free(s->in->remote);
+        if (s->in->remote_ops)
+            s->in->remote_ops->free(s->in->remote);
         for (size_t i = 0; i < s->in->n_files; i++) {
             free(s->in->files[i].path);
             free(s->in->files[i].data);

@@ -21,6 +21,7 @@
 #include "../formats/digest.h"
 #include "../remote/docker_engine.h"
 #include "feed.h"
+#include "source_image.h"
 #include "source_remote.h"
 
 #define READ_BLOCK (1u << 20)
@@ -33,7 +34,7 @@ struct remote_state {
 
 /* ---- the first pass ---------------------------------------------------- */
 
-int source_daemon_open(source *s, const char *ref, const source_options *o, remote_state **out,
+static int daemon_open(source *s, const char *ref, const source_options *o, remote_state **out,
                        ap_error *err)
 {
     (void)o;
@@ -219,7 +220,7 @@ static int take_config(source *s, struct archive *a, struct archive_entry *ent, 
     return 0;
 }
 
-int source_daemon_stream(source *s, remote_state *st, source_wanted_fn wanted, source_layer_fn fn,
+static int daemon_stream(source *s, remote_state *st, source_wanted_fn wanted, source_layer_fn fn,
                          void *ctx, void (*progress)(void *ctx, uint64_t done), ap_error *err)
 {
     char path[256];
@@ -330,7 +331,15 @@ out:
     return rc;
 }
 
-void source_daemon_free(remote_state *st)
+static void daemon_free(remote_state *st)
 {
     free(st);
 }
+
+const source_remote_ops source_daemon_ops = {
+    .prefix = "docker-daemon:",
+    .layers_by_content = true,
+    .open = daemon_open,
+    .stream = daemon_stream,
+    .free = daemon_free,
+};

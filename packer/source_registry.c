@@ -17,6 +17,7 @@
 #include "../formats/digest.h"
 #include "../remote/registry_client.h"
 #include "feed.h"
+#include "source_image.h"
 #include "source_remote.h"
 
 #define ATTEMPTS 4
@@ -388,7 +389,7 @@ static int describe_index(source *s, remote_state *st, json_t *idx, const char *
     return 0;
 }
 
-int source_registry_open(source *s, const char *ref, const source_options *o, remote_state **out,
+static int registry_open(source *s, const char *ref, const source_options *o, remote_state **out,
                          ap_error *err)
 {
     remote_state *st = calloc(1, sizeof *st);
@@ -515,7 +516,7 @@ static int produce_blob(void *ctx, ap_sink_fn sink, void *sink_ctx, ap_error *er
     return 0;
 }
 
-int source_registry_stream(source *s, remote_state *st, source_wanted_fn wanted, source_layer_fn fn,
+static int registry_stream(source *s, remote_state *st, source_wanted_fn wanted, source_layer_fn fn,
                            void *ctx, void (*progress)(void *ctx, uint64_t done), ap_error *err)
 {
     uint64_t done = 0;
@@ -550,7 +551,7 @@ int source_registry_stream(source *s, remote_state *st, source_wanted_fn wanted,
     return rc;
 }
 
-void source_registry_free(remote_state *st)
+static void registry_free(remote_state *st)
 {
     if (!st)
         return;
@@ -558,3 +559,11 @@ void source_registry_free(remote_state *st)
     free(st->blobs);
     free(st);
 }
+
+const source_remote_ops source_registry_ops = {
+    .prefix = "docker://",
+    .layers_by_content = false,
+    .open = registry_open,
+    .stream = registry_stream,
+    .free = registry_free,
+};

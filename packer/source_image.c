@@ -1,0 +1,87 @@
+/* source_image.c: describing an input's images, for every kind of input (source.c
+ * for files, source_registry.c, source_daemon.c): new images, their names and
+ * platforms. It calls none of them. */
+#include "source_image.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "../formats/image_ref.h"
+
+void source_host_platform(char *out, size_t n)
+{
+    struct utsname u;
+    const char *arch = "amd64";
+    if (uname(&u) == 0) {
+        if (!strcmp(u.machine, "aarch64"))
+            arch = "arm64";
+        else if (!strncmp(u.machine, "arm", 3))
+            arch = "arm";
+        else if (!strcmp(u.machine, "ppc64le"))
+            arch = "ppc64le";
+        else if (!strcmp(u.machine, "s390x"))
+            arch = "s390x";
+    }
+    snprintf(out, n, "linux/%s", arch);
+}
+
+bool source_platform_matches(const char *want, const char *have)
+{
+    if (!strcmp(want, have))
+        return true;
+    /* "linux/arm64" takes "linux/arm64/v8"; "linux/arm64/v8" takes "linux/arm64" */
+    size_t wl = strlen(want), hl = strlen(have);
+    int wslash = 0, hslash = 0;
+    for (const char *p = want; *p; p++)
+        wslash += *p == '/';
+    for (const char *p = have; *p; p++)
+        hslash += *p == '/';
+    if (wslash == 1 && hslash == 2 && hl > wl && !strncmp(want, have, wl) && have[wl] == '/')
+        return true;
+    if (wslash == 2 && hslash == 1 && wl > hl && !strncmp(want, have, hl) && want[hl] == '/' &&
+        !strcmp(want + hl, "/v8") && strstr(have, "/arm64"))
+        return true;
+    return false;
+}
+
+void source_platform_from(source_image *img, const char *os, const char *arch, const char *variant)
+{
+    snprintf(img->platform, sizeof img->platform, "%s/%s%s%s", os && *os ? os : "linux",
+             arch && *arch ? arch : "amd64", variant && *variant ? "/" : "", variant && *variant ? variant : "");
+}
+
+source_image *source_new_image(source *s, ap_error *err)
+{
+    source_image *grown = realloc(s->images, (s->n_images + 1) * sizeof *s->images);
+    if (!grown) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    s->images = grown;
+    source_image *img = &s->images[s->n_images++];
+    memset(img, 0, sizeof *img);
+    return img;
+}
+
+int source_add_name(source_image *img, const char *name, const source *s, ap_error *err)
+{
+    char full[512];
+    if (image_ref_normalize(name, full, sizeof full, err) < 0) {
+        ap_error_prefix(err, "%s", s->spec);
+        return -1;
+    }
+    for (size_t i = 0; i < img->n_names; i++)
+        if (!strcmp(img->names[i], full))
+            return 0;
+    char *copy = strdup(full);
+    char **grown = copy ? realloc(img->names, (img->n_names + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(copy);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    img->names = grown;
+    img->names[img->n_names++] = copy;
+    return 0;
+}

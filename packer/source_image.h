@@ -1,0 +1,17 @@
+/* source_image.h: what every kind of input uses to describe its images (source.c for
+ * files, source_registry.c and source_daemon.c for remote inputs): a new image, its
+ * names, its platform. (source_image.c; the platform matching used by pack is in
+ * source.h.) */
+#ifndef AIRPACK_SOURCE_IMAGE_H
+#define AIRPACK_SOURCE_IMAGE_H
+
+#include "source.h"
+
+/* Appends a zeroed image to s->images; NULL when out of memory. */
+source_image *source_new_image(source *s, ap_error *err);
+/* Adds a name (normalized; once) to img; an invalid name fails naming s->spec. */
+int source_add_name(source_image *img, const char *name, const source *s, ap_error *err);
+/* Sets img->platform from a config's os/architecture/variant. */
+void source_platform_from(source_image *img, const char *os, const char *arch, const char *variant);
+
+#endif
