@@ -1,112 +1,103 @@
-/* load_target.c: opening a load target by its name, and helpers shared by targets. */
+/* load_target.c: opening a load target by its name. A table maps each name's prefix
+ * to its kind's constructor (one file per kind, load_<kind>.c); the targets are then
+ * driven only through their load_target_ops. The helpers targets share are in
+ * target_common.c, so no target calls back into this file. */
 #include "load_target.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../formats/image_ref.h"
+/* Each kind's constructor takes the spec after its prefix (rest) or the whole spec. */
+typedef struct {
+    const char *prefix;
+    load_target *(*open)(const char *spec, const char *rest, const load_options *opts, ap_error *err);
+    bool layer_compression;     /* takes --layer-compression */
+} target_kind;
 
-static const char *after(const char *s, const char *prefix)
+static load_target *open_docker_archive(const char *spec, const char *rest, const load_options *opts,
+                                        ap_error *err)
 {
-    size_t n = strlen(prefix);
-    return strncmp(s, prefix, n) ? NULL : s + n;
+    (void)spec;
+    return load_archive_open("docker-archive", rest, opts, err);
 }
+
+static load_target *open_oci_archive(const char *spec, const char *rest, const load_options *opts,
+                                     ap_error *err)
+{
+    (void)spec;
+    return load_archive_open("oci-archive", rest, opts, err);
+}
+
+static load_target *open_oci(const char *spec, const char *rest, const load_options *opts, ap_error *err)
+{
+    if (!*rest) {
+        ap_fail(err, AP_ERR_USAGE, "target '%s': oci: needs a directory (oci:DIR)", spec);
+        return NULL;
+    }
+    return load_oci_open(rest, opts, err);
+}
+
+static load_target *open_docker_daemon(const char *spec, const char *rest, const load_options *opts,
+                                       ap_error *err)
+{
+    (void)spec;
+    return load_docker_daemon_open(*rest ? rest : NULL, opts, err);
+}
+
+static load_target *open_registry(const char *spec, const char *rest, const load_options *opts, ap_error *err)
+{
+    (void)rest;
+    return load_registry_open(spec, opts, err);
+}
+
+static load_target *open_containerd(const char *spec, const char *rest, const load_options *opts,
+                                    ap_error *err)
+{
+    (void)spec;
+    return load_containerd_open(*rest ? rest : NULL, opts, err);
+}
+
+static load_target *open_containers_storage(const char *spec, const char *rest, const load_options *opts,
+                                            ap_error *err)
+{
+    (void)rest;
+    return load_containers_storage_open(spec, opts, err);
+}
+
+static const target_kind kinds[] = {
+    {"docker-archive:", open_docker_archive, true},
+    {"oci-archive:", open_oci_archive, true},
+    {"oci:", open_oci, false},
+    {"docker-daemon:", open_docker_daemon, false},
+    {"docker://", open_registry, false},
+    {"containerd:", open_containerd, false},
+    {"containers-storage:", open_containers_storage, false},
+};
 
 load_target *load_target_open(const char *spec, const load_options *opts, ap_error *err)
 {
-    const char *rest;
     if (!spec || !*spec) {
         ap_fail(err, AP_ERR_USAGE, "no target given");
         return NULL;
     }
-    if ((rest = after(spec, "docker-archive:")))
-        return load_archive_open("docker-archive", rest, opts, err);
-    if ((rest = after(spec, "oci-archive:")))
-        return load_archive_open("oci-archive", rest, opts, err);
-    if (opts && opts->layer_compression) {
-        ap_fail(err, AP_ERR_USAGE, "--layer-compression is for docker-archive:FILE and "
-                "oci-archive:FILE only, not '%s'", spec);
-        return NULL;
-    }
-    if ((rest = after(spec, "oci:"))) {
-        if (!*rest) {
-            ap_fail(err, AP_ERR_USAGE, "target '%s': oci: needs a directory (oci:DIR)", spec);
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        const target_kind *k = &kinds[i];
+        size_t n = strlen(k->prefix);
+        if (strncmp(spec, k->prefix, n))
+            continue;
+        if (opts && opts->layer_compression && !k->layer_compression) {
+            ap_fail(err, AP_ERR_USAGE, "--layer-compression is for docker-archive:FILE and "
+                    "oci-archive:FILE only, not '%s'", spec);
             return NULL;
         }
-        return load_oci_open(rest, opts, err);
+        return k->open(spec, spec + n, opts, err);
     }
-    if ((rest = after(spec, "docker-daemon:")))
-        return load_docker_daemon_open(*rest ? rest : NULL, opts, err);
-    if (after(spec, "docker://"))
-        return load_registry_open(spec, opts, err);
-    if ((rest = after(spec, "containerd:")))
-        return load_containerd_open(*rest ? rest : NULL, opts, err);
-    if (after(spec, "containers-storage:"))
-        return load_containers_storage_open(spec, opts, err);
     ap_fail(err, AP_ERR_USAGE,
             "unknown target '%s': use oci:DIR, docker-daemon:[SOCKET], "
             "docker://HOST[:PORT][/PREFIX], containerd:[NAMESPACE], containers-storage:, "
             "docker-archive:FILE or oci-archive:FILE",
             spec);
     return NULL;
-}
-
-void load_results_free(load_result *r, size_t n)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(r[i].name);
-    free(r);
-}
-
-int load_results_add(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
-                     ap_error *err)
-{
-    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
-    if (!grown)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    *res = grown;
-    load_result *r = &grown[*n];
-    memset(r, 0, sizeof *r);
-    if (name && !(r->name = strdup(name)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    snprintf(r->id, sizeof r->id, "%s", id);
-    r->is_new = is_new;
-    (*n)++;
-    return 0;
-}
-
-int load_select_images(const ap_bundle_index *idx, const load_options *opts, bool *sel,
-                       ap_error *err)
-{
-    size_t nf = opts ? opts->n_images : 0;
-    for (size_t i = 0; i < idx->n_images; i++)
-        sel[i] = nf == 0;
-    for (size_t f = 0; f < nf; f++) {
-        const char *want = opts->images[f];
-        char full[512];
-        bool have_full = image_ref_normalize(want, full, sizeof full, NULL) == 0;
-        bool found = false;
-        for (size_t i = 0; i < idx->n_images; i++) {
-            const ap_index_image *im = &idx->images[i];
-            bool match = !strcmp(want, im->config.digest);
-            for (size_t k = 0; !match && k < im->n_names; k++)
-                match = !strcmp(want, im->names[k]) || (have_full && !strcmp(full, im->names[k]));
-            if (match) {
-                sel[i] = true;
-                found = true;
-            }
-        }
-        if (!found)
-            return ap_fail(err, AP_ERR_USAGE, "--image %s: the bundle has no image of that name", want);
-    }
-    return 0;
-}
-
-void load_blob_path(const char *digest, char *out, size_t n)
-{
-    const char *hex = strncmp(digest, "sha256:", 7) ? digest : digest + 7;
-    snprintf(out, n, "blobs/sha256/%s", hex);
 }

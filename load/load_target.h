@@ -1,7 +1,7 @@
 /* load_target.h: the stores `airpack load` puts verified images into.
  *
  * A target is driven by the streaming verifier (verifier.h) through the load
- * sink in verify/loader.c: it is told the verified index first, then receives
+ * sink in load/loader.c: it is told the verified index first, then receives
  * each entry's bytes as they stream (not yet known good), learns at entry end
  * that the bytes matched the signed index, and commits only in commit(), after
  * the whole bundle verified. abort() must leave the store as it was: no
@@ -65,15 +65,18 @@ struct load_target {
  * Unknown or malformed names are AP_ERR_USAGE naming the accepted forms. */
 load_target *load_target_open(const char *spec, const load_options *opts, ap_error *err);
 
-/* One constructor per kind (each in its own file, verify/load_<kind>.c). */
+/* One constructor per kind (each in its own file, load/load_<kind>.c); load_target_open
+ * (load_target.c) picks one by the name's prefix from its table. */
 load_target *load_oci_open(const char *dir, const load_options *opts, ap_error *err);
 load_target *load_docker_daemon_open(const char *socket, const load_options *opts, ap_error *err);
 load_target *load_registry_open(const char *spec, const load_options *opts, ap_error *err);
 load_target *load_containerd_open(const char *ns, const load_options *opts, ap_error *err);
 load_target *load_containers_storage_open(const char *spec, const load_options *opts, ap_error *err);
-/* kind "docker-archive" or "oci-archive" (verify/load_archive.c). */
+/* kind "docker-archive" or "oci-archive" (load/load_archive.c). */
 load_target *load_archive_open(const char *kind, const char *file, const load_options *opts,
                                ap_error *err);
+
+/* ---- shared by every target (target_common.c, which calls no target) ---- */
 
 /* Appends {name (copied; NULL for an untagged image), id, is_new} to the
  * malloc'd array *res of *n results; AP_ERR_NOMEM if memory runs out. */
