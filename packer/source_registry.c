@@ -562,7 +562,6 @@ static void registry_free(remote_state *st)
 
 const source_remote_ops source_registry_ops = {
     .prefix = "docker://",
-    .layers_by_content = false,
     .open = registry_open,
     .stream = registry_stream,
     .free = registry_free,
