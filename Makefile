@@ -78,7 +78,8 @@ airpack-static: $(BUILD)/airpack-static
 
 $(BUILD)/airpack-static: $(STATIC_CLI_OBJ) $(BUILD)/static/absent_libs.o $(BUILD)/static/isal_portable.o $(BUILD)/libairpack.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -s -o $@ $(STATIC_CLI_OBJ) $(BUILD)/static/absent_libs.o $(BUILD)/static/isal_portable.o \
-	    $(BUILD)/libairpack.a $(STATIC_LDLIBS) 2>$(BUILD)/static/link.log || { cat $(BUILD)/static/link.log; exit 1; }
+	    $(BUILD)/libairpack.a $(STATIC_LDLIBS) 2>$(BUILD)/static/link.log || { cat $(BUILD)/static/link.log; \
+	    echo "make static: a static archive is missing; 'sudo make deps' installs the -dev packages that ship them"; exit 1; }
 	@grep -v "requires at runtime the shared libraries from the glibc version" $(BUILD)/static/link.log \
 	    | grep -v "in function" || true
 

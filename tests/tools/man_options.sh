@@ -36,7 +36,7 @@ for c in $cmds; do
     h=$(help_opts "$c") m=$(man_opts "$c")
     [ -n "$h" ] || { echo "$c: '$prog $c --help' names no option"; rc=1; }
     for o in $(comm -23 <(printf '%s\n' "$h") <(printf '%s\n' "$m")); do
-        echo "$c: $o is in --help but not in the man page"; rc=1
+        echo "$c: $o is in --help but not in the man page (add a .TP entry under .SS \"airpack $c\" in doc/airpack.1)"; rc=1
     done
     for o in $(comm -13 <(printf '%s\n' "$h") <(printf '%s\n' "$m")); do
         echo "$c: $o is in the man page but not in --help"; rc=1
