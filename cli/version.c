@@ -7,6 +7,7 @@
 
 #include <archive.h>
 #include <curl/curl.h>
+#include <isa-l.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/opensslv.h>
@@ -41,7 +42,7 @@ static const char *const features[] = {
 #ifdef AP_HAVE_LZMA
     "xz",
 #endif
-    "dense", "split", "delta", "minisign",
+    "dense", "split", "parity", "delta", "minisign",
 };
 
 struct lib {
@@ -52,6 +53,7 @@ struct lib {
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
+#define ISAL_VERSION_STR STR(ISAL_MAJOR_VERSION) "." STR(ISAL_MINOR_VERSION) "." STR(ISAL_PATCH_VERSION)
 
 static size_t libraries(struct lib *l)
 {
@@ -70,6 +72,12 @@ static size_t libraries(struct lib *l)
 #endif
     l[n++] = (struct lib){"libcrypto", OpenSSL_version(OPENSSL_VERSION_STRING), OPENSSL_VERSION_STR};
     l[n++] = (struct lib){"libcurl", curl_version_info(CURLVERSION_NOW)->version, LIBCURL_VERSION};
+    /* ISA-L has no run-time version call; the static build carries static/isal_portable.c */
+#ifdef AP_STATIC_BUILD
+    l[n++] = (struct lib){"libisal", "portable", ISAL_VERSION_STR};
+#else
+    l[n++] = (struct lib){"libisal", ISAL_VERSION_STR, ISAL_VERSION_STR};
+#endif
 #ifdef AP_HAVE_LZMA
     l[n++] = (struct lib){"liblzma", lzma_version_string(), LZMA_VERSION_STRING};
 #endif
@@ -110,7 +118,7 @@ int cmd_version(int argc, char **argv)
             return 2;
         }
     }
-    struct lib l[12];
+    struct lib l[16];
     size_t n = libraries(l);
     if (json)
         return print_json(l, n);
