@@ -107,6 +107,21 @@ need_dockerd() {
     start_dockerd >"$T/dockerd-start.out" 2>&1 ||
         { fail_cases "$1" "$2" "dockerd is installed but did not start: $(tail -3 "$T/dockerd-start.out" | tr '\n' ' ' | head -c 300)"; return 1; }
 }
+# The positive control of every "nothing was loaded into the engine" check: docker_probe
+# imports a one-file image, airpack-probe/control:1; docker_list prints the engine's images
+# (REPO:TAG, sorted) and fails when docker cannot list them or the control is not among them,
+# so an empty answer from a broken client never passes for "nothing loaded".
+docker_probe() {
+    mkdir -p "$T/probe" && echo control >"$T/probe/control.txt" &&
+        tar -C "$T/probe" -cf "$T/probe.tar" control.txt &&
+        "$DOCKER" import "$T/probe.tar" airpack-probe/control:1 >/dev/null
+}
+docker_list() {
+    local l
+    l=$("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' 2>&1) || { echo "docker images failed: $l"; return 1; }
+    grep -qx 'airpack-probe/control:1' <<<"$l" || { echo "the control image is not listed: $l"; return 1; }
+    sort <<<"$l"
+}
 stop_dockerd() {
     [ -n "${DOCKERD_PID:-}" ] || return 0
     kill "$DOCKERD_PID" 2>/dev/null
