@@ -101,7 +101,10 @@ int ap_load_stream(ap_read_fn read, void *read_ctx, const char *name, load_targe
     ap_verify_opts vopts = {
         .keys = opts->keys,
         .n_keys = opts->n_keys,
-        .deep = false,
+        /* every target checks what verify --deep checks before it commits: each layer's
+         * diff_id and uncompressed size (decompressed in the hash pipe's tap thread, while
+         * the bytes are copied), and the manifests, configs, index.json and manifest.json */
+        .deep = true,
         .progress = opts->progress,
         .progress_ctx = opts->progress_ctx,
         .dense_rebuild = true,

@@ -10,6 +10,7 @@ struct ap_hash_pipe {
     unsigned char **buf;
     size_t *len;
     bool *busy;             /* submitted and not yet hashed */
+    bool *tapped;           /* submitted to the tap and not yet through it */
     size_t give;            /* the slot ap_hash_pipe_buffer gives (until it is submitted) */
     /* shared with the hasher, under mu */
     pthread_mutex_t mu;
@@ -20,7 +21,39 @@ struct ap_hash_pipe {
     bool stop;
     bool threaded;
     pthread_t thread;
+    /* the tap: a third thread that reads the same buffers (see ap_hash_pipe_set_tap) */
+    ap_hash_tap_fn tap;
+    void *tap_ctx;
+    size_t tap_next;        /* the slot the tap reads next */
+    size_t n_tapped;
+    bool tap_threaded;
+    pthread_t tap_thread;
+    pthread_cond_t tap_work;
 };
+
+static void *tapper(void *arg)
+{
+    ap_hash_pipe *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->n_tapped && !p->stop)
+            pthread_cond_wait(&p->tap_work, &p->mu);
+        if (!p->n_tapped)
+            break;
+        size_t i = p->tap_next;
+        ap_hash_tap_fn fn = p->tap;
+        void *ctx = p->tap_ctx;
+        pthread_mutex_unlock(&p->mu);
+        fn(ctx, p->buf[i], p->len[i]);
+        pthread_mutex_lock(&p->mu);
+        p->tapped[i] = false;
+        p->n_tapped--;
+        p->tap_next = (i + 1) % p->n;
+        pthread_cond_broadcast(&p->done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
 
 static void *hasher(void *arg)
 {
@@ -38,7 +71,7 @@ static void *hasher(void *arg)
         p->busy[i] = false;
         p->n_busy--;
         p->next = (i + 1) % p->n;
-        pthread_cond_signal(&p->done);
+        pthread_cond_broadcast(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -57,7 +90,8 @@ ap_hash_pipe *ap_hash_pipe_new(size_t n_buffers, size_t buf_size, ap_error *err)
     p->buf = calloc(n_buffers, sizeof *p->buf);
     p->len = calloc(n_buffers, sizeof *p->len);
     p->busy = calloc(n_buffers, sizeof *p->busy);
-    if (!p->hash || !p->buf || !p->len || !p->busy)
+    p->tapped = calloc(n_buffers, sizeof *p->tapped);
+    if (!p->hash || !p->buf || !p->len || !p->busy || !p->tapped)
         goto nomem;
     for (size_t i = 0; i < n_buffers; i++)
         if (!(p->buf[i] = malloc(buf_size ? buf_size : 1)))
@@ -73,7 +107,14 @@ ap_hash_pipe *ap_hash_pipe_new(size_t n_buffers, size_t buf_size, ap_error *err)
         pthread_mutex_destroy(&p->mu);
         goto nomem;
     }
+    if (pthread_cond_init(&p->tap_work, NULL)) {
+        pthread_cond_destroy(&p->done);
+        pthread_cond_destroy(&p->work);
+        pthread_mutex_destroy(&p->mu);
+        goto nomem;
+    }
     p->threaded = pthread_create(&p->thread, NULL, hasher, p) == 0;
+    p->tap_threaded = p->threaded && pthread_create(&p->tap_thread, NULL, tapper, p) == 0;
     return p;
 nomem:
     if (p) {
@@ -82,6 +123,7 @@ nomem:
         free(p->buf);
         free(p->len);
         free(p->busy);
+        free(p->tapped);
         ap_sha256_free(p->hash);
         free(p);
     }
@@ -110,13 +152,39 @@ static void wait_idle(ap_hash_pipe *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Waits until the tap has read every buffer submitted to it. */
+static void wait_tap_idle(ap_hash_pipe *p)
+{
+    if (!p->tap_threaded)
+        return;
+    pthread_mutex_lock(&p->mu);
+    while (p->n_tapped)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void ap_hash_pipe_set_tap(ap_hash_pipe *p, ap_hash_tap_fn fn, void *ctx)
+{
+    wait_tap_idle(p);
+    pthread_mutex_lock(&p->mu);
+    p->tap = fn;
+    p->tap_ctx = ctx;
+    p->tap_next = p->give;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void ap_hash_pipe_tap_wait(ap_hash_pipe *p)
+{
+    wait_tap_idle(p);
+}
+
 /* Buffers are submitted in ring order: `give` moves on only when its buffer is submitted. */
 unsigned char *ap_hash_pipe_buffer(ap_hash_pipe *p)
 {
     size_t i = p->give;
     if (p->threaded) {
         pthread_mutex_lock(&p->mu);
-        while (p->busy[i])
+        while (p->busy[i] || p->tapped[i])
             pthread_cond_wait(&p->done, &p->mu);
         pthread_mutex_unlock(&p->mu);
     }
@@ -132,13 +200,25 @@ void ap_hash_pipe_submit(ap_hash_pipe *p, unsigned char *buf, size_t n)
         /* no thread, or not the buffer just given: hash it here, after what came before */
         wait_idle(p);
         ap_sha256_update(p->hash, buf, n);
+        if (p->tap) {
+            wait_tap_idle(p);
+            p->tap(p->tap_ctx, buf, n);
+        }
         return;
+    }
+    if (p->tap && !p->tap_threaded) {
+        p->tap(p->tap_ctx, buf, n);   /* no tap thread: read it here, before the hasher may free it */
     }
     pthread_mutex_lock(&p->mu);
     p->len[i] = n;
     p->busy[i] = true;
     p->n_busy++;
     pthread_cond_signal(&p->work);
+    if (p->tap && p->tap_threaded) {
+        p->tapped[i] = true;
+        p->n_tapped++;
+        pthread_cond_signal(&p->tap_work);
+    }
     pthread_mutex_unlock(&p->mu);
     p->give = (i + 1) % p->n;
 }
@@ -157,9 +237,13 @@ void ap_hash_pipe_free(ap_hash_pipe *p)
         pthread_mutex_lock(&p->mu);
         p->stop = true;
         pthread_cond_signal(&p->work);
+        pthread_cond_signal(&p->tap_work);
         pthread_mutex_unlock(&p->mu);
         pthread_join(p->thread, NULL);
+        if (p->tap_threaded)
+            pthread_join(p->tap_thread, NULL);
     }
+    pthread_cond_destroy(&p->tap_work);
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->work);
     pthread_mutex_destroy(&p->mu);
@@ -168,6 +252,7 @@ void ap_hash_pipe_free(ap_hash_pipe *p)
     free(p->buf);
     free(p->len);
     free(p->busy);
+    free(p->tapped);
     ap_sha256_free(p->hash);
     free(p);
 }

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@
 
 #define CHUNK (2u << 20)                 /* read size: big buffers keep sha256 at full speed */
 #ifndef HASH_BUFFERS
-#define HASH_BUFFERS 2                   /* one being read (and written by a sink), one being hashed */
+#define HASH_BUFFERS 4                   /* being read (and written by a sink), hashed, decompressed */
 #endif
 #define SMALL_JSON_MAX (4u << 20)        /* manifests, configs, index.json, manifest.json under --deep */
 #define BLOB_PREFIX "blobs/sha256/"
@@ -66,6 +67,7 @@ typedef struct {
     uint64_t layer_cap;
     ap_error deep_err;                  /* a deep failure, reported once the entry's digest is known good */
     bool deep_failed;
+    atomic_bool tap_cancel;             /* the verdict is in: the tap stops decompressing */
     char *small;                        /* the current small JSON entry, whole (its size is checked first) */
     size_t small_len;
     json_t *nested;                     /* digest -> the "manifests" of each nested OCI index seen */
@@ -787,6 +789,8 @@ static int check_small(verifier *v, const ap_index_entry *ie, uint64_t off)
 static int layer_sink(void *ctx, const void *buf, size_t n, ap_error *err)
 {
     verifier *v = ctx;
+    if (atomic_load(&v->tap_cancel))
+        return ap_fail(err, AP_ERR_VERIFY, "stopped");
     v->layer_out += n;
     if (v->layer_out > v->layer_cap)
         return ap_fail(err, AP_ERR_VERIFY, "decompresses past its uncompressed_size %llu",
@@ -800,6 +804,15 @@ static void deep_fail_defer(verifier *v)
     v->deep_failed = true;
     ap_decompressor_free(v->dec);
     v->dec = NULL;
+}
+
+/* The hash pipe's tap: runs in its own thread, reading the buffers the main thread
+ * copies to the sink; deep_end waits for it before reading its results. */
+static void deep_tap(void *ctx, const unsigned char *buf, size_t n)
+{
+    verifier *v = ctx;
+    if (v->dec && !v->deep_failed && ap_decompressor_write(v->dec, buf, n, &v->deep_err) < 0)
+        deep_fail_defer(v);
 }
 
 static int deep_begin(verifier *v, const ap_index_entry *ie, uint64_t off)
@@ -828,21 +841,18 @@ static int deep_begin(verifier *v, const ap_index_entry *ie, uint64_t off)
                                      v->err);
         if (!v->dec)
             return entry_wrap(v, ie->path, off);
+        ap_hash_pipe_set_tap(v->hash, deep_tap, v);
     }
     return 0;
 }
 
-static void deep_data(verifier *v, const void *buf, size_t n)
-{
-    if (v->dec && !v->deep_failed && ap_decompressor_write(v->dec, buf, n, &v->deep_err) < 0)
-        deep_fail_defer(v);
-}
 
 static int deep_end(verifier *v, const ap_index_entry *ie, uint64_t off)
 {
     unsigned char roles = v->roles[ie - v->idx.entries];
     if (roles & ROLE_LAYER) {
         const ap_index_layer *l = v->layer_of[ie - v->idx.entries];
+        ap_hash_pipe_set_tap(v->hash, NULL, NULL);   /* waits for the tap to read everything */
         if (!v->deep_failed && ap_decompressor_finish(v->dec, &v->deep_err) < 0)
             deep_fail_defer(v);
         ap_decompressor_free(v->dec);
@@ -966,8 +976,6 @@ static int check_entry(verifier *v, const ap_verify_sink *sink, void *sink_ctx, 
             memcpy(v->small + v->small_len, buf, (size_t)n);
             v->small_len += (size_t)n;
         }
-        if (v->opts->deep)
-            deep_data(v, buf, (size_t)n);
         if (sink && sink->on_entry_data && sink->on_entry_data(sink_ctx, buf, (size_t)n, v->err) < 0)
             return sink_call_failed(v, e->path, off);
         progress(v);
@@ -1083,6 +1091,9 @@ out:
         if (sink && sink->on_abort)
             sink->on_abort(sink_ctx);
     }
+    atomic_store(&v.tap_cancel, true);
+    if (v.hash)
+        ap_hash_pipe_set_tap(v.hash, NULL, NULL);   /* the tap may still be decompressing */
     ap_decompressor_free(v.dec);
     dense_reader_free(v.dense);
     ap_sha256_free(v.layer_hash);
