@@ -364,7 +364,7 @@ int cmd_load(int argc, char **argv)
         fprintf(stderr, "airpack load: warning: %s: %s\n", name, rep.verify.warning);
     if (rep.note[0])
         fprintf(stderr, "airpack load: note: %s: %s\n", name, rep.note);
-    if (damage[0] && !quiet)
+    if (damage[0])   /* even with -q: the copy needs mending */
         fprintf(stderr, "airpack load: note: %s: loaded through its parity parts, every rebuilt part checked "
                         "against the signed list; %s; run 'airpack repair %s' to mend the copy\n", name, damage, name);
 
