@@ -10,11 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "../formats/minisign.h"
+#include "../formats/statement.h"
 #include "commands.h"
 #include "keys.h"
 
@@ -22,6 +24,7 @@ static void keygen_usage(FILE *out)
 {
     fprintf(out,
             "usage: airpack keygen [-p PUB] [-s SEC] [-W] [-f] [-c COMMENT] [--password-file F]\n"
+            "                      [--rotate-from OLD.key [--statement FILE]]\n"
             "\n"
             "Creates a minisign-compatible Ed25519 key pair for signing bundles.\n"
             "\n"
@@ -32,6 +35,10 @@ static void keygen_usage(FILE *out)
             "  -f                  overwrite existing key files\n"
             "  -c COMMENT          untrusted comment for the public key file\n"
             "  --password-file F   read the password from the first line of F\n"
+            "  --rotate-from OLD.key  the new key succeeds OLD.key: also write a succession\n"
+            "                      statement signed by OLD.key (FILE, default PUB.succession,\n"
+            "                      and FILE.minisig), which 'airpack trust add PUB' on the far\n"
+            "                      side accepts from a key it trusts\n"
             "\n"
             "The password comes from AIRPACK_PASSWORD, else --password-file, else the terminal.\n");
 }
@@ -65,10 +72,13 @@ int cmd_keygen(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"password-file", required_argument, NULL, 'P'},
+        {"rotate-from", required_argument, NULL, 'R'},
+        {"statement", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *pub_path = "./airpack.pub", *sec_path = NULL, *comment = NULL, *password_file = NULL;
+    const char *rotate_from = NULL, *statement = NULL;
     bool unencrypted = false, force = false;
     int c;
     optind = 1;
@@ -80,6 +90,8 @@ int cmd_keygen(int argc, char **argv)
         case 'f': force = true; break;
         case 'c': comment = optarg; break;
         case 'P': password_file = optarg; break;
+        case 'R': rotate_from = optarg; break;
+        case 'S': statement = optarg; break;
         case 'h': keygen_usage(stdout); return 0;
         default: keygen_usage(stderr); return 2;
         }
@@ -105,6 +117,27 @@ int cmd_keygen(int argc, char **argv)
     }
     if (!force && (refuse_existing(sec_path, "secret key") || refuse_existing(pub_path, "public key")))
         return 2;
+    if (statement && !rotate_from) {
+        fprintf(stderr, "airpack keygen: --statement goes with --rotate-from\n");
+        return 2;
+    }
+    /* the old key first: a rotation that cannot be signed makes no new key */
+    ap_seckey old;
+    char stmt_default[4200];
+    if (rotate_from) {
+        if (secret_key_load(rotate_from, password_file, &old, &err) < 0) {
+            fprintf(stderr, "airpack keygen: --rotate-from: %s\n", err.msg);
+            return 2;
+        }
+        if (!statement) {
+            snprintf(stmt_default, sizeof stmt_default, "%s.succession", pub_path);
+            statement = stmt_default;
+        }
+        if (!force && refuse_existing(statement, "statement")) {
+            ap_seckey_wipe(&old);
+            return 2;
+        }
+    }
     if (make_parent_dir(sec_path) != 0)
         return 2;
 
@@ -126,6 +159,22 @@ int cmd_keygen(int argc, char **argv)
     ap_pubkey pk;
     ap_seckey sk;
     ap_keypair_generate(&pk, &sk);
+    if (rotate_from) {
+        ap_statement st = {.type = AP_STATEMENT_SUCCESSION, .successor = pk};
+        ap_pubkey old_pk;
+        ap_seckey_public(&old, &old_pk);
+        ap_pubkey_key_id(&old_pk, st.key_id);
+        ap_time_format((int64_t)time(NULL), st.created);
+        int src = ap_statement_save(statement, &st, &old, &err);
+        ap_seckey_wipe(&old);
+        if (src < 0) {
+            ap_seckey_wipe(&sk);
+            ap_password_free(password);
+            fprintf(stderr, "airpack keygen: %s; no key was written\n", err.msg);
+            return 2;
+        }
+        printf("succession statement: %s (+ .minisig), signed by the old key ID %s\n", statement, st.key_id);
+    }
     bool sec_existed = access(sec_path, F_OK) == 0;
     int rc = ap_seckey_save(sec_path, &sk, password, &err);
     ap_seckey_wipe(&sk);

@@ -167,6 +167,7 @@ int cmd_load(int argc, char **argv)
     load_target *target = NULL;
     int status = 2;
     ap_trust_policy policy = {0};
+    ap_revoked_key *revoked = NULL;
     bool allow_rollback = false;
     const char *state_dir = NULL;
     load_state *state = NULL;
@@ -251,6 +252,8 @@ int cmd_load(int argc, char **argv)
     }
     const char *path = argv[optind];
     if (!explicit_keys && trusted_keys_add_defaults(&keys, "load", quiet || as_json, &err) < 0)
+        goto fail_run;
+    if (trust_policy_load_revocations(&policy, &revoked, &err) < 0)
         goto fail_run;
 
     /* a SIGINT/SIGTERM stops the read, so the target is aborted cleanly */
@@ -397,6 +400,7 @@ out:
     if (target)
         target->ops->close(target);
     trusted_keys_free(&keys);
+    free(revoked);
     free(images);
     return status;
 }

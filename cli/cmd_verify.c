@@ -165,6 +165,7 @@ int cmd_verify(int argc, char **argv)
     unsigned window_log_max = 0;
     int status = 2;
     ap_trust_policy policy = {0};
+    ap_revoked_key *revoked = NULL;
     const char *state_dir = NULL, *into = NULL;
 
     if (ap_minisign_init(&err) < 0) {
@@ -229,10 +230,13 @@ int cmd_verify(int argc, char **argv)
     const char *path = argv[optind];
     if (!explicit_keys && trusted_keys_add_defaults(&keys, "verify", quiet, &err) < 0)
         goto fail_run;
+    if (trust_policy_load_revocations(&policy, &revoked, &err) < 0)
+        goto fail_run;
 
     if (one_part || bundle_input_is_later_part(path)) {
         status = verify_one_part(path, &keys, as_json);
         trusted_keys_free(&keys);
+        free(revoked);
         return status;
     }
     bundle_input in;
@@ -249,6 +253,7 @@ int cmd_verify(int argc, char **argv)
             json_decref(no_images);
         }
         trusted_keys_free(&keys);
+        free(revoked);
         return st;
     }
     const char *name = in.name;
@@ -321,10 +326,12 @@ int cmd_verify(int argc, char **argv)
     json_decref(rc.images);
     free(rc.delta);
     trusted_keys_free(&keys);
+    free(revoked);
     return status;
 
 fail_run:
     fprintf(stderr, "airpack verify: %s\n", err.msg);
     trusted_keys_free(&keys);
+    free(revoked);
     return 2;
 }

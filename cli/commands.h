@@ -12,6 +12,7 @@ int cmd_ls(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_inventory(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
 int cmd_version(int argc, char **argv); /* --version [--json] (cli/version.c) */
 int cmd_repair(int argc, char **argv);
 

@@ -12,6 +12,8 @@
 
 #include <sodium.h>
 
+#include "../verify/trust_store.h"
+
 int config_dir(char *out, size_t n, ap_error *err)
 {
     const char *dir = getenv("AIRPACK_CONFIG_DIR");
@@ -71,19 +73,44 @@ static int ends_with_pub(const char *name)
     return n > 4 && !strcmp(name + n - 4, ".pub");
 }
 
-int trusted_keys_add_default_dir(trusted_keys *t, ap_error *err)
+int trusted_dir(char *dir, size_t n, ap_error *err)
 {
-    char dir[4096];
     const char *env = getenv("AIRPACK_TRUSTED_KEYS");
     if (env && *env) {
-        if ((size_t)snprintf(dir, sizeof dir, "%s", env) >= sizeof dir)
+        if ((size_t)snprintf(dir, n, "%s", env) >= n)
             return ap_fail(err, AP_ERR_USAGE, "AIRPACK_TRUSTED_KEYS is too long");
     } else {
         char conf[4000];
         if (config_dir(conf, sizeof conf, err) != 0)
             return -1;
-        snprintf(dir, sizeof dir, "%s/trusted.d", conf);
+        if ((size_t)snprintf(dir, n, "%s/trusted.d", conf) >= n)
+            return ap_fail(err, AP_ERR_USAGE, "the trusted-keys directory path is too long");
     }
+    return 0;
+}
+
+int trust_policy_load_revocations(ap_trust_policy *p, ap_revoked_key **storage, ap_error *err)
+{
+    char dir[4096];
+    struct stat st;
+    *storage = NULL;
+    if (trusted_dir(dir, sizeof dir, err) < 0)
+        return -1;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    if (ap_trust_revocations(dir, storage, &p->n_revoked, err) < 0) {
+        ap_error_prefix(err, "revocations in %s", dir);
+        return -1;
+    }
+    p->revoked = *storage;
+    return 0;
+}
+
+int trusted_keys_add_default_dir(trusted_keys *t, ap_error *err)
+{
+    char dir[4096];
+    if (trusted_dir(dir, sizeof dir, err) < 0)
+        return -1;
     struct stat st;
     if (stat(dir, &st) != 0) {
         if (errno == ENOENT)

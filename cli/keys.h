@@ -13,6 +13,7 @@
 
 #include "../formats/error.h"
 #include "../formats/minisign.h"
+#include "../verify/trust_policy.h"
 
 typedef struct {
     ap_pubkey *keys;
@@ -33,6 +34,14 @@ int trusted_keys_add_defaults(trusted_keys *t, const char *cmd, bool quiet, ap_e
 /* Loads the secret key (path NULL = the default), asking for the password when
  * the key is encrypted: AIRPACK_PASSWORD, then password_file, then the terminal. */
 int secret_key_load(const char *path, const char *password_file, ap_seckey *out, ap_error *err);
+
+/* The trusted-keys directory: $AIRPACK_TRUSTED_KEYS, else $AIRPACK_CONFIG_DIR/trusted.d,
+ * else ~/.airpack/trusted.d (it may not exist; AIRPACK_TRUSTED_KEYS may name one file). */
+int trusted_dir(char *out, size_t n, ap_error *err);
+
+/* The revocations recorded in the trusted-keys directory, for verify and load
+ * (verify/trust_policy.h); *storage is freed by the caller. */
+int trust_policy_load_revocations(ap_trust_policy *p, ap_revoked_key **storage, ap_error *err);
 
 /* The config directory: $AIRPACK_CONFIG_DIR or ~/.airpack. */
 int config_dir(char *out, size_t n, ap_error *err);

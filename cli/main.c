@@ -16,6 +16,7 @@ static const struct {
     {"load", cmd_load, "verify a bundle and load its images into a target store"},
     {"repair", cmd_repair, "rebuild lost or damaged parts of a split bundle from its parity parts"},
     {"inventory", cmd_inventory, "list what a store holds, for a delta bundle (pack --have)"},
+    {"trust", cmd_trust, "list, add, rotate and revoke the keys bundles are checked with"},
 };
 
 static void usage(FILE *out)

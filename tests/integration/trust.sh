@@ -111,3 +111,71 @@ for i in 1 2 3 4; do
     [ $rc1 = 0 ] || grep -q "rollback refused" r1.err || { ok=0; why="$why run $i: week 1 exit $rc1: $(head -c 200 r1.err);"; }
 done
 [ $ok = 1 ] && pass "two loads racing on one store keep the higher sequence (4 runs)" || fail "two loads racing on one store keep the higher sequence" "$why"
+
+# 7. key rotation: keygen --rotate-from writes a succession statement signed by the old key
+export AIRPACK_CONFIG_DIR="$T/far"   # the far side's trusted-keys directory: $T/far/trusted.d
+mkdir -p "$T/far/trusted.d" && cp k.pub "$T/far/trusted.d/site.pub"
+OLD_ID=$("$AIRPACK" trust list | awk '/site.pub/ {print $1}')
+if "$AIRPACK" keygen -W -p new.pub -s new.key --rotate-from k.key >out 2>err && [ -s new.pub.succession ] &&
+    [ -s new.pub.succession.minisig ]; then pass "keygen --rotate-from writes a new key pair and a succession statement"
+else fail "keygen --rotate-from writes a new key pair and a succession statement" "$(head -c 300 err)"; fi
+check "minisign -V checks the succession statement with the old key" minisign -Vqm new.pub.succession -p k.pub
+if minisign -Vqm new.pub.succession -p new.pub >/dev/null 2>&1; then fail "minisign refuses the statement with the new key"
+else pass "minisign refuses the statement with the new key"; fi
+NEW_ID=$(jq -r .successor new.pub.succession | base64 -d | od -An -j2 -N8 -tx1 | tr -d ' \n' |
+    sed 's/\(..\)/\1 /g' | awk '{for (i = NF; i > 0; i--) printf "%s", toupper($i)}')
+SOURCE_DATE_EPOCH=$((W2 + 7 * 86400)) "$AIRPACK" pack -q -s new.key -o week3.tar "$S/docker24/app-b.tar"
+expect_fail "new-key bundle refused before the new key is trusted" 1 "signed by key ID $NEW_ID, which is not trusted" \
+    "$AIRPACK" verify -q week3.tar
+cp new.pub lone.pub
+expect_fail "trust add without a statement is refused" 1 "no succession statement" "$AIRPACK" trust add lone.pub
+"$AIRPACK" keygen -W -p other.pub -s other.key >/dev/null 2>&1
+"$AIRPACK" keygen -W -p forged.pub -s forged.key --rotate-from other.key >/dev/null 2>&1
+expect_fail "trust add with a statement from an untrusted key is refused" 1 "which is not trusted" \
+    "$AIRPACK" trust add forged.pub
+cp new.pub.succession tampered.succession; cp new.pub.succession.minisig tampered.succession.minisig
+sed -i 's/"created":"20/"created":"19/' tampered.succession
+expect_fail "trust add with a tampered statement is refused" 1 "does not match|signature" \
+    "$AIRPACK" trust add --statement tampered.succession new.pub
+expect_fail "a statement for another key is refused" 1 "names key $NEW_ID as the successor" \
+    "$AIRPACK" trust add --statement new.pub.succession other.pub
+[ "$(ls "$T/far/trusted.d")" = site.pub ] && pass "refused statements leave the trusted-keys directory as it was" ||
+    fail "refused statements leave the trusted-keys directory as it was" "$(ls "$T/far/trusted.d" | tr '\n' ' ')"
+if "$AIRPACK" trust add new.pub >out 2>err && "$AIRPACK" verify -q week3.tar >/dev/null 2>err2; then
+    pass "after trust add with the statement, the new-key bundle verifies"
+else fail "after trust add with the statement, the new-key bundle verifies" "$(head -c 300 err) $(head -c 300 err2)"; fi
+"$AIRPACK" trust list | grep -q "$NEW_ID .*succeeds $OLD_ID" && pass "trust list shows the succession" ||
+    fail "trust list shows the succession" "$("$AIRPACK" trust list)"
+if "$AIRPACK" load -q --state-dir "$T/sd3" --into "oci:$T/o3" week3.tar >/dev/null 2>err; then pass "the new-key bundle loads"
+else fail "the new-key bundle loads" "$(head -c 300 err)"; fi
+
+# 8. revocation: the old key's bundles are refused, naming the key and when
+check "old-key bundle still verifies before the revocation" "$AIRPACK" verify -q week2.tar
+"$AIRPACK" trust revoke "$OLD_ID" --reason "laptop stolen" >/dev/null 2>err || fail "trust revoke" "$(head -c 300 err)"
+expect_fail "after trust revoke, an old-key bundle is refused naming the key and the revocation time" 1 \
+    "key ID $OLD_ID, which was revoked at 20[0-9-]+T[0-9:]+Z \(laptop stolen\)" "$AIRPACK" verify -q week2.tar
+cp "$O/index.json" idx.before
+expect_fail "revoked key: refused even with -p, and load writes nothing" 1 "which was revoked" \
+    "$AIRPACK" load -q -p k.pub --into "oci:$O" week2.tar
+cmp -s idx.before "$O/index.json" && pass "revoked key: the store is unchanged" || fail "revoked key: the store is unchanged"
+check "the successor's bundles still verify" "$AIRPACK" verify -q week3.tar
+
+# 9. revocation statements carried in: signed by the successor, or by the key itself
+"$AIRPACK" trust revoke "$OLD_ID" --sign new.key -o revoke-old.stmt --reason "rotated" >/dev/null 2>err ||
+    fail "trust revoke --sign" "$(head -c 300 err)"
+check "minisign -V checks a revocation statement" minisign -Vqm revoke-old.stmt -p new.pub
+export AIRPACK_CONFIG_DIR="$T/far2"; mkdir -p "$T/far2/trusted.d"; cp k.pub "$T/far2/trusted.d/site.pub"
+"$AIRPACK" trust add new.pub >/dev/null 2>&1
+check "second far side: old-key bundles verify before the import" "$AIRPACK" verify -q week2.tar
+if "$AIRPACK" trust import revoke-old.stmt >out 2>err; then pass "a revocation signed by the successor is imported"
+else fail "a revocation signed by the successor is imported" "$(head -c 300 err)"; fi
+expect_fail "after the import, old-key bundles are refused" 1 "$OLD_ID, which was revoked at .*\(rotated\)" \
+    "$AIRPACK" verify -q week2.tar
+"$AIRPACK" trust revoke "$NEW_ID" --sign other.key -o bogus.stmt >/dev/null 2>&1
+cp other.pub "$T/far2/trusted.d/other.pub"
+expect_fail "a revocation signed by an unrelated trusted key is refused" 1 "neither that key nor its accepted successor" \
+    "$AIRPACK" trust import bogus.stmt
+"$AIRPACK" trust revoke "$NEW_ID" --sign new.key -o self.stmt >/dev/null 2>&1
+if "$AIRPACK" trust import self.stmt >/dev/null 2>err && ! "$AIRPACK" verify -q week3.tar 2>/dev/null; then
+    pass "a revocation signed by the key itself is imported"
+else fail "a revocation signed by the key itself is imported" "$(head -c 300 err)"; fi

@@ -13,6 +13,7 @@
 #include "../../formats/timefmt.h"
 #include "../../verify/trust_policy.h"
 #include "../../load/load_state.h"
+#include "../../formats/statement.h"
 
 #include <unistd.h>
 
@@ -251,6 +252,55 @@ static void test_state_record_and_check(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_statements(void **state)
+{
+    (void)state;
+    ap_error err;
+    ap_pubkey pk;
+    ap_seckey sk;
+    assert_int_equal(ap_minisign_init(&err), 0);
+    ap_keypair_generate(&pk, &sk);
+    ap_statement st = {.type = AP_STATEMENT_SUCCESSION, .key_id = "0123456789ABCDEF",
+                       .created = "2026-12-02T17:45:39Z", .successor = pk};
+    size_t len;
+    char *text = ap_statement_write(&st, &len, &err);
+    assert_non_null(text);
+    ap_statement back;
+    assert_int_equal(ap_statement_parse(text, len, &back, &err), 0);
+    assert_int_equal(back.type, AP_STATEMENT_SUCCESSION);
+    assert_memory_equal(&back.successor, &pk, sizeof pk);
+    free(text);
+    ap_statement rv = {.type = AP_STATEMENT_REVOCATION, .key_id = "0123456789ABCDEF",
+                       .created = "2026-12-02T17:45:39Z", .reason = "leaked"};
+    text = ap_statement_write(&rv, &len, &err);
+    assert_non_null(text);
+    assert_string_equal(text, "{\"airpack_statement\":1,\"type\":\"revocation\",\"created\":\"2026-12-02T17:45:39Z\","
+                              "\"key\":\"0123456789ABCDEF\",\"reason\":\"leaked\"}\n");
+    free(text);
+    const char *bad[] = {
+        "{\"airpack_statement\":2,\"type\":\"revocation\",\"created\":\"2026-12-02T17:45:39Z\",\"key\":\"0123456789ABCDEF\"}",
+        "{\"airpack_statement\":1,\"type\":\"promotion\",\"created\":\"2026-12-02T17:45:39Z\",\"key\":\"0123456789ABCDEF\"}",
+        "{\"airpack_statement\":1,\"type\":\"revocation\",\"created\":\"2026-12-02\",\"key\":\"0123456789ABCDEF\"}",
+        "{\"airpack_statement\":1,\"type\":\"revocation\",\"created\":\"2026-12-02T17:45:39Z\",\"key\":\"0123456789abcdef\"}",
+        "{\"airpack_statement\":1,\"type\":\"revocation\",\"created\":\"2026-12-02T17:45:39Z\",\"key\":\"0123456789ABCDEF\","
+        "\"successor\":\"x\"}",
+        "{\"airpack_statement\":1,\"type\":\"revocation\",\"created\":\"2026-12-02T17:45:39Z\",\"key\":\"0123456789ABCDEF\","
+        "\"reason\":\"a\\nb\"}",
+        "{\"airpack_statement\":1,\"type\":\"succession\",\"created\":\"2026-12-02T17:45:39Z\",\"key\":\"0123456789ABCDEF\"}",
+        "{\"airpack_statement\":1,\"type\":\"succession\",\"created\":\"2026-12-02T17:45:39Z\",\"key\":\"0123456789ABCDEF\","
+        "\"successor\":\"RWTrLec/7Z6A1TKb4ynPte8EeVJAj3e6SdFGBQ0JpdPotLlYzzgafkd\"}",
+        "{\"airpack_statement\":1,\"type\":\"revocation\",\"created\":\"2026-12-02T17:45:39Z\",\"key\":\"0123456789ABCDEF\","
+        "\"nested\":{}}",
+        "[1]", "", "{",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (ap_statement_parse(bad[i], strlen(bad[i]), &back, &err) == 0)
+            fail_msg("accepted: %s", bad[i]);
+        assert_int_equal(err.code, AP_ERR_FORMAT);
+    }
+    ap_seckey_wipe(&sk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -262,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_expiry_policy),
         cmocka_unit_test(test_state_parse_strict),
         cmocka_unit_test(test_state_record_and_check),
+        cmocka_unit_test(test_statements),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
