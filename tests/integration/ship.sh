@@ -187,7 +187,8 @@ else
         "$AIRPACK" load -q -p "$KEYS/pub" --into "docker-archive:$X/docker.tar" "$R/bundle.tar" >"$T/dyn.out" 2>&1 &&
         "$AIRPACK" load -q -p "$KEYS/pub" --into "oci-archive:$X/oci.tar" "$R/bundle.tar" >"$T/dyn.out" 2>&1 ||
         { echo "the dynamic build's loads failed:"; cat "$T/dyn.out"; }
-    if [ -f "$R/oci/index.json" ] && diff -r "$R/oci" "$X/oci" >"$T/diff" 2>&1; then pass "static oci: layout = the dynamic build's"
+    # airpack-state.json (no rollback) records when each load happened: it differs by design
+    if [ -f "$R/oci/index.json" ] && diff -r -x airpack-state.json "$R/oci" "$X/oci" >"$T/diff" 2>&1; then pass "static oci: layout = the dynamic build's"
     else fail "static oci: layout = the dynamic build's" "$(head -c 300 "$T/diff")"; fi
     for a in docker.tar oci.tar; do
         if [ -s "$R/$a" ] && cmp "$R/$a" "$X/$a" >"$T/cmp" 2>&1; then pass "static $a = the dynamic build's, byte for byte"
