@@ -198,6 +198,24 @@ image_id() { awk -v n="$1" '$1 == n { print $2 }' "$S/IDS"; }
 # diff_ids NAME: the sample image's diff_ids, one a line
 diff_ids() { awk -v n="$1" '$1 == n { print $3 }' "$S/IDS" | tr , '\n'; }
 
+# tiny_image OUT NAME: a docker-archive (docker save's layout) of one small layer, made with
+# tar alone (no engine, no samples); prints its image ID (config digest)
+tiny_image() {
+    local out=$1 name=$2 w diff cfg
+    w=$(mktemp -d "$T/tiny.XXXXXX")
+    mkdir -p "$w/root/etc" "$w/arch/layer"
+    echo "tiny image $name" >"$w/root/etc/tiny.txt"
+    tar --format=ustar --owner=0 --group=0 --numeric-owner --mtime=@0 -cf "$w/arch/layer/layer.tar" -C "$w/root" etc || return 1
+    diff=$(sha256sum <"$w/arch/layer/layer.tar" | cut -d' ' -f1)
+    printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' "$diff" >"$w/cfg"
+    cfg=$(sha256sum <"$w/cfg" | cut -d' ' -f1)
+    mv "$w/cfg" "$w/arch/$cfg.json"
+    printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["layer/layer.tar"]}]' "$cfg" "$name" >"$w/arch/manifest.json"
+    tar --format=ustar -cf "$out" -C "$w/arch" manifest.json "$cfg.json" layer/layer.tar || return 1
+    rm -rf "$w"
+    echo "sha256:$cfg"
+}
+
 # make_keys: an unencrypted minisign key pair $KEYS/pub, $KEYS/sec (made by minisign
 # itself, so the pack tests do not depend on `airpack keygen`).
 make_keys() {
