@@ -1,7 +1,6 @@
 /* cmd_inventory.c: `airpack inventory`: list what a store holds, for `pack --have`. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "../load/inventory.h"
 #include "commands.h"
 #include "keys.h"
+#include "options.h"
 
 static const char usage_text[] =
     "usage: airpack inventory --from TARGET -o have.json [options]\n"
@@ -33,49 +33,27 @@ static const char usage_text[] =
 
 int cmd_inventory(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"from", required_argument, NULL, 'f'},
-        {"output", required_argument, NULL, 'o'},
-        {"secret-key", required_argument, NULL, 's'},
-        {"password-file", required_argument, NULL, 'P'},
-        {"tls-verify", required_argument, NULL, 'T'},
-        {"authfile", required_argument, NULL, 'a'},
-        {"creds", required_argument, NULL, 'r'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *from = NULL, *output = NULL, *key_path = NULL, *password_file = NULL;
+    const char *from = NULL, *output = NULL;
     bool quiet = false;
-    load_options lo = {.tls_verify = true};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "f:o:s:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f': from = optarg; break;
-        case 'o': output = optarg; break;
-        case 's': key_path = optarg; break;
-        case 'P': password_file = optarg; break;
-        case 'T':
-            if (strcmp(optarg, "true") && strcmp(optarg, "false")) {
-                fprintf(stderr, "airpack inventory: --tls-verify takes true or false\n");
-                return 2;
-            }
-            lo.tls_verify = !strcmp(optarg, "true");
-            break;
-        case 'a': lo.authfile = optarg; break;
-        case 'r': lo.creds = optarg; break;
-        case 'q': quiet = true; break;
-        case 'h': fputs(usage_text, stdout); return 0;
-        default: fputs(usage_text, stderr); return 2;
-        }
-    }
-    if (!from || !output || optind < argc) {
-        fprintf(stderr, "airpack inventory: %s\n\n%s",
-                !from ? "--from TARGET is required" : !output ? "-o FILE is required" : "unexpected argument",
-                usage_text);
-        return 2;
-    }
+    cli_secret_key_opts sk = {0};
+    cli_registry_opts reg = {.tls_verify = true};
+    const cli_option options[] = {
+        OPT_STRING('f', "from", &from),
+        OPT_STRING('o', "output", &output),
+        OPT_SECRET_KEY(&sk),
+        OPT_REGISTRY(&reg),
+        OPT_QUIET(&quiet),
+        OPT_END(),
+    };
+    int first = cli_parse_options("inventory", usage_text, options, 0, argc, argv);
+    if (first < 0)
+        return cli_parse_status(first);
+    if (!from || !output || first < argc)
+        return cli_usage_error("inventory", usage_text,
+                               !from ? "--from TARGET is required" : !output ? "-o FILE is required"
+                                                                              : "unexpected argument");
+    const char *key_path = sk.path, *password_file = sk.password_file;
+    load_options lo = {.tls_verify = reg.tls_verify, .authfile = reg.authfile, .creds = reg.creds};
     ap_error err;
     ap_error_clear(&err);
     ap_seckey key;

@@ -5,7 +5,6 @@
  * Existing files are kept unless -f. The secret key is encrypted with a password
  * (scrypt, as minisign does) unless -W. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,29 +18,27 @@
 #include "../formats/statement.h"
 #include "commands.h"
 #include "keys.h"
+#include "options.h"
 
-static void keygen_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: airpack keygen [-p PUB] [-s SEC] [-W] [-f] [-c COMMENT] [--password-file F]\n"
-            "                      [--rotate-from OLD.key [--statement FILE]]\n"
-            "\n"
-            "Creates a minisign-compatible Ed25519 key pair for signing bundles.\n"
-            "\n"
-            "  -p PUB              public key file (default: ./airpack.pub)\n"
-            "  -s SEC              secret key file (default: $AIRPACK_CONFIG_DIR/airpack.key,\n"
-            "                      else ~/.airpack/airpack.key)\n"
-            "  -W                  do not encrypt the secret key with a password\n"
-            "  -f                  overwrite existing key files\n"
-            "  -c COMMENT          untrusted comment for the public key file\n"
-            "  --password-file F   read the password from the first line of F\n"
-            "  --rotate-from OLD.key  the new key succeeds OLD.key: also write a succession\n"
-            "                      statement signed by OLD.key (FILE, default PUB.succession,\n"
-            "                      and FILE.minisig), which 'airpack trust add PUB' on the far\n"
-            "                      side accepts from a key it trusts\n"
-            "\n"
-            "The password comes from AIRPACK_PASSWORD, else --password-file, else the terminal.\n");
-}
+static const char usage_text[] =
+    "usage: airpack keygen [-p PUB] [-s SEC] [-W] [-f] [-c COMMENT] [--password-file F]\n"
+    "                      [--rotate-from OLD.key [--statement FILE]]\n"
+    "\n"
+    "Creates a minisign-compatible Ed25519 key pair for signing bundles.\n"
+    "\n"
+    "  -p PUB              public key file (default: ./airpack.pub)\n"
+    "  -s SEC              secret key file (default: $AIRPACK_CONFIG_DIR/airpack.key,\n"
+    "                      else ~/.airpack/airpack.key)\n"
+    "  -W                  do not encrypt the secret key with a password\n"
+    "  -f                  overwrite existing key files\n"
+    "  -c COMMENT          untrusted comment for the public key file\n"
+    "  --password-file F   read the password from the first line of F\n"
+    "  --rotate-from OLD.key  the new key succeeds OLD.key: also write a succession\n"
+    "                      statement signed by OLD.key (FILE, default PUB.succession,\n"
+    "                      and FILE.minisig), which 'airpack trust add PUB' on the far\n"
+    "                      side accepts from a key it trusts\n"
+    "\n"
+    "The password comes from AIRPACK_PASSWORD, else --password-file, else the terminal.\n";
 
 /* Creates the parent directory of path (one level, mode 0700) when it is missing. */
 static int make_parent_dir(const char *path)
@@ -70,36 +67,27 @@ static int refuse_existing(const char *path, const char *what)
 
 int cmd_keygen(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"password-file", required_argument, NULL, 'P'},
-        {"rotate-from", required_argument, NULL, 'R'},
-        {"statement", required_argument, NULL, 'S'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *pub_path = "./airpack.pub", *sec_path = NULL, *comment = NULL, *password_file = NULL;
     const char *rotate_from = NULL, *statement = NULL;
     bool unencrypted = false, force = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "p:s:Wfc:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p': pub_path = optarg; break;
-        case 's': sec_path = optarg; break;
-        case 'W': unencrypted = true; break;
-        case 'f': force = true; break;
-        case 'c': comment = optarg; break;
-        case 'P': password_file = optarg; break;
-        case 'R': rotate_from = optarg; break;
-        case 'S': statement = optarg; break;
-        case 'h': keygen_usage(stdout); return 0;
-        default: keygen_usage(stderr); return 2;
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "airpack keygen: unexpected argument '%s'\n", argv[optind]);
-        keygen_usage(stderr);
-        return 2;
+    const cli_option options[] = {
+        OPT_STRING('p', NULL, &pub_path),
+        OPT_STRING('s', NULL, &sec_path),
+        OPT_STRING(0, "password-file", &password_file),
+        OPT_BOOL('W', NULL, &unencrypted),
+        OPT_BOOL('f', NULL, &force),
+        OPT_STRING('c', NULL, &comment),
+        OPT_STRING(0, "rotate-from", &rotate_from),
+        OPT_STRING(0, "statement", &statement),
+        OPT_END(),
+    };
+    int first = cli_parse_options("keygen", usage_text, options, 0, argc, argv);
+    if (first < 0)
+        return cli_parse_status(first);
+    if (first != argc) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "unexpected argument '%.400s'", argv[first]);
+        return cli_usage_error("keygen", usage_text, msg);
     }
     ap_error err;
     ap_error_clear(&err);

@@ -9,7 +9,6 @@
  * 1 verification failed (nothing was loaded), 2 the target failed or usage. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,57 +23,55 @@
 #include "../load/loader.h"
 #include "commands.h"
 #include "keys.h"
+#include "options.h"
 #include "progress.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: airpack load [-p PUBFILE]... [-P BASE64]... --into TARGET [--image NAME]...\n"
-            "                    [--json] [-q] [--tls-verify=false] [--authfile FILE]\n"
-            "                    [--creds USER:PASS] [--layer-compression none|gzip] BUNDLE|-\n"
-            "\n"
-            "Reads BUNDLE (or standard input for -; for a split bundle its first part NAME.000,\n"
-            "or NAME) once, verifies it exactly as 'airpack verify'\n"
-            "does, and loads its images into TARGET from the bytes it verified. Nothing becomes\n"
-            "visible in TARGET unless the whole bundle verified.\n"
-            "\n"
-            "Targets:\n"
-            "  oci:DIR                        an OCI image layout directory (created if absent)\n"
-            "  docker-daemon:[SOCKET]         a Docker engine (default: $DOCKER_HOST, else\n"
-            "                                 /var/run/docker.sock)\n"
-            "  docker://HOST[:PORT][/PREFIX]  a registry\n"
-            "  containerd:[NAMESPACE]         containerd\n"
-            "  containers-storage:            podman's local storage\n"
-            "  docker-archive:FILE            a 'docker save' archive for docker/podman load\n"
-            "                                 (also an OCI layout, as Docker 25 writes it)\n"
-            "  oci-archive:FILE               an OCI image layout as one tar (skopeo, ctr import)\n"
-            "\n"
-            "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
-            "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
-            "      --into TARGET     where to load the images (required)\n"
-            "      --image NAME      load only this image (repeatable; full or short name, or ID)\n"
-            "      --json            print one JSON report object on stdout\n"
-            "  -q, --quiet           no progress line\n"
-            "      --tls-verify=false  registry: do not verify TLS certificates\n"
-            "      --authfile FILE   registry: credentials file (Docker config.json format)\n"
-            "      --creds USER:PASS registry: credentials\n"
-            "      --layer-compression none|gzip  docker-archive:/oci-archive: layers as plain\n"
-            "                        tars (none, the default) or gzip\n"
-            "      --window N        dense bundles: refuse one that needs a zstd window over 2^N bytes\n"
-            "                        of memory (default 27 = 128 MiB)\n"
-            "      --allow-expired   load a bundle past its expiry (with a warning)\n"
-            "      --allow-rollback  load a bundle older (lower sequence) than one this store loaded\n"
-            "      --state-dir DIR   where the sequences loaded into targets other than oci:DIR are\n"
-            "                        recorded (default /var/lib/airpack as root, else\n"
-            "                        $XDG_STATE_HOME/airpack or ~/.local/state/airpack)\n"
-            "      --spill-dir DIR   dense bundles: where the rebuild keeps the decompressed chunks\n"
-            "                        (as much disk as the bundle's distinct chunk bytes; default: next to\n"
-            "                        an oci:DIR target, else $TMPDIR or /var/tmp)\n"
-            "\n"
-            "Without -p or -P: the keys in the trusted-keys directory ($AIRPACK_TRUSTED_KEYS,\n"
-            "else $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d) and ./airpack.pub.\n"
-            "Exit status: 0 loaded, 1 verification failed (nothing loaded), 2 target failed or usage.\n");
-}
+static const char usage_text[] =
+    "usage: airpack load [-p PUBFILE]... [-P BASE64]... --into TARGET [--image NAME]...\n"
+    "                    [--json] [-q] [--tls-verify=false] [--authfile FILE]\n"
+    "                    [--creds USER:PASS] [--layer-compression none|gzip] BUNDLE|-\n"
+    "\n"
+    "Reads BUNDLE (or standard input for -; for a split bundle its first part NAME.000,\n"
+    "or NAME) once, verifies it exactly as 'airpack verify'\n"
+    "does, and loads its images into TARGET from the bytes it verified. Nothing becomes\n"
+    "visible in TARGET unless the whole bundle verified.\n"
+    "\n"
+    "Targets:\n"
+    "  oci:DIR                        an OCI image layout directory (created if absent)\n"
+    "  docker-daemon:[SOCKET]         a Docker engine (default: $DOCKER_HOST, else\n"
+    "                                 /var/run/docker.sock)\n"
+    "  docker://HOST[:PORT][/PREFIX]  a registry\n"
+    "  containerd:[NAMESPACE]         containerd\n"
+    "  containers-storage:            podman's local storage\n"
+    "  docker-archive:FILE            a 'docker save' archive for docker/podman load\n"
+    "                                 (also an OCI layout, as Docker 25 writes it)\n"
+    "  oci-archive:FILE               an OCI image layout as one tar (skopeo, ctr import)\n"
+    "\n"
+    "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
+    "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
+    "      --into TARGET     where to load the images (required)\n"
+    "      --image NAME      load only this image (repeatable; full or short name, or ID)\n"
+    "      --json            print one JSON report object on stdout\n"
+    "  -q, --quiet           no progress line\n"
+    "      --tls-verify=false  registry: do not verify TLS certificates\n"
+    "      --authfile FILE   registry: credentials file (Docker config.json format)\n"
+    "      --creds USER:PASS registry: credentials\n"
+    "      --layer-compression none|gzip  docker-archive:/oci-archive: layers as plain\n"
+    "                        tars (none, the default) or gzip\n"
+    "      --window N        dense bundles: refuse one that needs a zstd window over 2^N bytes\n"
+    "                        of memory (default 27 = 128 MiB)\n"
+    "      --allow-expired   load a bundle past its expiry (with a warning)\n"
+    "      --allow-rollback  load a bundle older (lower sequence) than one this store loaded\n"
+    "      --state-dir DIR   where the sequences loaded into targets other than oci:DIR are\n"
+    "                        recorded (default /var/lib/airpack as root, else\n"
+    "                        $XDG_STATE_HOME/airpack or ~/.local/state/airpack)\n"
+    "      --spill-dir DIR   dense bundles: where the rebuild keeps the decompressed chunks\n"
+    "                        (as much disk as the bundle's distinct chunk bytes; default: next to\n"
+    "                        an oci:DIR target, else $TMPDIR or /var/tmp)\n"
+    "\n"
+    "Without -p or -P: the keys in the trusted-keys directory ($AIRPACK_TRUSTED_KEYS,\n"
+    "else $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d) and ./airpack.pub.\n"
+    "Exit status: 0 loaded, 1 verification failed (nothing loaded), 2 target failed or usage.\n";
 
 static volatile sig_atomic_t interrupted;
 
@@ -136,121 +133,60 @@ static void print_results(const char *name, const char *target, const ap_load_re
 
 int cmd_load(int argc, char **argv)
 {
-    enum { OPT_INTO = 256, OPT_IMAGE, OPT_JSON, OPT_TLS, OPT_AUTHFILE, OPT_CREDS, OPT_LAYER_COMP };
-    static const struct option longopts[] = {
-        {"pubkey", required_argument, NULL, 'p'},
-        {"pubkey-base64", required_argument, NULL, 'P'},
-        {"into", required_argument, NULL, OPT_INTO},
-        {"image", required_argument, NULL, OPT_IMAGE},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"quiet", no_argument, NULL, 'q'},
-        {"tls-verify", required_argument, NULL, OPT_TLS},
-        {"authfile", required_argument, NULL, OPT_AUTHFILE},
-        {"creds", required_argument, NULL, OPT_CREDS},
-        {"layer-compression", required_argument, NULL, OPT_LAYER_COMP},
-        {"window", required_argument, NULL, 'W'},
-        {"spill-dir", required_argument, NULL, 'S'},
-        {"allow-expired", no_argument, NULL, 'X'},
-        {"allow-rollback", no_argument, NULL, 'R'},
-        {"state-dir", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     trusted_keys keys = {0};
-    ap_error err;
-    ap_error_clear(&err);
-    bool as_json = false, quiet = false, explicit_keys = false;
+    bool as_json = false, quiet = false;
     const char *into = NULL, *spill_dir = NULL;
     unsigned window_log_max = 0;
-    load_options lopts = {.tls_verify = true};
-    const char **images = calloc((size_t)argc + 1, sizeof *images);
-    load_target *target = NULL;
-    int status = 2;
+    cli_strings images = {0};
+    cli_registry_opts reg = {.tls_verify = true};
+    load_options lopts = {0};
     ap_trust_policy policy = {0};
     ap_revoked_key *revoked = NULL;
     bool allow_rollback = false;
     const char *state_dir = NULL;
     load_state *state = NULL;
+    const cli_option options[] = {
+        OPT_TRUSTED_KEYS(&keys),
+        OPT_STRING(0, "into", &into),
+        OPT_STRING_LIST(0, "image", &images),
+        OPT_JSON(&as_json),
+        OPT_QUIET(&quiet),
+        OPT_REGISTRY(&reg),
+        OPT_STRING(0, "layer-compression", &lopts.layer_compression),
+        OPT_WINDOW(&window_log_max),
+        OPT_STRING(0, "spill-dir", &spill_dir),
+        OPT_BOOL(0, "allow-expired", &policy.allow_expired),
+        OPT_BOOL(0, "allow-rollback", &allow_rollback),
+        OPT_STRING(0, "state-dir", &state_dir),
+        OPT_END(),
+    };
+    ap_error err;
+    ap_error_clear(&err);
+    load_target *target = NULL;
+    int status = 2;
 
-    if (!images) {
-        fprintf(stderr, "airpack load: out of memory\n");
-        return 2;
-    }
     if (ap_minisign_init(&err) < 0)
         goto fail_run;
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+p:P:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            explicit_keys = true;
-            if (trusted_keys_add_file(&keys, optarg, &err) < 0)
-                goto fail_run;
-            break;
-        case 'P':
-            explicit_keys = true;
-            if (trusted_keys_add_base64(&keys, optarg, &err) < 0)
-                goto fail_run;
-            break;
-        case OPT_INTO: into = optarg; break;
-        case OPT_IMAGE: images[lopts.n_images++] = optarg; break;
-        case OPT_JSON: as_json = true; break;
-        case 'q': quiet = true; break;
-        case OPT_TLS:
-            if (!strcmp(optarg, "false"))
-                lopts.tls_verify = false;
-            else if (!strcmp(optarg, "true"))
-                lopts.tls_verify = true;
-            else {
-                ap_fail(&err, AP_ERR_USAGE, "--tls-verify takes true or false, not '%s'", optarg);
-                goto fail_run;
-            }
-            break;
-        case OPT_AUTHFILE: lopts.authfile = optarg; break;
-        case OPT_CREDS: lopts.creds = optarg; break;
-        case OPT_LAYER_COMP: lopts.layer_compression = optarg; break;
-        case 'W': {
-            char *end;
-            long wv = strtol(optarg, &end, 10);
-            if (*end || wv < 10 || wv > 31) {
-                ap_fail(&err, AP_ERR_USAGE, "--window takes a number from 10 to 31 (log2 bytes), not '%s'", optarg);
-                goto fail_run;
-            }
-            window_log_max = (unsigned)wv;
-            break;
-        }
-        case 'S': spill_dir = optarg; break;
-        case 'X': policy.allow_expired = true; break;
-        case 'R': allow_rollback = true; break;
-        case 'D': state_dir = optarg; break;
-        case 'h':
-            usage(stdout);
-            status = 0;
-            goto out;
-        default:
-            if (optopt && optopt < 256)
-                fprintf(stderr, "airpack load: option -%c %s\n", optopt,
-                        strchr("pP", optopt) ? "needs an argument" : "is not known");
-            else
-                fprintf(stderr, "airpack load: option %s is not known or needs an argument\n",
-                        argv[optind - 1]);
-            usage(stderr);
-            goto out;
-        }
+    int first = cli_parse_options("load", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
+    if (first < 0) {
+        status = cli_parse_status(first);
+        goto out;
     }
-    lopts.images = images;
+    bool explicit_keys = keys.n > 0;
+    lopts.images = images.v;
+    lopts.n_images = images.n;
+    lopts.tls_verify = reg.tls_verify;
+    lopts.authfile = reg.authfile;
+    lopts.creds = reg.creds;
     if (!into) {
-        fprintf(stderr, "airpack load: say where to load with --into TARGET\n");
-        usage(stderr);
+        status = cli_usage_error("load", usage_text, "say where to load with --into TARGET");
         goto out;
     }
-    if (argc - optind != 1) {
-        fprintf(stderr, "airpack load: give exactly one BUNDLE (or - for standard input)\n");
-        usage(stderr);
+    if (argc - first != 1) {
+        status = cli_usage_error("load", usage_text, "give exactly one BUNDLE (or - for standard input)");
         goto out;
     }
-    const char *path = argv[optind];
+    const char *path = argv[first];
     if (!explicit_keys && trusted_keys_add_defaults(&keys, "load", quiet || as_json, &err) < 0)
         goto fail_run;
     if (trust_policy_load_revocations(&policy, &revoked, &err) < 0)
@@ -401,6 +337,6 @@ out:
         target->ops->close(target);
     trusted_keys_free(&keys);
     free(revoked);
-    free(images);
+    cli_strings_free(&images);
     return status;
 }

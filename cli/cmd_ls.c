@@ -2,7 +2,6 @@
  * It reads only the index at the front of the bundle; it does not check the
  * signature (that is `airpack verify`'s job) and says so. */
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include "../formats/tar_reader.h"
 #include "../verify/bundle_input.h"
 #include "commands.h"
+#include "options.h"
 #include "progress.h"
 
 static const char usage_text[] =
@@ -279,30 +279,17 @@ static void print_text(const char *path, const ap_bundle_index *idx)
 
 int cmd_ls(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"json", no_argument, NULL, 'J'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     bool json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (c == 'J')
-            json = true;
-        else if (c == 'h') {
-            fputs(usage_text, stdout);
-            return 0;
-        } else {
-            fputs(usage_text, stderr);
-            return 2;
-        }
-    }
-    if (optind != argc - 1) {
-        fputs(usage_text, stderr);
-        return 2;
-    }
-    const char *path = argv[optind];
+    const cli_option options[] = {
+        OPT_JSON(&json),
+        OPT_END(),
+    };
+    int first = cli_parse_options("ls", usage_text, options, 0, argc, argv);
+    if (first < 0)
+        return cli_parse_status(first);
+    if (first != argc - 1)
+        return cli_usage_error("ls", usage_text, "give exactly one BUNDLE (or - for standard input)");
+    const char *path = argv[first];
     ap_bundle_index idx;
     ap_error err;
     ap_error_clear(&err);

@@ -1,6 +1,5 @@
 /* cmd_pack.c: `airpack pack`: many images into one signed bundle. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "../formats/timefmt.h"
 #include "commands.h"
 #include "keys.h"
+#include "options.h"
 #include "progress.h"
 
 static const char usage_text[] =
@@ -95,6 +95,13 @@ static void set_total(void *ctx, uint64_t total)
 {
     ((progress_line *)ctx)->total = total;
 }
+
+/* What the options set beyond their own variables. */
+typedef struct {
+    pack_options o;
+    bool codec_given, threads_given;
+    cli_registry_opts reg;
+} pack_cli;
 
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
@@ -214,222 +221,178 @@ static int read_list(const char *path, char **text_out, char ***lines_out, size_
     return 0;
 }
 
+static int opt_codec(void *v, const char *arg, ap_error *err)
+{
+    pack_cli *pc = v;
+    pc->codec_given = true;
+    if (ap_codec_parse(arg, &pc->o.codec, err) < 0 || pc->o.codec == AP_CODEC_XZ)
+        return ap_fail(err, AP_ERR_USAGE, "--compression takes zstd, gzip or none, not '%s'", arg);
+    return 0;
+}
+
+static int opt_level(void *v, const char *arg, ap_error *err)
+{
+    long n;
+    if (parse_int(arg, 1, 22, &n) < 0)
+        return ap_fail(err, AP_ERR_USAGE, "--level takes a number from 1 to 22 (gzip: 1 to 9)");
+    *(int *)v = (int)n;
+    return 0;
+}
+
+static int opt_threads(void *v, const char *arg, ap_error *err)
+{
+    pack_cli *pc = v;
+    long n;
+    if (parse_int(arg, 1, 256, &n) < 0)
+        return ap_fail(err, AP_ERR_USAGE, "-j takes a number of threads from 1 to 256");
+    pc->o.threads = (int)n;
+    pc->threads_given = true;
+    return 0;
+}
+
+static int opt_on_conflict(void *v, const char *arg, ap_error *err)
+{
+    pack_conflict *c = v;
+    if (!strcmp(arg, "error"))
+        *c = PACK_CONFLICT_ERROR;
+    else if (!strcmp(arg, "first"))
+        *c = PACK_CONFLICT_FIRST;
+    else if (!strcmp(arg, "last"))
+        *c = PACK_CONFLICT_LAST;
+    else
+        return ap_fail(err, AP_ERR_USAGE, "--on-conflict takes error, first or last");
+    return 0;
+}
+
+static int opt_chunk_size(void *v, const char *arg, ap_error *err)
+{
+    long n;
+    if (parse_int(arg, 1, 1024, &n) < 0 || (n & (n - 1)))
+        return ap_fail(err, AP_ERR_USAGE, "--chunk-size takes a power of two from 1 to 1024 (KiB)");
+    *(size_t *)v = (size_t)n << 10;
+    return 0;
+}
+
+static int opt_platform(void *v, const char *arg, ap_error *err)
+{
+    if (!valid_platform(arg))
+        return ap_fail(err, AP_ERR_USAGE, "--platform takes OS/ARCH[/VARIANT] (linux/arm64), not '%s'", arg);
+    *(const char **)v = arg;
+    return 0;
+}
+
+static int opt_sequence(void *v, const char *arg, ap_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long long sq = strtoull(arg, &end, 10);
+    if (errno || *end || arg[0] < '1' || arg[0] > '9' || sq > (unsigned long long)INT64_MAX)
+        return ap_fail(err, AP_ERR_USAGE, "--sequence takes a whole number from 1 to 2^63-1, not '%s'", arg);
+    *(uint64_t *)v = sq;
+    return 0;
+}
+
+static int opt_channel(void *v, const char *arg, ap_error *err)
+{
+    if (!ap_channel_valid(arg))
+        return ap_fail(err, AP_ERR_USAGE, "--channel '%s': 1-%d of a-z, 0-9, '.', '_', '-', starting with a letter or digit",
+                       arg, AP_CHANNEL_MAX);
+    *(const char **)v = arg;
+    return 0;
+}
+
+static int opt_parity(void *v, const char *arg, ap_error *err)
+{
+    char *end;
+    errno = 0;
+    unsigned long np = strtoul(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || np < 1 || np > AP_PARITY_MAX)
+        return ap_fail(err, AP_ERR_USAGE, "--parity takes a number of parity parts from 1 to %d, not '%s'",
+                       AP_PARITY_MAX, arg);
+    *(size_t *)v = (size_t)np;
+    return 0;
+}
+
+static int opt_split(void *v, const char *arg, ap_error *err)
+{
+    uint64_t *size = v;
+    if (ap_parse_split_size(arg, size, "--split", err) < 0)
+        return -1;
+    if (*size == (4ull << 30))
+        fprintf(stderr, "airpack pack: note: FAT32 holds files up to 4G minus one byte; "
+                        "use --split 4095M for FAT32 sticks\n");
+    return 0;
+}
+
 int cmd_pack(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"secret-key", required_argument, NULL, 's'},
-        {"password-file", required_argument, NULL, 'P'},
-        {"unsigned", no_argument, NULL, 'U'},
-        {"compression", required_argument, NULL, 'c'},
-        {"level", required_argument, NULL, 'l'},
-        {"threads", required_argument, NULL, 'j'},
-        {"image", required_argument, NULL, 'i'},
-        {"on-conflict", required_argument, NULL, 'C'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"images-from", required_argument, NULL, 'F'},
-        {"platform", required_argument, NULL, 'L'},
-        {"have", required_argument, NULL, 'H'},
-        {"since", required_argument, NULL, 'S'},
-        {"public-key", required_argument, NULL, 'p'},
-        {"all-platforms", no_argument, NULL, 'A'},
-        {"tls-verify", required_argument, NULL, 'T'},
-        {"authfile", required_argument, NULL, 'a'},
-        {"creds", required_argument, NULL, 'r'},
-        {"split", required_argument, NULL, 'Z'},
-        {"parity", required_argument, NULL, 'Y'},
-        {"dense", no_argument, NULL, 'D'},
-        {"window", required_argument, NULL, 'W'},
-        {"chunk-size", required_argument, NULL, 'K'},
-        {"expires", required_argument, NULL, 'E'},
-        {"sequence", required_argument, NULL, 'Q'},
-        {"channel", required_argument, NULL, 'N'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *output = NULL, *key_path = NULL, *password_file = NULL;
-    bool unsigned_bundle = false, quiet = false, codec_given = false, threads_given = false;
+    pack_cli pc;
+    memset(&pc, 0, sizeof pc);
     pack_options o;
     memset(&o, 0, sizeof o);
-    o.codec = AP_CODEC_ZSTD;
+    pc.o.codec = AP_CODEC_ZSTD;
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    o.threads = nproc > 0 ? (int)nproc : 1;
-    const char **images = calloc((size_t)argc + 1, sizeof *images);
-    if (!images)
-        return 2;
-    size_t n_images = 0;
+    pc.o.threads = nproc > 0 ? (int)nproc : 1;
+    pc.reg.tls_verify = true;
+    const char *output = NULL, *images_from = NULL, *have_path = NULL, *since_path = NULL, *expires = NULL;
+    bool unsigned_bundle = false, quiet = false;
+    cli_secret_key_opts sk = {0};
+    cli_strings images = {0};
     source_options so;
     memset(&so, 0, sizeof so);
-    const char *images_from = NULL, *have_path = NULL, *since_path = NULL, *expires = NULL;
     trusted_keys have_keys = {0};
+    const cli_option options[] = {
+        OPT_STRING('o', "output", &output),
+        OPT_SECRET_KEY(&sk),
+        OPT_BOOL(0, "unsigned", &unsigned_bundle),
+        OPT_CALLBACK('c', "compression", &pc, opt_codec),
+        OPT_CALLBACK('l', "level", &pc.o.level, opt_level),
+        OPT_CALLBACK('j', "threads", &pc, opt_threads),
+        OPT_BOOL(0, "dense", &pc.o.dense),
+        OPT_WINDOW(&pc.o.dense_window_log),
+        OPT_CALLBACK(0, "chunk-size", &pc.o.dense_chunk, opt_chunk_size),
+        OPT_STRING_LIST('i', "image", &images),
+        OPT_CALLBACK(0, "on-conflict", &pc.o.on_conflict, opt_on_conflict),
+        OPT_STRING(0, "images-from", &images_from),
+        OPT_CALLBACK(0, "platform", &so.platform, opt_platform),
+        OPT_BOOL(0, "all-platforms", &so.all_platforms),
+        OPT_REGISTRY(&pc.reg),
+        OPT_STRING(0, "have", &have_path),
+        OPT_STRING(0, "since", &since_path),
+        OPT_CALLBACK('p', "public-key", &have_keys, cli_opt_pubkey_file),
+        OPT_CALLBACK(0, "split", &pc.o.split_size, opt_split),
+        OPT_CALLBACK(0, "parity", &pc.o.parity, opt_parity),
+        OPT_STRING(0, "expires", &expires),
+        OPT_CALLBACK(0, "sequence", &pc.o.sequence, opt_sequence),
+        OPT_CALLBACK(0, "channel", &pc.o.channel, opt_channel),
+        OPT_QUIET(&quiet),
+        OPT_END(),
+    };
     ap_have_list have;
     memset(&have, 0, sizeof have);
     ap_error err;
     ap_error_clear(&err);
-    int c;
-    long v;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:s:c:l:j:i:p:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': output = optarg; break;
-        case 's': key_path = optarg; break;
-        case 'P': password_file = optarg; break;
-        case 'U': unsigned_bundle = true; break;
-        case 'c':
-            codec_given = true;
-            if (ap_codec_parse(optarg, &o.codec, &err) < 0 || o.codec == AP_CODEC_XZ) {
-                fprintf(stderr, "airpack pack: --compression takes zstd, gzip or none, not '%s'\n", optarg);
-                free(images);
-                return 2;
-            }
-            break;
-        case 'l':
-            if (parse_int(optarg, 1, 22, &v) < 0) {
-                fprintf(stderr, "airpack pack: --level takes a number from 1 to 22 (gzip: 1 to 9)\n");
-                free(images);
-                return 2;
-            }
-            o.level = (int)v;
-            break;
-        case 'j':
-            if (parse_int(optarg, 1, 256, &v) < 0) {
-                fprintf(stderr, "airpack pack: -j takes a number of threads from 1 to 256\n");
-                free(images);
-                return 2;
-            }
-            o.threads = (int)v;
-            threads_given = true;
-            break;
-        case 'i': images[n_images++] = optarg; break;
-        case 'C':
-            if (!strcmp(optarg, "error"))
-                o.on_conflict = PACK_CONFLICT_ERROR;
-            else if (!strcmp(optarg, "first"))
-                o.on_conflict = PACK_CONFLICT_FIRST;
-            else if (!strcmp(optarg, "last"))
-                o.on_conflict = PACK_CONFLICT_LAST;
-            else {
-                fprintf(stderr, "airpack pack: --on-conflict takes error, first or last\n");
-                free(images);
-                return 2;
-            }
-            break;
-        case 'q': quiet = true; break;
-        case 'D': o.dense = true; break;
-        case 'W':
-        case 'K': {
-            char *end;
-            long wv = strtol(optarg, &end, 10);
-            bool bad = *end || (c == 'W' ? (wv < 10 || wv > 31) : (wv < 1 || wv > 1024 || (wv & (wv - 1))));
-            if (bad) {
-                fprintf(stderr, c == 'W' ? "airpack pack: --window takes a number from 10 to 31 (log2 bytes)\n"
-                                         : "airpack pack: --chunk-size takes a power of two from 1 to 1024 (KiB)\n");
-                free(images);
-                return 2;
-            }
-            if (c == 'W')
-                o.dense_window_log = (unsigned)wv;
-            else
-                o.dense_chunk = (size_t)wv << 10;
-            break;
-        }
-        case 'F': images_from = optarg; break;
-        case 'H': have_path = optarg; break;
-        case 'S': since_path = optarg; break;
-        case 'p':
-            if (trusted_keys_add_file(&have_keys, optarg, &err) < 0) {
-                fprintf(stderr, "airpack pack: %s\n", err.msg);
-                free(images);
-                return 2;
-            }
-            break;
-        case 'L':
-            if (!valid_platform(optarg)) {
-                fprintf(stderr, "airpack pack: --platform takes OS/ARCH[/VARIANT] (linux/arm64), not '%s'\n",
-                        optarg);
-                free(images);
-                return 2;
-            }
-            so.platform = optarg;
-            break;
-        case 'A': so.all_platforms = true; break;
-        case 'T':
-            if (!strcmp(optarg, "false"))
-                so.tls_insecure = true;
-            else if (!strcmp(optarg, "true"))
-                so.tls_insecure = false;
-            else {
-                fprintf(stderr, "airpack pack: --tls-verify takes true or false\n");
-                free(images);
-                return 2;
-            }
-            break;
-        case 'a': so.authfile = optarg; break;
-        case 'r': so.creds = optarg; break;
-        case 'Z':
-            if (ap_parse_split_size(optarg, &o.split_size, "--split", &err) < 0) {
-                fprintf(stderr, "airpack pack: %s\n", err.msg);
-                free(images);
-                return 2;
-            }
-            if (o.split_size == (4ull << 30))
-                fprintf(stderr, "airpack pack: note: FAT32 holds files up to 4G minus one byte; "
-                                "use --split 4095M for FAT32 sticks\n");
-            break;
-        case 'E': expires = optarg; break;
-        case 'Q': {
-            char *end;
-            errno = 0;
-            unsigned long long sq = strtoull(optarg, &end, 10);
-            if (errno || *end || optarg[0] < '1' || optarg[0] > '9' || sq > (unsigned long long)INT64_MAX) {
-                fprintf(stderr, "airpack pack: --sequence takes a whole number from 1 to 2^63-1, not '%s'\n", optarg);
-                free(images);
-                return 2;
-            }
-            o.sequence = sq;
-            break;
-        }
-        case 'N':
-            if (!ap_channel_valid(optarg)) {
-                fprintf(stderr, "airpack pack: --channel '%s': 1-%d of a-z, 0-9, '.', '_', '-', starting with a "
-                                "letter or digit\n", optarg, AP_CHANNEL_MAX);
-                free(images);
-                return 2;
-            }
-            o.channel = optarg;
-            break;
-        case 'Y': {
-            char *end;
-            errno = 0;
-            unsigned long np = strtoul(optarg, &end, 10);
-            if (errno || end == optarg || *end || optarg[0] == '-' || np < 1 || np > AP_PARITY_MAX) {
-                fprintf(stderr, "airpack pack: --parity takes a number of parity parts from 1 to %d, not '%s'\n",
-                        AP_PARITY_MAX, optarg);
-                free(images);
-                return 2;
-            }
-            o.parity = (size_t)np;
-            break;
-        }
-        case 'h':
-            fputs(usage_text, stdout);
-            free(images);
-            return 0;
-        default:
-            fputs(usage_text, stderr);
-            free(images);
-            return 2;
-        }
+    int first = cli_parse_options("pack", usage_text, options, 0, argc, argv);
+    if (first < 0) {
+        cli_strings_free(&images);
+        trusted_keys_free(&have_keys);
+        return cli_parse_status(first);
     }
-    if (!output || (optind >= argc && !images_from)) {
-        fprintf(stderr, "airpack pack: %s\n\n%s", !output ? "-o BUNDLE is required" : "no inputs given",
-                usage_text);
-        free(images);
-        return 2;
+    o = pc.o;
+    so.tls_insecure = !pc.reg.tls_verify;
+    so.authfile = pc.reg.authfile;
+    so.creds = pc.reg.creds;
+    bool codec_given = pc.codec_given, threads_given = pc.threads_given;
+    const char *key_path = sk.path, *password_file = sk.password_file;
+    size_t n_images = images.n;
+    if (!output || (first >= argc && !images_from)) {
+        cli_strings_free(&images);
+        trusted_keys_free(&have_keys);
+        return cli_usage_error("pack", usage_text, !output ? "-o BUNDLE is required" : "no inputs given");
     }
     if ((o.dense_window_log || o.dense_chunk) && !o.dense) {
         fprintf(stderr, "airpack pack: --window and --chunk-size go with --dense\n");
-        free(images);
+        cli_strings_free(&images);
         return 2;
     }
     /* --dense: loaders write plain tars unless told zstd (whose bytes depend on the libzstd version);
@@ -441,17 +404,17 @@ int cmd_pack(int argc, char **argv)
     if (o.dense && o.codec == AP_CODEC_GZIP) {
         fprintf(stderr, "airpack pack: --dense takes --compression zstd (layers loaded as zstd blobs) or none "
                         "(loaded as plain tars), not gzip\n");
-        free(images);
+        cli_strings_free(&images);
         return 2;
     }
     if (o.codec == AP_CODEC_GZIP && o.level > 9) {
         fprintf(stderr, "airpack pack: gzip levels go from 1 to 9\n");
-        free(images);
+        cli_strings_free(&images);
         return 2;
     }
     if (o.parity && !o.split_size) {
         fprintf(stderr, "airpack pack: --parity needs --split SIZE: parity parts protect the parts of a split bundle\n");
-        free(images);
+        cli_strings_free(&images);
         return 2;
     }
     const char *sde = getenv("SOURCE_DATE_EPOCH");
@@ -461,7 +424,7 @@ int cmd_pack(int argc, char **argv)
         long long e = strtoll(sde, &end, 10);
         if (errno || *end || e < 0 || e > 077777777777LL) {
             fprintf(stderr, "airpack pack: SOURCE_DATE_EPOCH must be a number of seconds, not '%s'\n", sde);
-            free(images);
+            cli_strings_free(&images);
             return 2;
         }
         o.epoch = e;
@@ -474,7 +437,7 @@ int cmd_pack(int argc, char **argv)
                 fprintf(stderr, "airpack pack: %s\n", err.msg);
             else
                 fprintf(stderr, "airpack pack: --expires %s is not after the bundle's creation time\n", expires);
-            free(images);
+            cli_strings_free(&images);
             return 2;
         }
     }
@@ -484,7 +447,7 @@ int cmd_pack(int argc, char **argv)
     memset(&key, 0, sizeof key);
     if (ap_minisign_init(&err) < 0) {
         fprintf(stderr, "airpack pack: %s\n", err.msg);
-        free(images);
+        cli_strings_free(&images);
         return 2;
     }
     if (!unsigned_bundle) {
@@ -493,7 +456,7 @@ int cmd_pack(int argc, char **argv)
             if (!key_path)
                 fprintf(stderr, "airpack pack: create a key with 'airpack keygen', give one with -s, "
                                 "or pack with --unsigned\n");
-            free(images);
+            cli_strings_free(&images);
             return 2;
         }
         o.key = &key;
@@ -501,13 +464,13 @@ int cmd_pack(int argc, char **argv)
     if ((have_path || since_path) && o.dense) {
         fprintf(stderr, "airpack pack: --dense cannot make a delta yet: give --dense, or --have/--since\n");
         ap_seckey_wipe(&key);
-        free(images);
+        cli_strings_free(&images);
         return 2;
     }
     if (have_path && since_path) {
         fprintf(stderr, "airpack pack: give --have or --since, not both\n");
         ap_seckey_wipe(&key);
-        free(images);
+        cli_strings_free(&images);
         return 2;
     }
     if (have_path || since_path) {
@@ -517,7 +480,7 @@ int cmd_pack(int argc, char **argv)
             fprintf(stderr, "airpack pack: %s\nairpack pack: no bundle was written\n", err.msg);
             ap_seckey_wipe(&key);
             trusted_keys_free(&have_keys);
-            free(images);
+            cli_strings_free(&images);
             return err.code == AP_ERR_VERIFY || err.code == AP_ERR_FORMAT ? 1 : 2;
         }
         o.have = &have;
@@ -530,7 +493,7 @@ int cmd_pack(int argc, char **argv)
                 ap_seckey_wipe(&key);
                 trusted_keys_free(&have_keys);
                 ap_have_free(&have);
-                free(images);
+                cli_strings_free(&images);
                 return 2;
             }
             o.base_sequence = have.base_sequence;
@@ -540,27 +503,27 @@ int cmd_pack(int argc, char **argv)
     size_t n_listed = 0;
     if (images_from && read_list(images_from, &list_text, &listed, &n_listed) < 0) {
         ap_seckey_wipe(&key);
-        free(images);
+        cli_strings_free(&images);
         return 2;
     }
-    size_t n_inputs = (size_t)(argc - optind) + n_listed;
+    size_t n_inputs = (size_t)(argc - first) + n_listed;
     const char **inputs = calloc(n_inputs + 1, sizeof *inputs);
     if (!inputs) {
         ap_seckey_wipe(&key);
-        free(images);
+        cli_strings_free(&images);
         free(listed);
         free(list_text);
         return 2;
     }
-    for (int i = optind; i < argc; i++)
-        inputs[i - optind] = argv[i];
+    for (int i = first; i < argc; i++)
+        inputs[i - first] = argv[i];
     for (size_t i = 0; i < n_listed; i++)
-        inputs[(size_t)(argc - optind) + i] = listed[i];
+        inputs[(size_t)(argc - first) + i] = listed[i];
     o.inputs = inputs;
     o.n_inputs = n_inputs;
     o.source_opts = &so;
     o.output = output;
-    o.images = images;
+    o.images = images.v;
     o.n_images = n_images;
     o.on_temp = on_temp;
     uint64_t total = 0;
@@ -627,7 +590,7 @@ int cmd_pack(int argc, char **argv)
     ap_seckey_wipe(&key);
     ap_have_free(&have);
     trusted_keys_free(&have_keys);
-    free(images);
+    cli_strings_free(&images);
     free(inputs);
     free(listed);
     free(list_text);

@@ -8,7 +8,6 @@
  * directory and ./airpack.pub when it exists; which were used is said on stderr. */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,42 +23,40 @@
 #include "../verify/verifier.h"
 #include "commands.h"
 #include "keys.h"
+#include "options.h"
 #include "progress.h"
 #include "verify_part.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: airpack verify [-p PUBFILE]... [-P BASE64]... [--deep] [--json] [-q] BUNDLE|-\n"
-            "       airpack verify [-p PUBFILE]... [-P BASE64]... --part NAME.NNN\n"
-            "\n"
-            "Reads BUNDLE (or standard input for -) once, front to back, and checks that its\n"
-            "index is signed by a trusted key and that every entry matches the index.\n"
-            "A split bundle (pack --split) is read from its parts in order: give NAME.000, or NAME.\n"
-            "\n"
-            "      --part NAME.NNN   check only this part against the signed NAME.parts, before the\n"
-            "                        other parts arrive (a part other than .000 given as BUNDLE is\n"
-            "                        checked this way too)\n"
-            "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
-            "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
-            "      --deep            also decompress every layer and check its diff_id, and check\n"
-            "                        manifests, configs, index.json and manifest.json\n"
-            "      --window N        --deep on a dense bundle: refuse one that needs a zstd window over\n"
-            "                        2^N bytes of memory (default 27 = 128 MiB)\n"
-            "      --spill-dir DIR   --deep on a dense bundle: where the rebuild keeps the decompressed\n"
-            "                        chunks (default $TMPDIR or /var/tmp)\n"
-            "      --allow-expired   accept a bundle past its expiry (with a warning)\n"
-            "      --into TARGET     also check that loading into TARGET would not be a rollback (its\n"
-            "                        recorded sequences: in an oci:DIR store, else in --state-dir)\n"
-            "      --state-dir DIR   also check against the sequences recorded in DIR (every target\n"
-            "                        there, unless --into names one)\n"
-            "      --json            print one JSON report object on stdout\n"
-            "  -q, --quiet           no progress line\n"
-            "\n"
-            "Without -p or -P: the keys in the trusted-keys directory ($AIRPACK_TRUSTED_KEYS,\n"
-            "else $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d) and ./airpack.pub.\n"
-            "Exit status: 0 verified, 1 verification failed, 2 could not run.\n");
-}
+static const char usage_text[] =
+    "usage: airpack verify [-p PUBFILE]... [-P BASE64]... [--deep] [--json] [-q] BUNDLE|-\n"
+    "       airpack verify [-p PUBFILE]... [-P BASE64]... --part NAME.NNN\n"
+    "\n"
+    "Reads BUNDLE (or standard input for -) once, front to back, and checks that its\n"
+    "index is signed by a trusted key and that every entry matches the index.\n"
+    "A split bundle (pack --split) is read from its parts in order: give NAME.000, or NAME.\n"
+    "\n"
+    "      --part NAME.NNN   check only this part against the signed NAME.parts, before the\n"
+    "                        other parts arrive (a part other than .000 given as BUNDLE is\n"
+    "                        checked this way too)\n"
+    "  -p, --pubkey FILE     trusted minisign public key file (repeatable)\n"
+    "  -P, --pubkey-base64 K trusted public key as its base64 line (repeatable)\n"
+    "      --deep            also decompress every layer and check its diff_id, and check\n"
+    "                        manifests, configs, index.json and manifest.json\n"
+    "      --window N        --deep on a dense bundle: refuse one that needs a zstd window over\n"
+    "                        2^N bytes of memory (default 27 = 128 MiB)\n"
+    "      --spill-dir DIR   --deep on a dense bundle: where the rebuild keeps the decompressed\n"
+    "                        chunks (default $TMPDIR or /var/tmp)\n"
+    "      --allow-expired   accept a bundle past its expiry (with a warning)\n"
+    "      --into TARGET     also check that loading into TARGET would not be a rollback (its\n"
+    "                        recorded sequences: in an oci:DIR store, else in --state-dir)\n"
+    "      --state-dir DIR   also check against the sequences recorded in DIR (every target\n"
+    "                        there, unless --into names one)\n"
+    "      --json            print one JSON report object on stdout\n"
+    "  -q, --quiet           no progress line\n"
+    "\n"
+    "Without -p or -P: the keys in the trusted-keys directory ($AIRPACK_TRUSTED_KEYS,\n"
+    "else $AIRPACK_CONFIG_DIR/trusted.d, else ~/.airpack/trusted.d) and ./airpack.pub.\n"
+    "Exit status: 0 verified, 1 verification failed, 2 could not run.\n";
 
 /* Collects what the report prints about the images, once the signed index is known. */
 typedef struct {
@@ -142,92 +139,45 @@ static void print_json(const char *bundle, int verdict_ok, const ap_verify_repor
 
 int cmd_verify(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"pubkey", required_argument, NULL, 'p'},
-        {"pubkey-base64", required_argument, NULL, 'P'},
-        {"deep", no_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"part", no_argument, NULL, 'A'},
-        {"window", required_argument, NULL, 'W'},
-        {"spill-dir", required_argument, NULL, 'S'},
-        {"allow-expired", no_argument, NULL, 'X'},
-        {"state-dir", required_argument, NULL, 'D'},
-        {"into", required_argument, NULL, 'I'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     trusted_keys keys = {0};
-    ap_error err;
-    ap_error_clear(&err);
-    bool deep = false, as_json = false, quiet = false, explicit_keys = false, one_part = false;
+    bool deep = false, as_json = false, quiet = false, one_part = false;
     const char *spill_dir = NULL;
     unsigned window_log_max = 0;
-    int status = 2;
     ap_trust_policy policy = {0};
     ap_revoked_key *revoked = NULL;
     const char *state_dir = NULL, *into = NULL;
+    const cli_option options[] = {
+        OPT_TRUSTED_KEYS(&keys),
+        OPT_BOOL(0, "deep", &deep),
+        OPT_BOOL(0, "part", &one_part),
+        OPT_WINDOW(&window_log_max),
+        OPT_STRING(0, "spill-dir", &spill_dir),
+        OPT_BOOL(0, "allow-expired", &policy.allow_expired),
+        OPT_STRING(0, "state-dir", &state_dir),
+        OPT_STRING(0, "into", &into),
+        OPT_JSON(&as_json),
+        OPT_QUIET(&quiet),
+        OPT_END(),
+    };
+    ap_error err;
+    ap_error_clear(&err);
+    int status = 2;
 
     if (ap_minisign_init(&err) < 0) {
         fprintf(stderr, "airpack verify: %s\n", err.msg);
         return 2;
     }
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+p:P:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            explicit_keys = true;
-            if (trusted_keys_add_file(&keys, optarg, &err) < 0)
-                goto fail_run;
-            break;
-        case 'P':
-            explicit_keys = true;
-            if (trusted_keys_add_base64(&keys, optarg, &err) < 0)
-                goto fail_run;
-            break;
-        case 'd': deep = true; break;
-        case 'W': {
-            char *end;
-            long wv = strtol(optarg, &end, 10);
-            if (*end || wv < 10 || wv > 31) {
-                fprintf(stderr, "airpack verify: --window takes a number from 10 to 31 (log2 bytes)\n");
-                trusted_keys_free(&keys);
-                return 2;
-            }
-            window_log_max = (unsigned)wv;
-            break;
-        }
-        case 'S': spill_dir = optarg; break;
-        case 'j': as_json = true; break;
-        case 'q': quiet = true; break;
-        case 'A': one_part = true; break;
-        case 'X': policy.allow_expired = true; break;
-        case 'D': state_dir = optarg; break;
-        case 'I': into = optarg; break;
-        case 'h':
-            usage(stdout);
-            trusted_keys_free(&keys);
-            return 0;
-        default:
-            if (optopt)
-                fprintf(stderr, "airpack verify: option -%c %s\n", optopt,
-                        strchr("pP", optopt) ? "needs an argument" : "is not known");
-            else
-                fprintf(stderr, "airpack verify: option %s is not known\n", argv[optind - 1]);
-            usage(stderr);
-            trusted_keys_free(&keys);
-            return 2;
-        }
-    }
-    if (argc - optind != 1) {
-        fprintf(stderr, "airpack verify: give exactly one BUNDLE (or - for standard input)\n");
-        usage(stderr);
+    int first = cli_parse_options("verify", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
+    if (first < 0) {
         trusted_keys_free(&keys);
-        return 2;
+        return cli_parse_status(first);
     }
-    const char *path = argv[optind];
+    bool explicit_keys = keys.n > 0;
+    if (argc - first != 1) {
+        trusted_keys_free(&keys);
+        return cli_usage_error("verify", usage_text, "give exactly one BUNDLE (or - for standard input)");
+    }
+    const char *path = argv[first];
     if (!explicit_keys && trusted_keys_add_defaults(&keys, "verify", quiet, &err) < 0)
         goto fail_run;
     if (trust_policy_load_revocations(&policy, &revoked, &err) < 0)
