@@ -10,7 +10,7 @@
 #     mandoc -T lint and groff -ww find nothing; the page's option lists match --help;
 #     the installed bash completion completes 'airpack lo' to 'load', and more.
 . "$(dirname "$0")/../lib.sh"
-plan 45
+plan 46
 skip_unless jq minisign make python3 skopeo unshare
 
 # ---- make static ----
@@ -148,6 +148,7 @@ comp_case "completion: verify s -> site.tar" "airpack verify s" "site.tar"
 comp_case "completion: load -p f -> far.pub" "airpack load -p f" "far.pub"
 comp_case "completion: --layer-compression g -> gzip" "airpack load --layer-compression g" "gzip"
 comp_case "completion: after the colon of docker-archive:" "airpack load --into docker-archive:s" "site.tar"
+comp_case "completion: trust r -> rotate revoke (its usage lines)" "airpack trust r" "rotate revoke"
 
 # ---- the static binary where there is no shared library ----
 ROOT_CASES=15
