@@ -15,7 +15,7 @@ make_keys || exit 1
 # uploads NAME: how many blob upload sessions (POST .../blobs/uploads/) the registry saw
 uploads() { grep -c '"POST /v2/[^ ]*/blobs/uploads/' "$T/$1.log"; }
 
-if ! start_registry reg; then fail registry-start "see above"; exit 0; fi
+start_registry reg || fail_rest "docker-registry is installed but did not start (see above)"
 R="127.0.0.1:$REG_PORT"
 SK="skopeo --override-os linux"
 
@@ -56,12 +56,12 @@ if load --tls-verify=false --into "docker://$R/mirror" --json "$B" >"$T/load2.ou
     after=$(uploads reg)
     if [ "$after" -eq "$before" ]; then pass second-load-uploads-nothing
     else fail second-load-uploads-nothing "$((after - before)) upload sessions"; fi
-    newc=$(jq '[.. | objects | select(has("is_new") or has("new")) | (.is_new // .new) | select(. == true)] | length' "$T/load2.out" 2>/dev/null)
-    if [ "$newc" = 0 ] && grep -q 'false' "$T/load2.out"; then pass second-load-already-present
+    if jq -e '(.images | length) == 3 and ([.images[] | select(.new == false)] | length) == 3' "$T/load2.out" >/dev/null 2>&1
+    then pass second-load-already-present
     else fail second-load-already-present "report: $(head -c 300 "$T/load2.out")"; fi
 else fail second-load-uploads-nothing "exit $?: $(head -c 300 "$T/load2.err")"; fi
 if load --tls-verify=false --into "docker://$R/mirror" "$B" >"$T/load3.out" 2>&1 &&
-   grep -qi 'already' "$T/load3.out"; then pass second-load-message
+   [ "$(grep -c ' already present$' "$T/load3.out")" -eq 3 ] && ! grep -q ' new$' "$T/load3.out"; then pass second-load-message
 else fail second-load-message "$(head -c 300 "$T/load3.out")"; fi
 
 # ---- --image loads only that image ------------------------------------------------
@@ -78,16 +78,19 @@ cp "$B" "$T/bad.tar"
 off=$(python3 -c 'import tarfile,sys; m=tarfile.open(sys.argv[1]).getmembers()[-1]; print(m.offset_data + m.size // 2)' "$T/bad.tar")
 printf '\x01' | dd of="$T/bad.tar" bs=1 seek="$off" count=1 conv=notrunc 2>/dev/null
 cmp -s "$B" "$T/bad.tar" && fail tamper "the copy did not change"
-expect_fail tampered-load-fails 1 'manifest.json|sha256|digest' \
+expect_fail tampered-load-fails 1 'entry manifest.json at offset [0-9]+: sha256 [0-9a-f]{64}, the signed index says' \
     load --tls-verify=false --into "docker://$R/tampered" "$T/bad.tar"
-leaked=""
+# the probe (skopeo inspect) first finds the images of the good load, then none of the tampered one
+leaked="" blind=""
 for i in $IMAGES; do
+    $SK inspect --tls-verify=false "docker://$R/mirror/$i" >/dev/null 2>&1 || blind="$blind mirror/$i"
     $SK inspect --tls-verify=false "docker://$R/tampered/$i" >/dev/null 2>&1 && leaked="$leaked $i"
 done
-if [ -z "$leaked" ]; then pass tampered-no-manifest; else fail tampered-no-manifest "visible:$leaked"; fi
+if [ -z "$leaked" ] && [ -z "$blind" ]; then pass tampered-no-manifest
+else fail tampered-no-manifest "visible:$leaked; the probe did not see the loaded$blind"; fi
 
 # ---- errors name the registry and what it said -------------------------------------
-expect_fail refused-prefix 2 'prefix' load --tls-verify=false --into "docker://$R/Upper:tag" "$B"
+expect_fail refused-prefix 2 'docker://127.0.0.1:[0-9]+/Upper:tag.*prefix' load --tls-verify=false --into "docker://$R/Upper:tag" "$B"
 dead=$(free_port)
 expect_fail registry-down 2 "127.0.0.1:$dead" load --tls-verify=false --into "docker://127.0.0.1:$dead/x" "$B"
 
@@ -115,9 +118,9 @@ mkdir -p "$T/certs"; cp "$PKI/ca.crt" "$T/certs/ca.crt"
 
 expect_fail tls-untrusted-ca 2 'certificate|SSL|verify' \
     load --creds 'alice:s3cret pass' --into "docker://$A/sec" "$B"
-expect_fail auth-no-credentials 2 '401|credentials|authentication' \
+expect_fail auth-no-credentials 2 "127.0.0.1:$REG_PORT.*401" \
     env SSL_CERT_FILE="$PKI/ca.crt" DOCKER_CONFIG="$T/nowhere" "$AIRPACK" load -q -p "$KEYS/pub" --into "docker://$A/sec" "$B"
-expect_fail auth-wrong-password 2 '401|credentials' \
+expect_fail auth-wrong-password 2 "127.0.0.1:$REG_PORT.*401" \
     env SSL_CERT_FILE="$PKI/ca.crt" "$AIRPACK" load -q -p "$KEYS/pub" --creds alice:wrong --into "docker://$A/sec" "$B"
 if SSL_CERT_FILE="$PKI/ca.crt" load --creds 'alice:s3cret pass' --into "docker://$A/sec" "$B" >"$T/a.out" 2>&1 &&
    [ "$($SK inspect --cert-dir "$T/certs" --creds 'alice:s3cret pass' --raw "docker://$A/sec/sample/app-a:1.0" | jq -r .config.digest)" = "$(image_id sample/app-a:1.0)" ]; then
