@@ -10,7 +10,7 @@
 #     mandoc -T lint and groff -ww find nothing; the page's option lists match --help;
 #     the installed bash completion completes 'airpack lo' to 'load', and more.
 . "$(dirname "$0")/../lib.sh"
-plan 46
+plan 48
 skip_unless jq minisign make python3 skopeo unshare
 
 # ---- make static ----
@@ -151,7 +151,7 @@ comp_case "completion: after the colon of docker-archive:" "airpack load --into 
 comp_case "completion: trust r -> rotate revoke (its usage lines)" "airpack trust r" "rotate revoke"
 
 # ---- the static binary where there is no shared library ----
-ROOT_CASES=15
+ROOT_CASES=17
 if [ -z "$STATIC" ]; then
     no_static $ROOT_CASES "static binary in an empty root"
 elif [ "$(id -u)" -ne 0 ] || ! have chroot; then
@@ -200,6 +200,13 @@ else
        c1=$(jq -r .config.digest "$T/sk1") && [ "$c1" != null ] && [ "$c1" = "$(jq -r .config.digest "$T/sk2")" ]; then
         pass "skopeo reads what the static build loaded (oci:, oci-archive:)"
     else fail "skopeo reads what the static build loaded (oci:, oci-archive:)" "$(head -c 300 "$T/sk.err")"; fi
+
+    # A dense bundle: libzstd.a rebuilds its layers. The rebuild spills next to an oci:DIR
+    # target, else to --spill-dir, $TMPDIR or /var/tmp (which the empty root lacks).
+    if "$AIRPACK" pack -q --dense -o "$R/dense.tar" -s "$KEYS/sec" "$S/docker24/all.tar" >"$T/dpack.out" 2>&1; then
+        check "static: dense bundle, verify --deep --spill-dir / in the empty root" in_root verify -q --deep --spill-dir / -p /key.pub /dense.tar
+        check "static: dense bundle, load --into oci: in the empty root" in_root load -q -p /key.pub --into oci:/dense-oci /dense.tar
+    else fail_cases 2 "static: dense bundle in the empty root" "pack --dense failed: $(head -c 300 "$T/dpack.out")"; fi
 
     # Network transports from the empty root: libcurl.a over a unix socket and loopback TCP.
     # A registry load spools each blob under $TMPDIR, else /tmp: the root gets a /tmp.
