@@ -142,6 +142,8 @@ int cmd_load(int argc, char **argv)
     load_options lopts = {0};
     ap_trust_policy policy = {0};
     ap_revoked_key *revoked = NULL;
+    load_state_link *links = NULL;
+    size_t n_links = 0;
     bool allow_rollback = false;
     const char *state_dir = NULL;
     load_state *state = NULL;
@@ -189,7 +191,8 @@ int cmd_load(int argc, char **argv)
     const char *path = argv[first];
     if (!explicit_keys && trusted_keys_add_defaults(&keys, "load", quiet || as_json, &err) < 0)
         goto fail_run;
-    if (trust_policy_load_revocations(&policy, &revoked, &err) < 0)
+    if (trust_policy_load_revocations(&policy, &revoked, &err) < 0 ||
+        trust_successions_load(&links, &n_links, &err) < 0)
         goto fail_run;
 
     /* a SIGINT/SIGTERM stops the read, so the target is aborted cleanly */
@@ -267,6 +270,8 @@ int cmd_load(int argc, char **argv)
         .policy = &policy,
         .state = state,
         .allow_rollback = allow_rollback,
+        .successions = links,
+        .n_successions = n_links,
     };
     ap_load_report rep;
     int r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);
@@ -337,6 +342,7 @@ out:
         target->ops->close(target);
     trusted_keys_free(&keys);
     free(revoked);
+    free(links);
     cli_strings_free(&images);
     return status;
 }

@@ -48,6 +48,9 @@ static void usage(FILE *out)
             "  import   apply a signed statement carried in: a succession (as rotate), or a\n"
             "           revocation signed by the revoked key or its accepted successor\n"
             "\n"
+            "  -o, --output FILE      revoke --sign: where to write the statement (and FILE.minisig)\n"
+            "      --password-file F  the password of --sign's key (or set AIRPACK_PASSWORD)\n"
+            "\n"
             "Statements are files with a minisign signature beside them (FILE.minisig):\n"
             "'minisign -Vm FILE -p SIGNER.pub' checks one. Exit status: 0 done, 1 refused,\n"
             "2 could not run.\n");

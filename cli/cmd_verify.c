@@ -79,10 +79,24 @@ static json_t *expected_layers_json(const ap_index_image *im)
 
 /* The rollback check load would make, without loading: against the target's state
  * (--into), else every state file in --state-dir. */
+static int check_state_of(report_ctx *r, const load_state_signer *signer, const ap_bundle_index *idx, ap_error *err);
+
 static int check_state(report_ctx *r, const ap_bundle_index *idx, const ap_sig_info *sig, ap_error *err)
 {
+    load_state_link *links = NULL;
+    size_t n_links = 0;
+    if (trust_successions_load(&links, &n_links, err) < 0)
+        return -1;
+    load_state_signer signer = {sig->key_id, links, n_links};
+    int rc = check_state_of(r, &signer, idx, err);
+    free(links);
+    return rc;
+}
+
+static int check_state_of(report_ctx *r, const load_state_signer *signer, const ap_bundle_index *idx, ap_error *err)
+{
     if (!r->into)
-        return load_state_check_dir(r->state_dir, sig->key_id, idx, false, r->note, sizeof r->note, err);
+        return load_state_check_dir(r->state_dir, signer, idx, false, r->note, sizeof r->note, err);
     char path[4096];
     int has = load_state_path(r->into, r->state_dir, path, sizeof path, err);
     if (has <= 0)
@@ -90,7 +104,7 @@ static int check_state(report_ctx *r, const ap_bundle_index *idx, const ap_sig_i
     load_state *s = load_state_open(path, r->into, !strncmp(r->into, "oci:", 4), false, err);
     if (!s)
         return -1;
-    int rc = load_state_check(s, sig->key_id, idx, false, r->note, sizeof r->note, err);
+    int rc = load_state_check(s, signer, idx, false, r->note, sizeof r->note, err);
     load_state_close(s);
     return rc;
 }

@@ -106,6 +106,36 @@ int trust_policy_load_revocations(ap_trust_policy *p, ap_revoked_key **storage, 
     return 0;
 }
 
+int trust_successions_load(load_state_link **out, size_t *n, ap_error *err)
+{
+    char dir[4096];
+    struct stat st;
+    ap_trusted_key *keys = NULL;
+    size_t nk = 0;
+    *out = NULL;
+    *n = 0;
+    if (trusted_dir(dir, sizeof dir, err) < 0)
+        return -1;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    if (ap_trust_keys(dir, &keys, &nk, err) < 0) {
+        ap_error_prefix(err, "trusted keys in %s", dir);
+        return -1;
+    }
+    if (nk && !(*out = calloc(nk, sizeof **out))) {
+        free(keys);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nk; i++)
+        if (keys[i].predecessor[0]) {
+            memcpy((*out)[*n].from, keys[i].predecessor, sizeof (*out)[*n].from);
+            memcpy((*out)[*n].to, keys[i].key_id, sizeof (*out)[*n].to);
+            (*n)++;
+        }
+    free(keys);
+    return 0;
+}
+
 int trusted_keys_add_default_dir(trusted_keys *t, ap_error *err)
 {
     char dir[4096];

@@ -13,6 +13,7 @@
 
 #include "../formats/error.h"
 #include "../formats/minisign.h"
+#include "../load/load_state.h"
 #include "../verify/trust_policy.h"
 
 typedef struct {
@@ -42,6 +43,10 @@ int trusted_dir(char *out, size_t n, ap_error *err);
 /* The revocations recorded in the trusted-keys directory, for verify and load
  * (verify/trust_policy.h); *storage is freed by the caller. */
 int trust_policy_load_revocations(ap_trust_policy *p, ap_revoked_key **storage, ap_error *err);
+
+/* Which keys succeed which, from the succession records in the trusted-keys directory,
+ * for the rollback check (load/load_state.h); *out is freed by the caller. */
+int trust_successions_load(load_state_link **out, size_t *n, ap_error *err);
 
 /* The config directory: $AIRPACK_CONFIG_DIR or ~/.airpack. */
 int config_dir(char *out, size_t n, ap_error *err);

@@ -387,21 +387,47 @@ static const load_state_stream *find(const load_state_doc *d, const char *key_id
     return NULL;
 }
 
-static int check_doc(const load_state_doc *d, const char *where, const char *key_id, const ap_bundle_index *idx,
-                     bool allow_rollback, char *note, size_t note_len, ap_error *err)
+/* Is `key` the signer or a key that succeeds it (through at most 64 successions)? */
+static bool in_lineage(const load_state_signer *sg, const char *key)
+{
+    const char *cur = key;
+    for (int hops = 0; hops <= 64; hops++) {
+        if (!strcmp(cur, sg->key_id))
+            return true;
+        const char *prev = NULL;
+        for (size_t i = 0; i < sg->n_successions && !prev; i++)
+            if (!strcmp(sg->successions[i].to, cur))
+                prev = sg->successions[i].from;
+        if (!prev)
+            return false;
+        cur = prev;
+    }
+    return false;
+}
+
+static int check_doc(const load_state_doc *d, const char *where, const load_state_signer *sg,
+                     const ap_bundle_index *idx, bool allow_rollback, char *note, size_t note_len, ap_error *err)
 {
     const char *channel = ap_bundle_index_channel(idx);
-    const load_state_stream *st = find(d, key_id, channel);
-    if (st && idx->sequence < st->sequence) {
+    const char *key_id = sg->key_id;
+    const load_state_stream *st = find(d, key_id, channel), *top = st;
+    for (size_t i = 0; i < d->n; i++)   /* the highest of the signer's line on this channel */
+        if (!strcmp(d->streams[i].channel, channel) && in_lineage(sg, d->streams[i].key_id) &&
+            (!top || d->streams[i].sequence > top->sequence))
+            top = &d->streams[i];
+    if (top && idx->sequence < top->sequence) {
+        char by[80] = "";
+        if (strcmp(top->key_id, key_id))
+            snprintf(by, sizeof by, " from key ID %s, which succeeds it,", top->key_id);
         if (!allow_rollback)
             return ap_fail(err, AP_ERR_VERIFY,
                            "rollback refused: this bundle is sequence %llu (created %s) of channel %s, key ID %s, "
-                           "but %s already loaded sequence %llu (created %s) at %s; --allow-rollback loads it "
-                           "anyway", (unsigned long long)idx->sequence, idx->created, channel, key_id, where,
-                           (unsigned long long)st->sequence, st->created, st->loaded);
+                           "but %s already loaded%s sequence %llu (created %s) at %s; --allow-rollback loads it "
+                           "anyway", (unsigned long long)idx->sequence, idx->created, channel, key_id, where, by,
+                           (unsigned long long)top->sequence, top->created, top->loaded);
         snprintf(note, note_len, "rollback allowed: sequence %llu (created %s) is older than sequence %llu "
-                 "(created %s), which %s loaded at %s", (unsigned long long)idx->sequence, idx->created,
-                 (unsigned long long)st->sequence, st->created, where, st->loaded);
+                 "(created %s), which %s loaded%s at %s", (unsigned long long)idx->sequence, idx->created,
+                 (unsigned long long)top->sequence, top->created, where, by, top->loaded);
         return 0;
     }
     if (idx->base_sequence && !note[0]) {
@@ -417,16 +443,16 @@ static int check_doc(const load_state_doc *d, const char *where, const char *key
     return 0;
 }
 
-int load_state_check(const load_state *s, const char *key_id, const ap_bundle_index *idx, bool allow_rollback,
-                     char *note, size_t note_len, ap_error *err)
+int load_state_check(const load_state *s, const load_state_signer *signer, const ap_bundle_index *idx,
+                     bool allow_rollback, char *note, size_t note_len, ap_error *err)
 {
     if (note_len)
         note[0] = 0;
-    return check_doc(&s->doc, s->target ? s->target : s->path, key_id, idx, allow_rollback, note, note_len, err);
+    return check_doc(&s->doc, s->target ? s->target : s->path, signer, idx, allow_rollback, note, note_len, err);
 }
 
-int load_state_check_dir(const char *dir, const char *key_id, const ap_bundle_index *idx, bool allow_rollback,
-                         char *note, size_t note_len, ap_error *err)
+int load_state_check_dir(const char *dir, const load_state_signer *signer, const ap_bundle_index *idx,
+                         bool allow_rollback, char *note, size_t note_len, ap_error *err)
 {
     if (note_len)
         note[0] = 0;
@@ -451,7 +477,7 @@ int load_state_check_dir(const char *dir, const char *key_id, const ap_bundle_in
             break;
         }
         const char *where = s->doc.target ? s->doc.target : path;
-        rc = check_doc(&s->doc, where, key_id, idx, allow_rollback, note, note_len, err);
+        rc = check_doc(&s->doc, where, signer, idx, allow_rollback, note, note_len, err);
         load_state_close(s);
     }
     closedir(d);

@@ -69,15 +69,30 @@ typedef struct load_state load_state;
 load_state *load_state_open(const char *path, const char *target, bool in_store, bool writing, ap_error *err);
 void load_state_close(load_state *s);
 
-/* The rollback check for a bundle signed by key_id: a lower sequence than the one the
- * store loaded for (key, channel) is AP_ERR_VERIFY naming both sequences and created
- * times and when the newer was loaded, unless allow_rollback (then `note` says so).
- * For a delta, `note` says when the store is not at its base sequence. */
-int load_state_check(const load_state *s, const char *key_id, const ap_bundle_index *idx, bool allow_rollback,
-                     char *note, size_t note_len, ap_error *err);
+/* Who signed a bundle, and which keys succeed which (from the trusted-keys directory,
+ * verify/trust_store.h): a key's records count for the keys it succeeds, so once a
+ * successor loaded sequence S on a channel, an older key's bundle below S is a rollback. */
+typedef struct {
+    char from[2 * AP_KEYNUM_LEN + 1];   /* the old key */
+    char to[2 * AP_KEYNUM_LEN + 1];     /* its successor */
+} load_state_link;
+
+typedef struct {
+    const char *key_id;
+    const load_state_link *successions;
+    size_t n_successions;
+} load_state_signer;
+
+/* The rollback check: a lower sequence than the highest the store loaded on the bundle's
+ * channel from the signer or any key that (transitively) succeeds it is AP_ERR_VERIFY
+ * naming both sequences and created times and when the newer was loaded, unless
+ * allow_rollback (then `note` says so). For a delta, `note` says when the store is not at
+ * its base sequence. */
+int load_state_check(const load_state *s, const load_state_signer *signer, const ap_bundle_index *idx,
+                     bool allow_rollback, char *note, size_t note_len, ap_error *err);
 /* The same check against every state file in a state directory (verify --state-dir). */
-int load_state_check_dir(const char *dir, const char *key_id, const ap_bundle_index *idx, bool allow_rollback,
-                         char *note, size_t note_len, ap_error *err);
+int load_state_check_dir(const char *dir, const load_state_signer *signer, const ap_bundle_index *idx,
+                         bool allow_rollback, char *note, size_t note_len, ap_error *err);
 
 /* After a load committed: records the bundle's sequence when it is higher than the
  * recorded one (or the first), atomically. */

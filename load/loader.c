@@ -23,7 +23,8 @@ static int sink_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *
 {
     load_sink_ctx *c = ctx;
     snprintf(c->key_id, sizeof c->key_id, "%s", sig->key_id);
-    if (c->opts->state && load_state_check(c->opts->state, sig->key_id, idx, c->opts->allow_rollback,
+    load_state_signer signer = {sig->key_id, c->opts->successions, c->opts->n_successions};
+    if (c->opts->state && load_state_check(c->opts->state, &signer, idx, c->opts->allow_rollback,
                                            c->report->note, sizeof c->report->note, err) < 0)
         return -1;
     if (delta_check_supported(idx, c->t->ops->kind, err) < 0)

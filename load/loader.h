@@ -34,6 +34,8 @@ typedef struct {
      * (before the target sees anything) and recorded after the commit; NULL: none */
     load_state *state;
     bool allow_rollback;
+    const load_state_link *successions;   /* which keys succeed which (load_state.h); may be none */
+    size_t n_successions;
 } ap_load_opts;
 
 typedef struct {

@@ -2,21 +2,21 @@
 # trust.sh: trust over time: expiry, no rollback (per store, per key and channel), key
 # rotation and revocation; with real stores (oci: checked with jq, a private Docker engine).
 . "$(dirname "$0")/../lib.sh"
-plan 26
+plan 51
 skip_unless jq tar python3 dockerd minisign
 
 cd "$T"
-make_samples || { fail setup "make-samples.sh failed"; exit 0; }
-"$AIRPACK" keygen -W -p k.pub -s k.key >/dev/null 2>&1 || { fail setup "keygen failed"; exit 0; }
+make_samples || fail_rest "make-samples.sh failed"
+"$AIRPACK" keygen -W -p k.pub -s k.key >/dev/null 2>&1 || fail_rest "keygen failed"
 W1=1796000000          # week 1: 2026-11-30
 W2=$((W1 + 7 * 86400))  # week 2
-SOURCE_DATE_EPOCH=$W1 "$AIRPACK" pack -q -s k.key -o week1.tar "$S/docker24/app-a.tar" || { fail setup "pack week 1"; exit 0; }
-SOURCE_DATE_EPOCH=$W2 "$AIRPACK" pack -q -s k.key -o week2.tar "$S/docker24/app-b.tar" || { fail setup "pack week 2"; exit 0; }
+SOURCE_DATE_EPOCH=$W1 "$AIRPACK" pack -q -s k.key -o week1.tar "$S/docker24/app-a.tar" || fail_rest "pack week 1 failed"
+SOURCE_DATE_EPOCH=$W2 "$AIRPACK" pack -q -s k.key -o week2.tar "$S/docker24/app-b.tar" || fail_rest "pack week 2 failed"
 snapshot() { (cd "$1" && find . -type f ! -name '.*.lock' -print0 | sort -z | xargs -0 -r sha256sum); }
 seq_of() { jq -r --arg c "${2:-default}" '.streams[] | select(.channel == $c) | .sequence' "$1"; }
 
 # 1. expiry: verifies at once, refused once past, loads with --allow-expired
-"$AIRPACK" pack -q -s k.key --expires 2s -o exp.tar "$S/docker24/app-a.tar" || fail "pack --expires 2s"
+"$AIRPACK" pack -q -s k.key --expires 2s -o exp.tar "$S/docker24/app-a.tar" || fail_rest "pack --expires 2s failed"
 exp=$(index_json exp.tar | jq -r .trust.expires)
 if "$AIRPACK" verify -q -p k.pub exp.tar >out 2>err; then pass "--expires 2s: verifies at once"
 else fail "--expires 2s: verifies at once" "$(head -c 300 err)"; fi
@@ -33,7 +33,7 @@ else fail "--allow-expired loads it, with a warning" "$(head -c 300 err)"; fi
 
 # 2. no rollback into oci:
 O="$T/o"
-"$AIRPACK" load -q -p k.pub --into "oci:$O" week2.tar >/dev/null 2>err || fail "load week 2 into oci:" "$(head -c 300 err)"
+"$AIRPACK" load -q -p k.pub --into "oci:$O" week2.tar >/dev/null 2>err || fail_rest "load week 2 into oci: $(head -c 300 err)"
 [ "$(seq_of "$O/airpack-state.json")" = "$W2" ] && pass "oci: the store records week 2's sequence" ||
     fail "oci: the store records week 2's sequence" "$(cat "$O/airpack-state.json" 2>&1 | head -c 300)"
 cp "$O/index.json" idx.before; snap=$(snapshot "$O")
@@ -81,7 +81,7 @@ if start_dockerd; then
         tags | grep -q app-a; then pass "docker: --allow-rollback loads week 1"
     else fail "docker: --allow-rollback loads week 1" "$(head -c 300 err)"; fi
     stop_dockerd
-else fail "docker: start_dockerd" "dockerd did not start"; fi
+else fail_cases 6 docker "dockerd did not start"; fi
 
 # 5. hostile state files: refused with a clear message, never reset
 cp "$O/airpack-state.json" state.good
@@ -148,10 +148,15 @@ else fail "after trust add with the statement, the new-key bundle verifies" "$(h
     fail "trust list shows the succession" "$("$AIRPACK" trust list)"
 if "$AIRPACK" load -q --state-dir "$T/sd3" --into "oci:$T/o3" week3.tar >/dev/null 2>err; then pass "the new-key bundle loads"
 else fail "the new-key bundle loads" "$(head -c 300 err)"; fi
+cp "$T/o3/index.json" idx3.before
+expect_fail "an old-key bundle below its successor's loaded sequence is a rollback" 1 \
+    "sequence $W2 .*key ID $OLD_ID, but oci:$T/o3 already loaded from key ID $NEW_ID, which succeeds it, sequence $((W2 + 7 * 86400))" \
+    "$AIRPACK" load -q --into "oci:$T/o3" week2.tar
+cmp -s idx3.before "$T/o3/index.json" && pass "that refusal leaves the store unchanged" || fail "that refusal leaves the store unchanged"
 
 # 8. revocation: the old key's bundles are refused, naming the key and when
 check "old-key bundle still verifies before the revocation" "$AIRPACK" verify -q week2.tar
-"$AIRPACK" trust revoke "$OLD_ID" --reason "laptop stolen" >/dev/null 2>err || fail "trust revoke" "$(head -c 300 err)"
+"$AIRPACK" trust revoke "$OLD_ID" --reason "laptop stolen" >/dev/null 2>err || fail_rest "trust revoke: $(head -c 300 err)"
 expect_fail "after trust revoke, an old-key bundle is refused naming the key and the revocation time" 1 \
     "key ID $OLD_ID, which was revoked at 20[0-9-]+T[0-9:]+Z \(laptop stolen\)" "$AIRPACK" verify -q week2.tar
 cp "$O/index.json" idx.before
@@ -162,7 +167,7 @@ check "the successor's bundles still verify" "$AIRPACK" verify -q week3.tar
 
 # 9. revocation statements carried in: signed by the successor, or by the key itself
 "$AIRPACK" trust revoke "$OLD_ID" --sign new.key -o revoke-old.stmt --reason "rotated" >/dev/null 2>err ||
-    fail "trust revoke --sign" "$(head -c 300 err)"
+    fail_rest "trust revoke --sign: $(head -c 300 err)"
 check "minisign -V checks a revocation statement" minisign -Vqm revoke-old.stmt -p new.pub
 export AIRPACK_CONFIG_DIR="$T/far2"; mkdir -p "$T/far2/trusted.d"; cp k.pub "$T/far2/trusted.d/site.pub"
 "$AIRPACK" trust add new.pub >/dev/null 2>&1

@@ -220,25 +220,37 @@ static void test_state_record_and_check(void **state)
     w2.sequence = 200;
     load_state *s = load_state_open(path, "containerd:x", false, true, &err);
     assert_non_null(s);
-    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &w2, false, note, sizeof note, &err), 0);
+    assert_int_equal(load_state_check(s, &(load_state_signer){"0123456789ABCDEF", NULL, 0}, &w2, false, note, sizeof note, &err), 0);
     assert_int_equal(load_state_record(s, "0123456789ABCDEF", &w2, &err), 0);
     load_state_close(s);
     s = load_state_open(path, "containerd:x", false, true, &err);
     assert_non_null(s);
-    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &w1, false, note, sizeof note, &err), -1);
+    assert_int_equal(load_state_check(s, &(load_state_signer){"0123456789ABCDEF", NULL, 0}, &w1, false, note, sizeof note, &err), -1);
     assert_int_equal(err.code, AP_ERR_VERIFY);
     assert_non_null(strstr(err.msg, "sequence 100 (created 2026-11-28T00:00:00Z)"));
     assert_non_null(strstr(err.msg, "already loaded sequence 200 (created 2026-12-05T00:00:00Z)"));
-    assert_int_equal(load_state_check(s, "1123456789ABCDEF", &w1, false, note, sizeof note, &err), 0);   /* another key */
-    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &w1, true, note, sizeof note, &err), 0);
+    assert_int_equal(load_state_check(s, &(load_state_signer){"1123456789ABCDEF", NULL, 0}, &w1, false, note, sizeof note, &err), 0);   /* another key */
+    assert_int_equal(load_state_check(s, &(load_state_signer){"0123456789ABCDEF", NULL, 0}, &w1, true, note, sizeof note, &err), 0);
     assert_non_null(strstr(note, "rollback allowed"));
     assert_int_equal(load_state_record(s, "0123456789ABCDEF", &w1, &err), 0);   /* keeps 200 */
-    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &w2, false, note, sizeof note, &err), 0);
+    assert_int_equal(load_state_check(s, &(load_state_signer){"0123456789ABCDEF", NULL, 0}, &w2, false, note, sizeof note, &err), 0);
     ap_bundle_index delta = base_index();
     delta.sequence = 300;
     delta.base_sequence = 150;
-    assert_int_equal(load_state_check(s, "0123456789ABCDEF", &delta, false, note, sizeof note, &err), 0);
+    assert_int_equal(load_state_check(s, &(load_state_signer){"0123456789ABCDEF", NULL, 0}, &delta, false, note, sizeof note, &err), 0);
     assert_non_null(strstr(note, "builds on sequence 150"));
+    /* a successor's record counts for its predecessor's bundles (and not the other way) */
+    load_state_link links[] = {{"0123456789ABCDEF", "2123456789ABCDEF"}, {"2123456789ABCDEF", "3123456789ABCDEF"}};
+    ap_bundle_index w3 = base_index();
+    w3.created = "2026-12-10T00:00:00Z";
+    w3.sequence = 300;
+    assert_int_equal(load_state_record(s, "3123456789ABCDEF", &w3, &err), 0);
+    load_state_signer old_key = {"0123456789ABCDEF", links, 2}, newest = {"3123456789ABCDEF", links, 2};
+    assert_int_equal(load_state_check(s, &old_key, &w2, false, note, sizeof note, &err), -1);
+    assert_non_null(strstr(err.msg, "from key ID 3123456789ABCDEF, which succeeds it"));
+    assert_int_equal(load_state_check(s, &newest, &w3, false, note, sizeof note, &err), 0);
+    load_state_signer unrelated = {"4123456789ABCDEF", links, 2};
+    assert_int_equal(load_state_check(s, &unrelated, &w1, false, note, sizeof note, &err), 0);
     load_state_close(s);
     /* a symlink in its place is refused, not followed or reset */
     char real[300];
