@@ -99,6 +99,7 @@ static void print_json(int status, const char *target, const ap_load_report *rep
         json_t *im = json_object();
         json_object_set_new(im, "name", r->name ? json_string(r->name) : json_null());
         json_object_set_new(im, "id", json_string(r->id));
+        json_object_set_new(im, "manifest", r->manifest[0] ? json_string(r->manifest) : json_null());
         json_object_set_new(im, "new", json_boolean(r->is_new));
         json_array_append_new(images, im);
     }
@@ -126,8 +127,8 @@ static void print_results(const char *name, const char *target, const ap_load_re
                rep->verify.sig.key_id, (unsigned long long)rep->verify.bytes, rep->verify.seconds);
     for (size_t i = 0; i < rep->n_results; i++) {
         const load_result *r = &rep->results[i];
-        printf("  %s  %s  %s\n", r->name ? r->name : "(untagged)", r->id,
-               r->is_new ? "new" : "already present");
+        printf("  %s  %s  manifest %s  %s\n", r->name ? r->name : "(untagged)", r->id,
+               r->manifest[0] ? r->manifest : "-", r->is_new ? "new" : "already present");
     }
 }
 

@@ -150,6 +150,9 @@ static void print_json(const char *path, const ap_bundle_index *idx)
         json_object_set_new(j, "names", names);
         json_object_set_new(j, "id", json_string(im->config.digest));
         json_object_set_new(j, "manifest", json_string(im->manifest.digest));
+        json_object_set_new(j, "manifest_media_type", json_string(ap_index_image_manifest_type(im)));
+        json_object_set_new(j, "source_manifest", im->source_manifest[0] ? json_string(im->source_manifest)
+                                                                         : json_null());
         json_object_set_new(j, "platform", im->platform ? json_string(im->platform) : json_null());
         json_t *ls = json_array();
         for (size_t k = 0; k < im->n_layers; k++) {
@@ -233,6 +236,9 @@ static void print_text(const char *path, const ap_bundle_index *idx)
             printf(", %s", im->names[k]);
         printf("\n  ID %s  %s  %zu layer%s, %s\n", im->config.digest, im->platform ? im->platform : "",
                im->n_layers, im->n_layers == 1 ? "" : "s", hs);
+        printf("  manifest %s%s%s%s\n", im->manifest.digest,
+               im->source_manifest[0] ? " (recompressed; the source's was " : " (as the source signed it or as airpack wrote it)",
+               im->source_manifest[0] ? im->source_manifest : "", im->source_manifest[0] ? ")" : "");
         for (size_t k = 0; k < im->n_layers; k++) {
             const ap_index_layer *l = &im->layers[k];
             char cs[32], us[32];

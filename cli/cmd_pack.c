@@ -521,6 +521,7 @@ int cmd_pack(int argc, char **argv)
         inputs[(size_t)(argc - first) + i] = listed[i];
     o.inputs = inputs;
     o.n_inputs = n_inputs;
+    o.faithful = !codec_given && !o.dense;   /* -c or --dense: recompress, new manifests */
     o.source_opts = &so;
     o.output = output;
     o.images = images.v;
@@ -566,6 +567,18 @@ int cmd_pack(int argc, char **argv)
             printf("  layers %s uncompressed as the images use them, %s distinct; bundle %s (%.0f%% of the first)\n",
                    refd, stored, bundle,
                    r.referenced_bytes ? 100.0 * (double)r.bundle_bytes / (double)r.referenced_bytes : 0.0);
+            if (r.n_faithful)
+                printf("  %zu image(s) carried as their source signed them: manifests, configs and layer blobs "
+                       "byte for byte (digests kept)\n", r.n_faithful);
+            if (r.n_rewritten)
+                printf("  %zu image(s) recompressed (%s): their manifest digests change (the index records each "
+                       "source digest)\n", r.n_rewritten, o.dense ? "--dense" : codec_given ? "-c" : "their input");
+            if (r.n_layers_twice) {
+                char twice[32];
+                human(twice, sizeof twice, (double)r.twice_bytes);
+                printf("  %zu layer(s) stored twice, in another compression, as their images' manifests name them "
+                       "(%s)\n", r.n_layers_twice, twice);
+            }
             if (r.n_layers_expected)
                 printf("  delta: %zu layer(s) left out, expected in the target (%s)\n", r.n_layers_expected,
                        have.target ? have.target : "");

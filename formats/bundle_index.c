@@ -22,7 +22,11 @@ static const char *const layer_media_types[] = {
     "application/vnd.oci.image.layer.v1.tar+zstd",
     "application/vnd.oci.image.layer.v1.tar+gzip",
     "application/vnd.oci.image.layer.v1.tar",
+    /* carried byte for byte from a source with Docker schema 2 manifests */
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.diff.tar",
 };
+#define N_LAYER_MEDIA_TYPES (sizeof layer_media_types / sizeof layer_media_types[0])
 
 static const char *const compressions[] = {"zstd", "gzip", "none"};
 
@@ -148,20 +152,51 @@ static int parse_layer(json_t *l, ap_index_layer *out, int version, const char *
         get_dup_string(l, "media_type", &out->media_type, where, err) < 0)
         return -1;
     if (out->expected ? !ap_bundle_index_expected_media_type(out->media_type)
-                      : !ap_str_in_list(out->media_type, layer_media_types, 3))
+                      : !ap_str_in_list(out->media_type, layer_media_types, N_LAYER_MEDIA_TYPES))
         return ap_fail(err, AP_ERR_FORMAT, "%s: unknown layer media type \"%.200s\"", where,
                        out->media_type);
     return 0;
 }
 
+/* manifest_media_type (Docker schema 2 only: OCI is the default) and source_manifest. */
+static int parse_image_faithful(json_t *im, ap_index_image *out, const char *where, ap_error *err)
+{
+    if (json_object_get(im, "manifest_media_type")) {
+        if (get_dup_string(im, "manifest_media_type", &out->manifest_media_type, where, err) < 0)
+            return -1;
+        if (strcmp(out->manifest_media_type, AP_DOCKER_MANIFEST_MEDIA_TYPE))
+            return ap_fail(err, AP_ERR_FORMAT, "%s: manifest_media_type \"%.200s\" is not %s", where,
+                           out->manifest_media_type, AP_DOCKER_MANIFEST_MEDIA_TYPE);
+    }
+    if (json_object_get(im, "source_manifest")) {
+        const char *d;
+        char hex[AP_HEX_LEN + 1];
+        if (get_string(im, "source_manifest", &d, where, err) < 0 ||
+            ap_digest_parse(d, hex, "source_manifest", err) < 0) {
+            ap_error_prefix(err, "%s", where);
+            return -1;
+        }
+        snprintf(out->source_manifest, sizeof out->source_manifest, "sha256:%s", hex);
+    }
+    return 0;
+}
+
+const char *ap_index_image_manifest_type(const ap_index_image *im)
+{
+    return im->manifest_media_type ? im->manifest_media_type : AP_OCI_MANIFEST_MEDIA_TYPE;
+}
+
 static int parse_image(json_t *im, ap_index_image *out, int version, size_t i, ap_error *err)
 {
-    static const char *const keys[] = {"names", "manifest", "config", "platform", "layers"};
+    static const char *const keys[] = {"names", "manifest", "config", "platform", "layers",
+                                       "manifest_media_type", "source_manifest"};
     char where[64];
     snprintf(where, sizeof where, "images[%zu]", i);
     if (!json_is_object(im))
         return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
-    if (ap_json_check_keys(im, keys, 5, where, err) < 0)
+    if (ap_json_check_keys(im, keys, 7, where, err) < 0)
+        return -1;
+    if (parse_image_faithful(im, out, where, err) < 0)
         return -1;
 
     json_t *names = get_typed(im, "names", JSON_ARRAY, "an array", where, err);
@@ -571,6 +606,7 @@ void ap_bundle_index_free(ap_bundle_index *idx)
             free(im->names[k]);
         free(im->names);
         free(im->platform);
+        free(im->manifest_media_type);
         for (size_t k = 0; k < im->n_layers; k++)
             free(im->layers[k].media_type);
         free(im->layers);
@@ -674,6 +710,10 @@ static json_t *image_json(const ap_index_image *im)
     json_t *l = layers;
     layers = NULL;
     if (put(o, "layers", l) < 0)
+        goto fail;
+    if (im->manifest_media_type && put(o, "manifest_media_type", json_string(im->manifest_media_type)) < 0)
+        goto fail;
+    if (im->source_manifest[0] && put(o, "source_manifest", json_string(im->source_manifest)) < 0)
         goto fail;
     return o;
 fail:

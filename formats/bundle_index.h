@@ -53,11 +53,17 @@ typedef struct {
 typedef struct {
     char **names;                     /* full references, "docker.io/library/nginx:1.25"; may be empty */
     size_t n_names;
-    ap_index_blob manifest;           /* the OCI manifest airpack wrote */
+    ap_index_blob manifest;           /* the manifest: the source's byte for byte, or one airpack wrote */
     ap_index_blob config;             /* the image config, byte for byte; its digest is the image ID */
     char *platform;                   /* "linux/amd64" or "linux/arm64/v8"; may be NULL */
     ap_index_layer *layers;
     size_t n_layers;
+    /* The manifest's media type when it is not an OCI image manifest (a manifest
+     * carried byte for byte from its source may be Docker's schema 2); NULL = OCI. */
+    char *manifest_media_type;
+    /* The source's manifest digest when airpack wrote a new manifest for an image
+     * that had one (pack -c, --dense); empty when none or when the manifest is the source's. */
+    char source_manifest[AP_DIGEST_LEN + 1];
 } ap_index_image;
 
 typedef struct {
@@ -115,6 +121,12 @@ void ap_bundle_index_free(ap_bundle_index *idx);
 /* May an expected layer (one the target holds, not carried) have this media
  * type? OCI or Docker layer types, any compression. */
 bool ap_bundle_index_expected_media_type(const char *media_type);
+
+/* The manifest media types an image may have. */
+#define AP_OCI_MANIFEST_MEDIA_TYPE "application/vnd.oci.image.manifest.v1+json"
+#define AP_DOCKER_MANIFEST_MEDIA_TYPE "application/vnd.docker.distribution.manifest.v2+json"
+/* im's manifest media type (OCI when the index names none). */
+const char *ap_index_image_manifest_type(const ap_index_image *im);
 
 /* How many layers (over all images) are expected in the target, not carried. */
 size_t ap_bundle_index_n_expected(const ap_bundle_index *idx);

@@ -1,6 +1,7 @@
 /* oci_json.c: OCI index JSON pieces shared by the oci and archive load targets. */
 #include "oci_json.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,4 +42,23 @@ void oci_annotate_name(json_t *d, const char *full)
     json_object_set_new(a, OCI_NAME_ANNOTATION, json_string(full));
     json_object_set_new(a, OCI_REF_ANNOTATION, json_string(image_ref_tag(full)));
     json_object_set_new(d, "annotations", a);
+}
+
+void oci_annotate_full_name(json_t *d, const char *full)
+{
+    json_t *a = json_object();
+    json_object_set_new(a, OCI_NAME_ANNOTATION, json_string(full));
+    json_object_set_new(a, OCI_REF_ANNOTATION, json_string(full));
+    json_object_set_new(d, "annotations", a);
+}
+
+bool oci_upgrade_ref_name(json_t *d)
+{
+    json_t *a = json_object_get(d, "annotations");
+    const char *full = json_string_value(json_object_get(a, OCI_NAME_ANNOTATION));
+    const char *ref = json_string_value(json_object_get(a, OCI_REF_ANNOTATION));
+    if (!full || !ref || strcmp(ref, image_ref_tag(full)) || !strcmp(ref, full))
+        return false;
+    json_object_set_new(a, OCI_REF_ANNOTATION, json_string(full));
+    return true;
 }

@@ -9,6 +9,7 @@
 #ifndef AIRPACK_OCI_JSON_H
 #define AIRPACK_OCI_JSON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -28,5 +29,14 @@ json_t *oci_descriptor(const char *media_type, const char *digest, uint64_t size
 /* Adds to descriptor `d` the annotations that name it: the full name `full`
  * ("docker.io/library/nginx:1.25") and its tag. */
 void oci_annotate_name(json_t *d, const char *full);
+
+/* The same, naming the image by its full name in both annotations, as an OCI layout
+ * that many images share needs: `skopeo copy oci:DIR:docker.io/library/nginx:1.25`
+ * finds exactly it, where a tag alone ("1.25") may name several images. */
+void oci_annotate_full_name(json_t *d, const char *full);
+
+/* A descriptor an earlier airpack wrote (ref.name = the tag of io.containerd.image.name)
+ * gets the full name as its ref.name; true when it changed. */
+bool oci_upgrade_ref_name(json_t *d);
 
 #endif

@@ -335,7 +335,7 @@ static ssize_t find_descriptor(json_t *manifests, const char *full, const char *
     json_array_foreach(manifests, i, d) {
         const char *name = annotation(d, OCI_NAME_ANNOTATION), *ref = annotation(d, OCI_REF_ANNOTATION);
         if (full) {
-            if (name ? !strcmp(name, full) : (ref && !strcmp(ref, image_ref_tag(full))))
+            if (name ? !strcmp(name, full) : (ref && (!strcmp(ref, full) || !strcmp(ref, image_ref_tag(full)))))
                 return (ssize_t)i;
         } else if (!name && !ref) {
             const char *dg = json_string_value(json_object_get(d, "digest"));
@@ -348,9 +348,9 @@ static ssize_t find_descriptor(json_t *manifests, const char *full, const char *
 
 static json_t *descriptor(const ap_index_image *im, const char *full)
 {
-    json_t *d = oci_descriptor(OCI_MANIFEST_MEDIA_TYPE, im->manifest.digest, im->manifest.size);
+    json_t *d = oci_descriptor(ap_index_image_manifest_type(im), im->manifest.digest, im->manifest.size);
     if (full)
-        oci_annotate_name(d, full);
+        oci_annotate_full_name(d, full);
     json_t *p = oci_platform_json(im->platform);
     if (p)
         json_object_set_new(d, "platform", p);
@@ -388,6 +388,10 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
     }
     bool changed = !o->old_index;
     int rc = -1;
+    /* names an earlier airpack gave by their tag alone: by their full name now, as new ones */
+    size_t di;
+    json_t *dd;
+    json_array_foreach(manifests, di, dd) changed |= oci_upgrade_ref_name(dd);
     for (size_t i = 0; i < idx->n_images; i++) {
         if (!o->sel[i])
             continue;

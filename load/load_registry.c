@@ -555,7 +555,7 @@ static int reg_commit(load_target *t, const ap_bundle_index *idx, load_result **
                     continue;
             }
             const char *ref = pass == 0 ? im->manifest.digest : n->tag;
-            if (reg_manifest_put(r->client, n->repo, ref, REG_MEDIA_OCI_MANIFEST, mb->data, mb->data_len,
+            if (reg_manifest_put(r->client, n->repo, ref, ap_index_image_manifest_type(im), mb->data, mb->data_len,
                                  err) < 0) {
                 ap_error_prefix(err, "image %s", n->source);
                 if (pushed_tags) {

@@ -32,6 +32,7 @@ typedef struct {
     char *name;                 /* the name as loaded (may be NULL for an untagged image) */
     char id[AP_DIGEST_LEN + 1]; /* image ID (config digest) as the target knows it */
     bool is_new;                /* false when the target already had it under that name */
+    char manifest[AP_DIGEST_LEN + 1]; /* its manifest digest in the bundle (what deployments pin) */
 } load_result;
 
 typedef struct load_target load_target;
@@ -80,6 +81,9 @@ load_target *load_archive_open(const char *kind, const char *file, const load_op
 
 /* Appends {name (copied; NULL for an untagged image), id, is_new} to the
  * malloc'd array *res of *n results; AP_ERR_NOMEM if memory runs out. */
+/* Fills each result's manifest digest from the index: the image with its ID (and, when
+ * several share it, whose name the result's name ends with, its host aside). */
+void load_results_set_manifests(load_result *res, size_t n, const ap_bundle_index *idx);
 int load_results_add(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
                      ap_error *err);
 void load_results_free(load_result *r, size_t n);

@@ -67,6 +67,7 @@ static int sink_complete(void *ctx, const ap_bundle_index *idx, ap_error *err)
     c->completed = true;
     if (c->t->ops->commit(c->t, idx, &c->results, &c->n_results, err) < 0)
         return -1;
+    load_results_set_manifests(c->results, c->n_results, idx);
     c->committed = true;
     if (c->opts->state && load_state_record(c->opts->state, c->key_id, idx, err) < 0) {
         ap_error_prefix(err, "the images were loaded, but their sequence could not be recorded");

@@ -66,3 +66,32 @@ void load_blob_path(const char *digest, char *out, size_t n)
     const char *hex = strncmp(digest, "sha256:", 7) ? digest : digest + 7;
     snprintf(out, n, "blobs/sha256/%s", hex);
 }
+
+/* Does the result's name `got` end with `name` without its host ("docker.io/")? */
+static bool same_path(const char *got, const char *name)
+{
+    const char *slash = strchr(name, '/');
+    const char *path = slash ? slash + 1 : name;
+    size_t gl = strlen(got), pl = strlen(path);
+    return gl >= pl && !strcmp(got + gl - pl, path) && (gl == pl || got[gl - pl - 1] == '/');
+}
+
+void load_results_set_manifests(load_result *res, size_t n, const ap_bundle_index *idx)
+{
+    for (size_t r = 0; r < n; r++) {
+        const ap_index_image *best = NULL;
+        for (size_t i = 0; i < idx->n_images; i++) {
+            const ap_index_image *im = &idx->images[i];
+            if (strcmp(im->config.digest, res[r].id))
+                continue;
+            bool named = false;
+            for (size_t k = 0; res[r].name && k < im->n_names && !named; k++)
+                named = same_path(res[r].name, im->names[k]);
+            if (!best || named)
+                best = im;
+            if (named)
+                break;
+        }
+        snprintf(res[r].manifest, sizeof res[r].manifest, "%s", best ? best->manifest.digest : "");
+    }
+}

@@ -31,6 +31,12 @@ typedef struct {
     bool expected;
     bool not_held;             /* some image's use of it is not held by the far side */
     const char *media_type;    /* expected: borrowed from the have list */
+    /* faithful: the source's blob, carried byte for byte (one stored layer per blob
+     * digest, apart from the recompressed ones, which are one per diff_id) */
+    bool faithful;
+    char blob_digest[AP_DIGEST_LEN + 1];
+    uint64_t blob_size;
+    const char *blob_media_type;   /* borrowed from the source */
 } stored_layer;
 
 typedef struct {
@@ -41,6 +47,11 @@ typedef struct {
 /* Returns the layer for diff_id, adding it (provided by source/path) if new; NULL on no memory. */
 stored_layer *layer_store_add(layer_store *ls, const char *diff_id, size_t source, const char *path,
                               const char *image_name, size_t layer_number);
+/* The same for a layer carried as the source's blob `blob_digest` (size, media type borrowed). */
+stored_layer *layer_store_add_blob(layer_store *ls, const char *diff_id, const char *blob_digest,
+                                   uint64_t blob_size, const char *media_type, size_t source, const char *path,
+                                   const char *image_name, size_t layer_number);
+/* The recompressed layer of this diff_id, or NULL. */
 stored_layer *layer_store_find(layer_store *ls, const char *diff_id);
 void layer_store_free(layer_store *ls);
 

@@ -31,6 +31,7 @@ typedef struct {
     size_t n_names;
     bool had_names;
     bool by_id;                   /* selected by --image ID */
+    bool faithful;                /* carried with its source manifest, byte for byte */
     stored_layer **layers;
     char manifest_digest[AP_DIGEST_LEN + 1];
     uint64_t manifest_size;
@@ -90,6 +91,9 @@ static int add_image(packer *p, size_t s, source_image *img, bool by_id, ap_erro
     for (size_t i = 0; i < p->n_images; i++) {
         pack_image *pi = &p->images[i];
         if (strcmp(pi->src->config_digest, img->config_digest))
+            continue;
+        /* kept as their sources signed them, one config under two manifests is two images */
+        if (p->opts->faithful && strcmp(pi->src->manifest_digest, img->manifest_digest))
             continue;
         /* the same image again: merge its names */
         for (size_t k = 0; k < img->n_names; k++) {
@@ -264,8 +268,9 @@ static int mark_expected(packer *p, ap_error *err)
         for (size_t k = 0; k < n; k++) {
             stored_layer *l = pi->layers[k];
             ap_have_layer held;
-            if (!ap_have_holds(p->opts->have, ids, k, &held)) {
-                l->not_held = true;
+            if (!ap_have_holds(p->opts->have, ids, k, &held) ||
+                (l->faithful && strcmp(held.digest, l->blob_digest))) {
+                l->not_held = true;   /* a faithful manifest names its own blob: only that one is held */
             } else if (!l->media_type) {
                 snprintf(l->digest, sizeof l->digest, "%s", held.digest);
                 l->size = held.size;
@@ -287,6 +292,43 @@ static int mark_expected(packer *p, ap_error *err)
         l->uncompressed_size = 0;
     }
     return 0;
+}
+
+/* Layer media types a faithful bundle may carry (formats/bundle_index.c lists the same). */
+static bool carried_layer_type(const char *mt)
+{
+    static const char *const types[] = {
+        "application/vnd.oci.image.layer.v1.tar+zstd", "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.oci.image.layer.v1.tar", "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.diff.tar"};
+    for (size_t i = 0; mt && i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(mt, types[i]))
+            return true;
+    return false;
+}
+
+static bool carried_manifest_type(const char *mt)
+{
+    return !strcmp(mt, OCI_MANIFEST) || !strcmp(mt, "application/vnd.docker.distribution.manifest.v2+json");
+}
+
+/* Are source s's chosen images carried as the source has them? Only when every one
+ * has a manifest whose layers are of types a bundle carries; else all are recompressed. */
+static bool source_faithful(const packer *p, size_t s)
+{
+    if (!p->opts->faithful)
+        return false;
+    for (size_t i = 0; i < p->n_images; i++) {
+        const source_image *img = p->images[i].src;
+        if (p->images[i].source != s)
+            continue;
+        if (!img->manifest || !carried_manifest_type(img->manifest_media_type))
+            return false;
+        for (size_t k = 0; k < img->n_layers; k++)
+            if (!carried_layer_type(img->layers[k].media_type))
+                return false;
+    }
+    return true;
 }
 
 static int choose_images(packer *p, ap_error *err)
@@ -328,9 +370,12 @@ static int choose_images(packer *p, ap_error *err)
     for (size_t i = 0; i < p->n_images; i++) {
         pack_image *pi = &p->images[i];
         const char *label = pi->n_names ? pi->names[0] : pi->src->config_digest;
+        pi->faithful = source_faithful(p, pi->source);
         for (size_t k = 0; k < pi->src->n_layers; k++) {
             source_layer *sl = &pi->src->layers[k];
-            pi->layers[k] = layer_store_add(&p->store, sl->diff_id, pi->source, sl->path, label, k + 1);
+            pi->layers[k] = pi->faithful ? layer_store_add_blob(&p->store, sl->diff_id, sl->blob_digest, sl->blob_size,
+                                                                sl->media_type, pi->source, sl->path, label, k + 1)
+                                         : layer_store_add(&p->store, sl->diff_id, pi->source, sl->path, label, k + 1);
             if (!pi->layers[k])
                 return ap_fail(err, AP_ERR_NOMEM, "out of memory");
         }
@@ -406,6 +451,10 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
         else
             strcpy(im->manifest.digest, pi->manifest_digest);
         im->manifest.size = placeholder ? wide : pi->manifest_size;
+        if (pi->faithful && strcmp(pi->src->manifest_media_type, OCI_MANIFEST))
+            im->manifest_media_type = pi->src->manifest_media_type;
+        if (!pi->faithful && pi->src->manifest)
+            strcpy(im->source_manifest, pi->src->manifest_digest);
         strcpy(im->config.digest, pi->src->config_digest);
         im->config.size = placeholder ? wide : pi->src->config_len;
         im->platform = pi->src->platform;
@@ -423,7 +472,9 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
             il->size = placeholder && !p->dense ? wide : l->size;
             strcpy(il->diff_id, l->diff_id);
             il->uncompressed_size = placeholder && !p->dense ? wide : l->uncompressed_size;
-            il->media_type = (char *)(l->expected ? l->media_type : ap_codec_layer_media_type(p->opts->codec));
+            il->media_type = (char *)(l->expected ? l->media_type
+                                      : l->faithful ? l->blob_media_type
+                                      : ap_codec_layer_media_type(p->opts->codec));
             il->expected = l->expected;
         }
     }
@@ -446,7 +497,13 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
             snprintf(paths[e], sizeof paths[e], "blobs/sha256/%s", d + 7);
     }
     for (size_t i = 0; i < p->n_images; i++) {
-        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", p->images[i].src->config_digest + 7);
+        bool again = false;   /* one config under two manifests (faithful): listed once */
+        for (size_t j = 0; j < i && !again; j++)
+            again = !strcmp(p->images[j].src->config_digest, p->images[i].src->config_digest);
+        char d[AP_DIGEST_LEN + 1];
+        placeholder_digest(p->store.n + p->n_images + n_nested + i, d);
+        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s",
+                 again ? d + 7 : p->images[i].src->config_digest + 7);
         snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", idx->images[i].manifest.digest + 7);
     }
     for (size_t j = 0; j < n_nested; j++) {
@@ -582,6 +639,12 @@ static int mark_packed(packer *p, const char *path, const char *hex, const char 
                            "%s: image %s: layer %zu (%s) does not match its diff_id: the config declares "
                            "%s but the content hashes to sha256:%s",
                            spec, l->image_name, l->layer_number, path, l->diff_id, hex);
+        if (l->faithful && (strcmp(l->blob_digest + 7, blob_hex) || l->blob_size != blob_size))
+            return ap_fail(err, AP_ERR_FORMAT,
+                           "%s: image %s: layer %zu (%s) is not the blob its manifest names (%s, %llu bytes): "
+                           "it hashes to sha256:%s (%llu bytes)",
+                           spec, l->image_name, l->layer_number, path, l->blob_digest,
+                           (unsigned long long)l->blob_size, blob_hex, (unsigned long long)blob_size);
         *matched = true;
         l->packed = true;
         snprintf(l->digest, sizeof l->digest, "sha256:%s", blob_hex);
@@ -598,10 +661,82 @@ static void pack_progress(void *ctx, uint64_t done)
         p->opts->progress(p->opts->progress_ctx, p->done_before + done);
 }
 
+/* The faithful layer of the current source stored as `path` and not packed yet, or NULL. */
+static stored_layer *faithful_wanted(packer *p, const char *path)
+{
+    for (size_t i = 0; i < p->store.n; i++) {
+        stored_layer *l = p->store.layers[i];
+        if (l->faithful && !l->packed && l->source == p->current && !strcmp(l->path, path))
+            return l;
+    }
+    return NULL;
+}
+
+static int diff_sink(void *ctx, const void *buf, size_t n, ap_error *err)
+{
+    (void)err;
+    packer *p = ctx;
+    ap_sha256_update(p->diff_hash, buf, n);
+    p->usize += n;
+    return 0;
+}
+
+/* The source's blob into the bundle as it is; decompressed on the way (by its media
+ * type) only to check its diff_id. */
+static int copy_layer(packer *p, const stored_layer *l, const char *path, ap_read_fn read, void *read_ctx,
+                      ap_error *err)
+{
+    const char *spec = p->sources[p->current].spec;
+    ap_codec codec;
+    if (ap_codec_from_media_type(l->blob_media_type, &codec, err) < 0)
+        return -1;
+    ap_decompressor *d = NULL;
+    if (codec != AP_CODEC_NONE && !(d = ap_decompressor_new(codec, 0, diff_sink, p, err)))
+        return -1;
+    p->usize = 0;
+    int rc = bundle_writer_begin(p->w, err);
+    while (rc == 0) {
+        ssize_t got = read(read_ctx, p->chunk, LAYER_CHUNK, err);
+        if (got <= 0) {
+            rc = got < 0 ? -1 : 0;
+            break;
+        }
+        rc = bundle_writer_sink(p->w, p->chunk, (size_t)got, err);
+        if (rc == 0)
+            rc = d ? ap_decompressor_write(d, p->chunk, (size_t)got, err) : diff_sink(p, p->chunk, (size_t)got, err);
+        if (rc == 0 && p->opts->cancel && *p->opts->cancel)
+            rc = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
+    }
+    if (rc == 0 && d)
+        rc = ap_decompressor_finish(d, err);
+    ap_decompressor_free(d);
+    if (rc < 0) {
+        ap_error_prefix(err, "%s: layer %s (%s)", spec, path, l->blob_media_type);
+        return -1;
+    }
+    ap_index_entry e;
+    if (bundle_writer_end(p->w, NULL, &e, err) < 0)
+        return -1;
+    char hex[AP_HEX_LEN + 1];
+    ap_sha256_final_hex(p->diff_hash, hex);
+    bool matched = false;
+    int rc2 = mark_packed(p, path, hex, e.sha256, e.size, &matched, err);
+    if (rc2 == 0 && !matched)
+        rc2 = ap_fail(err, AP_ERR_FORMAT, "%s: layer %s: read twice", spec, path);
+    if (rc2 < 0) {
+        free(e.path);
+        return -1;
+    }
+    return record_entry(p, &e, err);
+}
+
 static int pack_layer(void *ctx, const char *path, ap_read_fn read, void *read_ctx, ap_error *err)
 {
     packer *p = ctx;
     const char *spec = p->sources[p->current].spec;
+    stored_layer *fl = faithful_wanted(p, path);
+    if (fl)
+        return copy_layer(p, fl, path, read, read_ctx, err);
     /* read a little to see how the layer is compressed */
     size_t have = 0;
     while (have < 8) {
@@ -735,6 +870,24 @@ static int add_json_entry(packer *p, const char *path, json_t *j, char *digest_o
     return rc;
 }
 
+/* A blob the source had (config, manifest), once, byte for byte. */
+static int add_blob_once(packer *p, const void *data, size_t len, const char *digest, ap_error *err)
+{
+    char path[AP_HEX_LEN + 16];
+    snprintf(path, sizeof path, "blobs/sha256/%s", digest + 7);
+    if (entry_written(p, path))
+        return 0;
+    ap_index_entry e;
+    if (bundle_writer_add(p->w, path, data, len, &e, err) < 0)
+        return -1;
+    return record_entry(p, &e, err);
+}
+
+static const char *manifest_type(const pack_image *pi)
+{
+    return pi->faithful ? pi->src->manifest_media_type : OCI_MANIFEST;
+}
+
 static json_t *platform_json(const char *platform)
 {
     char os[64] = "linux", arch[64] = "amd64", variant[64] = "";
@@ -753,16 +906,18 @@ static int write_metadata(packer *p, ap_error *err)
     /* configs, byte for byte, then the manifests airpack writes */
     for (size_t i = 0; i < p->n_images; i++) {
         pack_image *pi = &p->images[i];
-        char path[AP_HEX_LEN + 16];
-        snprintf(path, sizeof path, "blobs/sha256/%s", pi->src->config_digest + 7);
         if (!pi->src->config)
             return ap_fail(err, AP_ERR_FORMAT, "%s: the config of image %s never arrived",
                            p->sources[pi->source].spec, pi->src->config_digest);
-        if (!entry_written(p, path)) {
-            ap_index_entry e;
-            if (bundle_writer_add(p->w, path, pi->src->config, pi->src->config_len, &e, err) < 0 ||
-                record_entry(p, &e, err) < 0)
+        if (add_blob_once(p, pi->src->config, pi->src->config_len, pi->src->config_digest, err) < 0)
+            return -1;
+        if (pi->faithful) {
+            /* the source's manifest, byte for byte */
+            snprintf(pi->manifest_digest, sizeof pi->manifest_digest, "%s", pi->src->manifest_digest);
+            pi->manifest_size = pi->src->manifest_len;
+            if (add_blob_once(p, pi->src->manifest, pi->src->manifest_len, pi->manifest_digest, err) < 0)
                 return -1;
+            continue;
         }
         json_t *m = json_object();
         json_object_set_new(m, "schemaVersion", json_integer(2));
@@ -818,7 +973,7 @@ static int write_metadata(packer *p, ap_error *err)
                     if (!has || source_platform_matches(want, pj->src->platform) != (pass == 0))
                         continue;
                     json_t *d = json_object();
-                    json_object_set_new(d, "mediaType", json_string(OCI_MANIFEST));
+                    json_object_set_new(d, "mediaType", json_string(manifest_type(pj)));
                     json_object_set_new(d, "digest", json_string(pj->manifest_digest));
                     json_object_set_new(d, "size", json_integer((json_int_t)pj->manifest_size));
                     json_object_set_new(d, "platform", platform_json(pj->src->platform));
@@ -857,7 +1012,7 @@ static int write_metadata(packer *p, ap_error *err)
             if (ni && !first_with_name(p, i, pi->names[k]))
                 continue; /* named once, by its nested index */
             json_t *d = json_object();
-            json_object_set_new(d, "mediaType", json_string(ni ? OCI_INDEX : OCI_MANIFEST));
+            json_object_set_new(d, "mediaType", json_string(ni ? OCI_INDEX : manifest_type(pi)));
             json_object_set_new(d, "digest", json_string(ni ? ni->digest : pi->manifest_digest));
             json_object_set_new(d, "size", json_integer((json_int_t)(ni ? ni->size : pi->manifest_size)));
             if (pi->n_names) {
@@ -1052,6 +1207,17 @@ static int run(packer *p, pack_report *report, ap_error *err)
         report->n_layers_expected += p->store.layers[i]->expected;
     }
     report->n_layers_stored = p->store.n - report->n_layers_expected;
+    for (size_t i = 0; i < p->store.n; i++)
+        for (size_t j = 0; j < i; j++)
+            if (!p->store.layers[i]->expected && !strcmp(p->store.layers[i]->diff_id, p->store.layers[j]->diff_id)) {
+                report->n_layers_twice++;
+                report->twice_bytes += p->store.layers[i]->size;
+                break;
+            }
+    for (size_t i = 0; i < p->n_images; i++) {
+        report->n_faithful += p->images[i].faithful;
+        report->n_rewritten += !p->images[i].faithful && p->images[i].src->manifest;
+    }
     for (size_t i = 0; i < p->n_images; i++) {
         report->n_layers_referenced += p->images[i].src->n_layers;
         for (size_t k = 0; k < p->images[i].src->n_layers; k++)

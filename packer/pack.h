@@ -53,6 +53,11 @@ typedef struct {
     uint64_t split_size;
     /* --parity N (with split_size): N Reed-Solomon parity parts OUTPUT.p00 .. (formats/parity.h) */
     size_t parity;
+    /* Keep what the source signed: an image from a source with manifests (registry, OCI
+     * layout or archive) is carried with its manifest, config and layer blobs byte for byte,
+     * so every target gets the same digests back. False (pack -c, --dense): every layer is
+     * recompressed and airpack writes new manifests (the index records the source's digest). */
+    bool faithful;
     /* pack --dense (packer/dense_pack.h): chunked, deduplicated, long-window layers */
     bool dense;
     unsigned dense_window_log;      /* 0 = default (27) */
@@ -79,6 +84,10 @@ typedef struct {
     uint64_t dense_unique_bytes;    /* --dense: distinct chunk bytes stored */
     uint64_t dense_chunks;
     uint32_t dense_segments;
+    size_t n_faithful;              /* images carried with their source manifest */
+    size_t n_rewritten;             /* images that had a source manifest and got a new one */
+    size_t n_layers_twice;          /* diff_ids stored as more than one blob (other compressions) */
+    uint64_t twice_bytes;           /* what those extra blobs cost */
 } pack_report;
 
 int pack_run(const pack_options *opts, pack_report *report, ap_error *err);

@@ -25,6 +25,10 @@
 typedef struct {
     char diff_id[AP_DIGEST_LEN + 1];
     char *path;                /* the layer's data inside the input, links resolved */
+    /* From a source with manifests: the blob as the manifest names it (else empty/0/NULL). */
+    char blob_digest[AP_DIGEST_LEN + 1];
+    uint64_t blob_size;
+    char *media_type;
 } source_layer;
 
 typedef struct {
@@ -36,6 +40,12 @@ typedef struct {
     char platform[128];        /* "linux/amd64", "linux/arm64/v8" */
     source_layer *layers;
     size_t n_layers;
+    /* A source with manifests (registry, OCI layout or archive): the image's manifest
+     * bytes exactly as found, checked against manifest_digest; NULL for other sources. */
+    unsigned char *manifest;
+    size_t manifest_len;
+    char manifest_digest[AP_DIGEST_LEN + 1];
+    char manifest_media_type[128];
 } source_image;
 
 typedef struct source_internal source_internal;

@@ -5,6 +5,8 @@
 #ifndef AIRPACK_SOURCE_IMAGE_H
 #define AIRPACK_SOURCE_IMAGE_H
 
+#include <jansson.h>
+
 #include "source.h"
 
 /* Appends a zeroed image to s->images; NULL when out of memory. */
@@ -13,5 +15,9 @@ source_image *source_new_image(source *s, ap_error *err);
 int source_add_name(source_image *img, const char *name, const source *s, ap_error *err);
 /* Sets img->platform from a config's os/architecture/variant. */
 void source_platform_from(source_image *img, const char *os, const char *arch, const char *variant);
+
+/* Keeps img's manifest bytes (parsed as man) and each layer's blob digest, size and media
+ * type, as a faithful pack carries them (source.c). */
+int source_set_manifest(source *s, source_image *img, const void *bytes, size_t len, json_t *man, ap_error *err);
 
 #endif

@@ -213,8 +213,8 @@ static int add_blob(remote_state *st, const char *digest, uint64_t size, ap_erro
 }
 
 /* One image manifest: its config and layers. */
-static int describe_manifest(source *s, remote_state *st, json_t *man, const char *mdigest,
-                             const char *name, ap_error *err)
+static int describe_manifest(source *s, remote_state *st, json_t *man, const reg_response *mr,
+                             const char *mdigest, const char *name, ap_error *err)
 {
     if (json_integer_value(json_object_get(man, "schemaVersion")) != 2)
         return ap_fail(err, AP_ERR_FORMAT, "%s: manifest %s is not schema version 2 (schema 1 images "
@@ -308,7 +308,8 @@ static int describe_manifest(source *s, remote_state *st, json_t *man, const cha
         if ((rc = add_blob(st, img->layers[k].path, (uint64_t)lsize, err)) < 0)
             goto out;
     }
-    if (name)
+    rc = source_set_manifest(s, img, mr->body, mr->body_len, man, err);
+    if (rc == 0 && name)
         rc = source_add_name(img, name, s, err);
 out:
     json_decref(config);
@@ -376,7 +377,7 @@ static int describe_index(source *s, remote_state *st, json_t *idx, const char *
         if (is_index(media_type(man, &r)))
             rc = ap_fail(err, AP_ERR_FORMAT, "%s: the index's %s entry is another index", s->spec, plat);
         else
-            rc = describe_manifest(s, st, man, mdigest, name, err);
+            rc = describe_manifest(s, st, man, &r, mdigest, name, err);
         json_decref(man);
         reg_response_free(&r);
         if (rc < 0)
@@ -429,7 +430,7 @@ static int registry_open(source *s, const char *ref, const source_options *o, re
         if (is_index(media_type(doc, &r)))
             rc = describe_index(s, st, doc, name[0] ? name : NULL, o, err);
         else
-            rc = describe_manifest(s, st, doc, self, name[0] ? name : NULL, err);
+            rc = describe_manifest(s, st, doc, &r, self, name[0] ? name : NULL, err);
     }
     json_decref(doc);
     reg_response_free(&r);

@@ -297,7 +297,7 @@ bundle_check() {
     done <"$x/images"
     while read -r dg did mt; do
         case $mt in
-            *+zstd) dec="zstd -dc" ;; *+gzip) dec="gzip -dc" ;; *.tar) dec="cat" ;;
+            *+zstd) dec="zstd -dc" ;; *+gzip|*.tar.gzip) dec="gzip -dc" ;; *.tar) dec="cat" ;;
             *) echo "layer $dg: media type $mt"; return 1 ;;
         esac
         [ "sha256:$($dec <"$r/blobs/sha256/${dg#sha256:}" | sha256sum | cut -d' ' -f1)" = "$did" ] || {

@@ -357,6 +357,10 @@ static int check_manifest(verifier *v, json_t *m, const ap_index_image *im, size
     json_t *sv = json_object_get(m, "schemaVersion");
     if (!json_is_integer(sv) || json_integer_value(sv) != 2)
         return entry_fail(v, path, off, "manifest of images[%zu]: schemaVersion is not 2", i);
+    const char *mmt = str_at(m, "mediaType"), *want_mt = ap_index_image_manifest_type(im);
+    if (mmt ? strcmp(mmt, want_mt) : im->manifest_media_type != NULL)
+        return entry_fail(v, path, off, "manifest of images[%zu]: media type %.200s, the index says %s", i,
+                          mmt ? mmt : "(none)", want_mt);
     json_t *cfg = json_object_get(m, "config");
     const char *cd = str_at(cfg, "digest");
     if (!cd || strcmp(cd, im->config.digest) || !int_equals(cfg, "size", im->config.size))

@@ -7,6 +7,8 @@
 # and a registry on 127.0.0.1. Into a store that lacks the base layer the delta
 # fails before anything is committed, naming the missing blobs. Signed have.json:
 # a tampered one is refused with -p. Hostile have.json files are refused.
+# (Packs use -c zstd: layers recompressed and found by diff_id; a faithful pack, the default for
+# sources with manifests, holds only the far side's exact blobs: see faithful.sh.)
 . "$(dirname "$0")/../lib.sh"
 plan 61
 skip_unless jq minisign tar python3
@@ -19,8 +21,8 @@ W2_INPUTS="$S/docker24/app-b.tar oci:$S/oci:app-c"
 BASE_DIFF=$(diff_ids sample/app-a:1.0 | head -1)
 
 # ---- week one ------------------------------------------------------------------
-ap pack -q -s "$KEYS/sec" -o w1.tar "$S/docker24/app-a.tar" || { fail setup "pack week one"; exit 0; }
-ap pack -q -s "$KEYS/sec" -o w2full.tar $W2_INPUTS || { fail setup "pack week two (full)"; exit 0; }
+ap pack -q -c zstd -s "$KEYS/sec" -o w1.tar "$S/docker24/app-a.tar" || { fail setup "pack week one"; exit 0; }
+ap pack -q -c zstd -s "$KEYS/sec" -o w2full.tar $W2_INPUTS || { fail setup "pack week two (full)"; exit 0; }
 BASE_BLOB=$(index_json w1.tar | jq -r --arg d "$BASE_DIFF" '[.images[].layers[] | select(.diff_id == $d)][0].digest')
 BASE_SIZE=$(index_json w1.tar | jq -r --arg d "$BASE_DIFF" '[.images[].layers[] | select(.diff_id == $d)][0].size')
 W2_IDS=$(bundle_image_ids w2full.tar)
@@ -53,7 +55,7 @@ if jq -e --arg b "$BASE_BLOB" --arg d "$BASE_DIFF" '.airpack_have == 1 and .kind
       ([.layers[] | select(.digest == $b and .diff_id == $d)] | length == 1) and (.layers | length == 2)' have.json >/dev/null
 then pass oci-inventory-lists-layers; else fail oci-inventory-lists-layers "$(head -c 300 have.json)"; fi
 check have-signature-minisign minisign -Vqm have.json -x have.json.minisig -p "$KEYS/pub"
-check oci-pack-have ap pack -q -s "$KEYS/sec" -p "$KEYS/pub" --have have.json -o w2.tar $W2_INPUTS
+check oci-pack-have ap pack -q -c zstd -s "$KEYS/sec" -p "$KEYS/pub" --have have.json -o w2.tar $W2_INPUTS
 delta_ok oci w2.tar
 check oci-delta-verify-deep ap verify -q -p "$KEYS/pub" --deep w2.tar
 if ap verify -q -p "$KEYS/pub" w2.tar 2>/dev/null | grep -q "expects the target to hold 2 layer" &&
@@ -63,14 +65,14 @@ if ap ls w2.tar | grep -q "expected in the target" && ap ls --json w2.tar | jq -
 then pass ls-shows-expected; else fail ls-shows-expected "$(ap ls w2.tar | tail -5)"; fi
 
 # --since: the old bundle's signed index alone gives the same delta
-check oci-pack-since ap pack -q -s "$KEYS/sec" -p "$KEYS/pub" --since w1.tar -o w2since.tar $W2_INPUTS
+check oci-pack-since ap pack -q -c zstd -s "$KEYS/sec" -p "$KEYS/pub" --since w1.tar -o w2since.tar $W2_INPUTS
 # (the same index, entries and so bytes, but for the base sequence --since records in "trust")
 if [ "$(index_json w2.tar | jq -cS 'del(.trust)')" = "$(index_json w2since.tar | jq -cS 'del(.trust)')" ] &&
    [ "$(index_json w2since.tar | jq -r .trust.base_sequence)" = "$(index_json w1.tar | jq -r .created | xargs -I{} date -ud {} +%s)" ]
 then pass since-same-bundle-as-have
 else fail since-same-bundle-as-have "$(index_json w2since.tar | jq -c '[.trust, [.images[].layers[] | [.digest[7:19], .expected]]]')"; fi
-ap pack -q --unsigned -o w1u.tar "$S/docker24/app-a.tar"
-expect_fail since-unsigned-refused-with-p 1 "unsigned bundle" ap pack -q --unsigned -p "$KEYS/pub" --since w1u.tar -o x.tar $W2_INPUTS
+ap pack -q -c zstd --unsigned -o w1u.tar "$S/docker24/app-a.tar"
+expect_fail since-unsigned-refused-with-p 1 "unsigned bundle" ap pack -q -c zstd --unsigned -p "$KEYS/pub" --since w1u.tar -o x.tar $W2_INPUTS
 [ ! -e x.tar ] && pass since-refused-writes-nothing || fail since-refused-writes-nothing
 
 # empty store: fails before anything is committed, naming each missing blob
@@ -104,16 +106,16 @@ fi
 # ---- signed have.json ------------------------------------------------------------
 sed 's/"kind":"oci"/"kind":"oci" /' have.json >tampered.json && cp have.json.minisig tampered.json.minisig
 expect_fail have-tampered-refused 1 "signature does not verify" \
-    ap pack -q -s "$KEYS/sec" -p "$KEYS/pub" --have tampered.json -o x.tar $W2_INPUTS
+    ap pack -q -c zstd -s "$KEYS/sec" -p "$KEYS/pub" --have tampered.json -o x.tar $W2_INPUTS
 cp have.json nosig.json
 expect_fail have-unsigned-refused-with-p 1 "signature cannot be read" \
-    ap pack -q -s "$KEYS/sec" -p "$KEYS/pub" --have nosig.json -o x.tar $W2_INPUTS
+    ap pack -q -c zstd -s "$KEYS/sec" -p "$KEYS/pub" --have nosig.json -o x.tar $W2_INPUTS
 [ ! -e x.tar ] && pass have-refused-writes-nothing || fail have-refused-writes-nothing
 
 # ---- hostile have.json -------------------------------------------------------------
 hostile() { # NAME PATTERN JSON
     printf '%s' "$3" >h.json
-    expect_fail "have-hostile-$1" 1 "$2" ap pack -q -s "$KEYS/sec" --have h.json -o x.tar $W2_INPUTS
+    expect_fail "have-hostile-$1" 1 "$2" ap pack -q -c zstd -s "$KEYS/sec" --have h.json -o x.tar $W2_INPUTS
 }
 D64="sha256:$(printf 'a%.0s' $(seq 64))"
 hostile not-json "invalid JSON" '{"airpack_have":1,'
@@ -139,7 +141,7 @@ if [ -n "${P1:-}" ]; then
     check registry-inventory ap inventory -q --tls-verify=false --from "docker://$R/mirror" -o rhave.json
     if jq -e --arg b "$BASE_BLOB" '.kind == "registry" and ([.layers[] | select(.digest == $b) | .repository] == ["mirror/sample/app-a"])' rhave.json >/dev/null
     then pass registry-inventory-lists-layers; else fail registry-inventory-lists-layers "$(head -c 300 rhave.json)"; fi
-    check registry-pack-have ap pack -q -s "$KEYS/sec" --have rhave.json -o rw2.tar $W2_INPUTS
+    check registry-pack-have ap pack -q -c zstd -s "$KEYS/sec" --have rhave.json -o rw2.tar $W2_INPUTS
     delta_ok registry rw2.tar
     # another registry, empty: nothing to mount from; nothing pushed
     expect_fail registry-empty-refused 2 "expects docker://127.0.0.1:$P2/mirror to hold 2 layer.*blob $BASE_BLOB" \
@@ -166,7 +168,7 @@ if have dockerd && start_dockerd; then
     check docker-inventory ap inventory -q --from "docker-daemon:$SOCK" -o dhave.json -s "$KEYS/sec"
     if jq -e --arg d "$BASE_DIFF" '.kind == "docker" and (.layers == []) and ([.chains[] | .[0]] | index($d) != null)' dhave.json >/dev/null
     then pass docker-inventory-lists-chains; else fail docker-inventory-lists-chains "$(head -c 300 dhave.json)"; fi
-    check docker-pack-have ap pack -q -s "$KEYS/sec" -p "$KEYS/pub" --have dhave.json -o dw2.tar $W2_INPUTS
+    check docker-pack-have ap pack -q -c zstd -s "$KEYS/sec" -p "$KEYS/pub" --have dhave.json -o dw2.tar $W2_INPUTS
     BASE_BLOB_SAVED=$BASE_BLOB
     # for a Docker engine the expected blob is named by its diff_id (the engine keeps no blobs)
     BASE_BLOB=$BASE_DIFF

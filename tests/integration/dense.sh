@@ -66,7 +66,7 @@ if "$AIRPACK" load -q -p k.pub --into oci:oci dense.tar >out 2>err; then
     else fail "dense bundle loads into oci:DIR with the original IDs" "$(head -c 300 out)"; fi
 else fail "dense bundle loads into oci:DIR with the original IDs" "exit $?: $(head -c 300 err)"; fi
 # the rebuilt layer of b, read back from the layout, holds the original files
-mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "b1") | .digest' oci/index.json | cut -c8-)
+mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | endswith(":b1")) | .digest' oci/index.json | cut -c8-)
 ldig=$(jq -r '.layers[-1].digest' "oci/blobs/sha256/$mdig" 2>/dev/null | cut -c8-)
 mkdir -p got-b
 if [ -n "$ldig" ] && zstd -dc "oci/blobs/sha256/$ldig" | tar -x -C got-b 2>/dev/null &&
@@ -126,7 +126,7 @@ if "$AIRPACK" load -q -p k.pub --into oci:oci-raw dense-raw.tar >out-raw 2>err &
     grep -q "dense/a:a1  $ID_A" out-raw && grep -q "dense/b:b1  $ID_B" out-raw; then
     pass "plain-tar dense bundle loads into oci:DIR with the original IDs"
 else fail "plain-tar dense bundle loads into oci:DIR with the original IDs" "$(head -c 300 err; head -c 300 out-raw)"; fi
-mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "b1") | .digest' oci-raw/index.json | cut -c8-)
+mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | endswith(":b1")) | .digest' oci-raw/index.json | cut -c8-)
 ldig=$(jq -r '.layers[-1].digest' "oci-raw/blobs/sha256/$mdig" 2>/dev/null | cut -c8-)
 cdig=$(jq -r '.config.digest' "oci-raw/blobs/sha256/$mdig" 2>/dev/null | cut -c8-)
 rm -rf got-raw && mkdir -p got-raw

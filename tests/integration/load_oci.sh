@@ -30,7 +30,8 @@ print(last.name)
 PY
 }
 
-# 1. into a new directory; skopeo sees each image's config under its tag
+# 1. into a new directory; skopeo sees each image's config under its full name (ref.name), and
+#    not under its tag alone (several images may share one)
 O="$T/o1"
 if "$AIRPACK" load -q -p k.pub --into "oci:$O" tags.tar >out 2>err; then pass "loads into a new oci directory"
 else fail "loads into a new oci directory" "$(head -c 300 err)"; fi
@@ -38,13 +39,14 @@ tar -xOf tags.tar airpack/bundle.json | jq -r '.images[] | "\(.names[0]) \(.conf
 ok=1; why=""
 while read -r name id; do
     tag=${name##*:}
-    got=$(skopeo inspect --raw "oci:$O:$tag" 2>&1 | jq -r .config.digest 2>/dev/null)
-    [ "$got" = "$id" ] || { ok=0; why="$why $tag: got '$got' wanted $id;"; }
+    got=$(skopeo inspect --raw "oci:$O:$name" 2>&1 | jq -r .config.digest 2>/dev/null)
+    [ "$got" = "$id" ] || { ok=0; why="$why $name: got '$got' wanted $id;"; }
+    ! skopeo inspect --raw "oci:$O:$tag" >/dev/null 2>&1 || { ok=0; why="$why $tag alone still names an image;"; }
 done <ids
 [ -s ids ] && [ $ok = 1 ] && pass "skopeo inspect finds each image's config" || fail "skopeo inspect finds each image's config" "$why"
 tags=$(umoci ls --layout "$O" 2>&1 | sort | tr '\n' ' ')
-want=$(while read -r name _; do echo "${name##*:}"; done <ids | sort | tr '\n' ' ')
-[ "$tags" = "$want" ] && pass "umoci ls lists the tags" || fail "umoci ls lists the tags" "got '$tags' wanted '$want'"
+want=$(while read -r name _; do echo "$name"; done <ids | sort | tr '\n' ' ')
+[ "$tags" = "$want" ] && pass "umoci ls lists the full names" || fail "umoci ls lists the full names" "got '$tags' wanted '$want'"
 
 # 2. twice: already present, nothing changes
 snap=$(snapshot "$O")
@@ -87,7 +89,8 @@ else fail "loads through stdin" "$(head -c 300 err)"; fi
 O3="$T/o3"
 if "$AIRPACK" load -q -p k.pub --image localhost/oci:app-b --into "oci:$O3" c.tar >out 2>err &&
     [ "$(jq -r '.manifests[].annotations["io.containerd.image.name"]' "$O3/index.json")" = localhost/oci:app-b ] &&
-    skopeo inspect --raw "oci:$O3:app-b" >/dev/null 2>&1 && umoci stat --image "$O3:app-b" >/dev/null 2>&1; then
+    skopeo inspect --raw "oci:$O3:localhost/oci:app-b" >/dev/null 2>&1 &&
+    umoci stat --image "$O3:localhost/oci:app-b" >/dev/null 2>&1; then
     pass "--image loads only that image"
 else fail "--image loads only that image" "$(head -c 300 err)"; fi
 expect_fail "--image of a name not in the bundle" 2 "no image of that name" \
@@ -110,7 +113,7 @@ kill "$feeder" 2>/dev/null; wait "$feeder" 2>/dev/null
 stale=$(temps "$O4")
 if [ "$running" = yes ] && [ "$lrc" -eq 137 ] && [ "$stale" -gt 0 ] &&
     "$AIRPACK" load -q -p k.pub --into "oci:$O4" c.tar >out 2>err && [ "$(temps "$O4")" -eq 0 ] &&
-    skopeo inspect --raw "oci:$O4:app-a" >/dev/null 2>&1 && umoci ls --layout "$O4" >/dev/null 2>&1; then
+    skopeo inspect --raw "oci:$O4:localhost/oci:app-a" >/dev/null 2>&1 && umoci ls --layout "$O4" >/dev/null 2>&1; then
     pass "after SIGKILL mid-load ($stale temp files left) a new load completes"
 else fail "after SIGKILL mid-load a new load completes" "running at the kill: $running, status $lrc, $stale temp files; $(head -c 300 err)"; fi
 

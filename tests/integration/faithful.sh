@@ -1,0 +1,129 @@
+#!/bin/bash
+# faithful: images keep the digests they left with (DESIGN rule 5). A real registry
+# (docker-registry on 127.0.0.1) filled by skopeo with gzip layers (OCI manifest), zstd
+# layers, and a Docker schema 2 image; pack from docker:// (the default keeps what the
+# source signed), load into another repository prefix and into oci:DIR: the manifests the
+# far registry serves are the source's bytes, and skopeo pulls them by the source digest.
+# app-c is app-b with zstd layers: one config under two manifests, each layer kept twice.
+# -c recompresses (new digests, said, source digest in the index). A layer whose blob is
+# not the one its manifest names is refused at pack.
+. "$(dirname "$0")/../lib.sh"
+skip_unless docker-registry skopeo jq minisign curl
+make_samples || exit 1
+make_keys || exit 1
+O="$T/out"; mkdir -p "$O"
+export SOURCE_DATE_EPOCH=1700000000
+
+if ! start_registry reg; then fail registry-start "see above"; exit 0; fi
+R="127.0.0.1:$REG_PORT"
+SK="skopeo --override-os linux --override-arch amd64"
+push() { $SK copy -q --dest-tls-verify=false "$@" >>"$T/push.log" 2>&1; }
+raw() { skopeo inspect --tls-verify=false --raw "docker://$1"; }
+digest_of() { raw "$1" | sha256sum | cut -d' ' -f1; }
+
+push "oci:$S/oci:app-a" "docker://$R/src/app-a:1.0" &&
+push "oci-archive:$S/oci-archive.tar:app-b" "docker://$R/src/app-c:1.0" &&
+push "docker-archive:$S/docker24/app-b.tar" "docker://$R/src/app-b:1.0" ||
+    { fail registry-fill "$(tail -c 300 "$T/push.log")"; exit 0; }
+# the probes: what the registry holds is what we think it is
+mt_c=$(raw "$R/src/app-c:1.0" | jq -r '.layers[0].mediaType')
+mt_b=$(raw "$R/src/app-b:1.0" | jq -r '.mediaType')
+if [ "$mt_c" = application/vnd.oci.image.layer.v1.tar+zstd ] &&
+   [ "$mt_b" = application/vnd.docker.distribution.manifest.v2+json ]; then pass registry-filled
+else fail registry-filled "app-c layer $mt_c, app-b manifest $mt_b"; fi
+DA=$(digest_of "$R/src/app-a:1.0"); DB=$(digest_of "$R/src/app-b:1.0"); DC=$(digest_of "$R/src/app-c:1.0")
+
+# ---- pack (default: faithful) -----------------------------------------------------
+B="$O/f.tar"
+if "$AIRPACK" pack -o "$B" -s "$KEYS/sec" "docker://$R/src/app-a:1.0" "docker://$R/src/app-b:1.0" \
+    "docker://$R/src/app-c:1.0" >"$T/p.out" 2>"$T/p.err"; then pass pack-faithful
+else fail pack-faithful "exit $?: $(head -c 400 "$T/p.err")"; exit 0; fi
+if grep -q "3 image(s) carried as their source signed them" "$T/p.out" &&
+   grep -q "layer(s) stored twice, in another compression" "$T/p.out"; then pass pack-says-faithful
+else fail pack-says-faithful "$(cat "$T/p.out")"; fi
+got=$(index_json "$B" | jq -r '[.images[].manifest.digest | ltrimstr("sha256:")] | sort | join(" ")')
+want=$(printf '%s\n' "$DA" "$DB" "$DC" | sort | tr '\n' ' ' | sed 's/ $//')
+if [ "$got" = "$want" ]; then pass index-has-source-digests; else fail index-has-source-digests "$got vs $want"; fi
+why=$(bundle_check "$B") && pass faithful-bundle-format || fail faithful-bundle-format "$why"
+if "$AIRPACK" verify -q --deep -p "$KEYS/pub" "$B" >"$T/v.out" 2>&1; then pass faithful-verifies-deep
+else fail faithful-verifies-deep "$(head -c 400 "$T/v.out")"; fi
+# the manifest bytes in the bundle are the registry's
+tar -xOf "$B" "blobs/sha256/$DB" >"$T/mb" 2>/dev/null
+if raw "$R/src/app-b:1.0" | cmp -s - "$T/mb"; then pass bundle-manifest-bytes; else fail bundle-manifest-bytes "differ"; fi
+
+# ---- load into another prefix of the same registry ---------------------------------
+if "$AIRPACK" load -p "$KEYS/pub" --tls-verify=false --into "docker://$R/mirror" "$B" >"$T/l.out" 2>&1; then
+    pass load-registry
+else fail load-registry "$(head -c 400 "$T/l.out")"; fi
+if grep -q "manifest sha256:$DB" "$T/l.out"; then pass load-prints-manifest-digest
+else fail load-prints-manifest-digest "$(head -c 300 "$T/l.out")"; fi
+for n in app-a app-b app-c; do
+    if raw "$R/src/$n:1.0" >"$T/src.raw" && raw "$R/mirror/$R/src/$n:1.0" >"$T/dst.raw" 2>/dev/null ||
+       raw "$R/mirror/src/$n:1.0" >"$T/dst.raw"; then :; fi
+    if [ -s "$T/dst.raw" ] && cmp -s "$T/src.raw" "$T/dst.raw"; then pass "far-registry-same-bytes-$n"
+    else fail "far-registry-same-bytes-$n" "$(head -c 200 "$T/dst.raw")"; fi
+    rm -f "$T/dst.raw"
+done
+if skopeo copy -q --src-tls-verify=false "docker://$R/mirror/src/app-c@sha256:$DC" "oci:$T/pulled:c" >"$T/s.out" 2>&1
+then pass skopeo-pulls-source-digest; else fail skopeo-pulls-source-digest "$(head -c 300 "$T/s.out")"; fi
+
+# ---- load into oci:DIR -------------------------------------------------------------
+if "$AIRPACK" load --json -p "$KEYS/pub" --into "oci:$T/lay" "$B" >"$T/lo.out" 2>&1; then
+    jm=$(jq -r '[.images[].manifest | ltrimstr("sha256:")] | sort | join(" ")' "$T/lo.out")
+    [ "$jm" = "$want" ] && pass load-json-manifest-digests || fail load-json-manifest-digests "$jm"
+    got=$(jq -r '[.manifests[].digest | ltrimstr("sha256:")] | sort | join(" ")' "$T/lay/index.json")
+    mtb=$(jq -r --arg d "sha256:$DB" '.manifests[] | select(.digest == $d) | .mediaType' "$T/lay/index.json")
+    if [ "$got" = "$want" ] && [ "$mtb" = application/vnd.docker.distribution.manifest.v2+json ]; then
+        pass oci-target-source-digests
+    else fail oci-target-source-digests "$got / $mtb"; fi
+else fail oci-target-source-digests "$(head -c 300 "$T/lo.out")"; fi
+
+# ---- -c recompresses and says so -----------------------------------------------------
+B2="$O/c.tar"
+if "$AIRPACK" pack -c zstd -o "$B2" -s "$KEYS/sec" "docker://$R/src/app-a:1.0" >"$T/c.out" 2>&1 &&
+   grep -q "digests change" "$T/c.out"; then
+    srcd=$(index_json "$B2" | jq -r '.images[0].source_manifest')
+    newd=$(index_json "$B2" | jq -r '.images[0].manifest.digest')
+    lsd=$("$AIRPACK" ls --json "$B2" | jq -r '.images[0].source_manifest')
+    if [ "$srcd" = "sha256:$DA" ] && [ "$newd" != "sha256:$DA" ] && [ "$lsd" = "$srcd" ]; then pass recompress-records-source
+    else fail recompress-records-source "source_manifest $srcd, manifest $newd"; fi
+else fail recompress-records-source "$(head -c 300 "$T/c.out")"; fi
+
+# ---- an OCI layout whose layer is not the blob its manifest names -------------------
+L="$T/badlay"; cp -r "$S/oci" "$L"; chmod -R u+w "$L"
+m=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "app-a") | .digest' "$L/index.json")
+l0=$(jq -r '.layers[-1].digest' "$L/blobs/sha256/${m#sha256:}")
+# same content (same diff_id), other gzip bytes
+gzip -dc "$L/blobs/sha256/${l0#sha256:}" | gzip -1 >"$T/regz"
+cp "$T/regz" "$L/blobs/sha256/${l0#sha256:}"
+if "$AIRPACK" pack -q -o "$O/bad.tar" -s "$KEYS/sec" "oci:$L:app-a" >"$T/b.out" 2>&1; then
+    fail refuses-wrong-blob "packed"
+elif grep -q "is not the blob its manifest names" "$T/b.out" && [ ! -e "$O/bad.tar" ]; then pass refuses-wrong-blob
+else fail refuses-wrong-blob "$(head -c 300 "$T/b.out")"; fi
+
+# ---- oci:DIR names each image by its full name -------------------------------------
+# three images tagged 1 in three repositories: each found by its full name
+push "oci:$S/oci:app-a" "docker://$R/one/x:1" && push "oci:$S/oci:app-b" "docker://$R/two/x:1" &&
+push "oci:$S/oci:app-c" "docker://$R/three/y:1" || { fail three-fill "$(tail -c 300 "$T/push.log")"; exit 0; }
+B3="$O/three.tar"
+L3="$T/three"
+if "$AIRPACK" pack -q -o "$B3" -s "$KEYS/sec" "docker://$R/one/x:1" "docker://$R/two/x:1" "docker://$R/three/y:1" \
+    >"$T/3.out" 2>&1 && "$AIRPACK" load -q -p "$KEYS/pub" --into "oci:$L3" "$B3" >>"$T/3.out" 2>&1; then
+    ok=0
+    for n in one/x two/x three/y; do
+        d=$(skopeo inspect --format '{{.Digest}}' "oci:$L3:$R/$n:1" 2>>"$T/3.out")
+        [ "$d" = "sha256:$(digest_of "$R/$n:1")" ] && ok=$((ok + 1))
+    done
+    # the probe: the tag alone is not a name in this layout
+    if [ $ok = 3 ] && ! skopeo inspect "oci:$L3:1" >/dev/null 2>&1; then pass oci-full-names-three-images
+    else fail oci-full-names-three-images "$ok of 3 found by full name: $(tail -c 300 "$T/3.out")"; fi
+else fail oci-full-names-three-images "$(head -c 300 "$T/3.out")"; fi
+# a layout an earlier airpack wrote (ref.name = the tag) is rewritten with full names on the next load
+jq -c '.manifests |= map(.annotations["org.opencontainers.image.ref.name"] =
+    (.annotations["io.containerd.image.name"] | sub(".*:"; "")))' "$L3/index.json" >"$T/old.json" &&
+    cp "$T/old.json" "$L3/index.json"
+"$AIRPACK" load -q -p "$KEYS/pub" --into "oci:$L3" "$O/c.tar" >"$T/old.out" 2>&1
+bad=$(jq -r '[.manifests[].annotations | select(."org.opencontainers.image.ref.name" != ."io.containerd.image.name")] | length' "$L3/index.json")
+n=$(jq '.manifests | length' "$L3/index.json")
+if [ "$bad" = 0 ] && [ "$n" = 4 ]; then pass oci-old-layout-rewritten
+else fail oci-old-layout-rewritten "$bad descriptors still named by tag, $n descriptors: $(head -c 200 "$T/old.out")"; fi
