@@ -97,7 +97,7 @@ for n in docker.io/sample/app-b:1.0 localhost/oci:app-c; do
 done
 if [ "$(sort <<<"${got%$'\n'}")" = "$W2_IDS" ]; then pass oci-delta-image-ids; else fail oci-delta-image-ids "$got"; fi
 if have skopeo; then
-    if skopeo copy -q "oci:$T/store:app-c" "oci:$T/copy:x" >/dev/null 2>&1 &&
+    if skopeo copy -q "oci:$T/store:localhost/oci:app-c" "oci:$T/copy:x" >/dev/null 2>&1 &&
        [ "$(jq -r .config.digest "copy/blobs/sha256/$(jq -r '.manifests[0].digest[7:]' copy/index.json)")" = "$(image_id sample/app-c:1.0)" ]; then
         pass oci-delta-readable-by-skopeo
     else fail oci-delta-readable-by-skopeo; fi

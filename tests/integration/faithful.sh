@@ -8,6 +8,7 @@
 # -c recompresses (new digests, said, source digest in the index). A layer whose blob is
 # not the one its manifest names is refused at pack.
 . "$(dirname "$0")/../lib.sh"
+plan 19
 skip_unless docker-registry skopeo jq minisign curl
 make_samples || exit 1
 make_keys || exit 1
