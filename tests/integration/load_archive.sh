@@ -107,9 +107,7 @@ ids_match() { # DOCKER-NAMES...: each has its sample image ID
     done
 }
 remove_all() { "$DOCKER" rmi -f $("$DOCKER" images -aq | sort -u) >/dev/null 2>&1; true; }
-if ! have dockerd; then skip docker-load "dockerd not installed"
-elif ! start_dockerd; then skip docker-load "dockerd cannot run here"
-else
+if need_dockerd 4 docker-load; then
     for f in "$DA" "$DG"; do
         what=$([ "$f" = "$DA" ] && echo uncompressed || echo gzip)
         if "$DOCKER" load -i "$f" >"$T/dl.out" 2>&1; then
@@ -160,7 +158,7 @@ if have skopeo; then
         done
     done
     if [ -z "$bad" ]; then pass skopeo-inspect-docker-archive; else fail skopeo-inspect-docker-archive "$bad $(head -c 200 "$T/err")"; fi
-fi
+else skip skopeo-inspect-docker-archive "skopeo not installed"; fi
 
 # ---- oci-archive ------------------------------------------------------------------------
 OA="$O/oci.tar"; OG="$O/oci-gz.tar"
@@ -189,7 +187,7 @@ if have skopeo; then
        skopeo copy -q "oci-archive:$OA:app-b" "oci:$T/copied:app-b" >"$T/err" 2>&1; then
         pass skopeo-copy-oci-archive
     else fail skopeo-copy-oci-archive "$(head -c 300 "$T/err")"; fi
-fi
+else skip skopeo-oci-archive "skopeo not installed" 2; fi
 
 # ---- a name that two platforms carry (pack --all-platforms) ---------------------------------
 # app-a as linux/amd64 and an arm64/v8 twin (its config edited), under one OCI index
@@ -211,7 +209,7 @@ jq -nc --arg d "$idig" --argjson s "$(stat -c %s "$T/idx")" \
     '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
       annotations: {"org.opencontainers.image.ref.name": "multi"}}]}' >"$MA/index.json"
 BM="$T/multi.tar"; MO="$O/multi.tar"
-if [ "$(uname -m)" != x86_64 ]; then skip multi-platform "the expectations below are for an amd64 host"
+if [ "$(uname -m)" != x86_64 ]; then skip multi-platform "the expectations below are for an amd64 host" 2
 elif "$AIRPACK" pack -q --all-platforms -o "$BM" -s "$KEYS/sec" "oci:$MA:multi" >"$T/pack.out" 2>&1 &&
      load --into "docker-archive:$MO" "$BM" >"$T/l.out" 2>&1; then
     top=$(tar -xOf "$MO" index.json | jq -r '[.manifests[] | .mediaType + " " + .annotations["io.containerd.image.name"]] | join(";")')
@@ -226,8 +224,8 @@ elif "$AIRPACK" pack -q --all-platforms -o "$BM" -s "$KEYS/sec" "oci:$MA:multi" 
         got2=$(skopeo inspect --override-arch amd64 --raw --config "oci-archive:$MO:multi" 2>&1 | sha256sum | cut -c1-64)
         if [ "sha256:$got" = "$ARM_ID" ] && [ "sha256:$got2" = "$cdig" ]; then pass multi-platform-skopeo-picks-platform
         else fail multi-platform-skopeo-picks-platform "arm64 -> $got, amd64 -> $got2"; fi
-    fi
-else fail multi-platform "$(head -c 300 "$T/pack.out" "$T/l.out" 2>/dev/null)"; fi
+    else skip multi-platform-skopeo-picks-platform "skopeo not installed"; fi
+else fail_cases 2 multi-platform "$(head -c 300 "$T/pack.out" "$T/l.out" 2>/dev/null)"; fi
 
 # ---- ctr import on a private containerd ----------------------------------------------
 start_containerd() {
@@ -271,8 +269,8 @@ ctr_check() { # NAMESPACE ARCHIVE NAME=ID...: import, then each name's manifest 
     done
     [ -z "$bad" ] || { echo "$bad"; return 1; }
 }
-if ! have containerd || ! have ctr; then skip ctr-import "containerd not installed"
-elif ! start_containerd; then skip ctr-import "containerd cannot run here: $(tail -3 "$C/log" | tr '\n' ' ')"
+if ! have containerd || ! have ctr; then skip ctr-import "containerd or ctr not installed" 4
+elif ! start_containerd; then fail_cases 4 ctr-import "containerd is installed but did not start: $(tail -3 "$C/log" | tr '\n' ' ')"
 else
     why=$(ctr_check oci "$OA" "sample/base:base=$(image_id sample/base:1.0)" \
           "sample/app-a:app-a=$(image_id sample/app-a:1.0)" "sample/app-b:app-b=$(image_id sample/app-b:1.0)") &&

@@ -8,11 +8,11 @@
 . "$(dirname "$0")/../lib.sh"
 plan 18
 skip_unless dockerd jq minisign python3
-[ -x "$DOCKER" ] || { echo "SKIP: $DOCKER not installed"; exit 0; }
+[ -x "$DOCKER" ] || skip_rest "$DOCKER not installed"
 make_samples || exit 1
 make_keys || exit 1
 O="$T/out"; mkdir -p "$O"
-if ! start_dockerd; then fail dockerd-start "see above"; exit 0; fi
+start_dockerd || fail_rest "dockerd is installed but did not start (see above)"
 export SOURCE_DATE_EPOCH=1700000000
 
 # ---- images in the daemon: the samples, one built here offline ----------------------

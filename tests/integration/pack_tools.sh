@@ -55,7 +55,7 @@ if have skopeo; then
        [ "$(skopeo inspect --raw "oci:$T/copied:app-a" | jq -r .config.digest)" = "$(image_id sample/app-a:1.0)" ]; then
         pass skopeo-copy-oci
     else fail skopeo-copy-oci "$(head -c 300 "$T/err")"; fi
-else skip skopeo "not installed"; fi
+else skip skopeo "skopeo not installed" 3; fi
 
 # ---- umoci unpacks an image from the extracted OCI layout ---------------------------
 # (umoci 0.4.7 reads no zstd layers, so this one is a gzip bundle)
@@ -67,7 +67,7 @@ if have umoci; then
        [ "$("$T/bundle-b/rootfs/bin/hello" app-b "$T/bundle-b/rootfs/etc/app-b.conf" | tail -1)" = "greeting = app-b configuration, layer 2" ]; then
         pass umoci-unpack
     else fail umoci-unpack "$(head -c 300 "$T/err")"; fi
-fi
+else skip umoci-unpack "umoci not installed"; fi
 
 # ---- podman load (vfs, private storage) keeps the image IDs --------------------------
 if have podman; then
@@ -82,7 +82,7 @@ if have podman; then
         if [ -z "$bad" ]; then pass podman-load-ids; else fail podman-load-ids "$bad; podman said: $(tail -c 200 "$T/pl")"; fi
     else fail podman-load-ids "$(tail -c 300 "$T/pl")"; fi
     $P rmi -af >/dev/null 2>&1
-else skip podman "not installed"; fi
+else skip podman-load-ids "podman not installed"; fi
 
 # ---- containerd: ctr import on a private containerd -----------------------------------
 start_containerd() {
@@ -114,8 +114,8 @@ stop_containerd() {
     kill -9 "$CONTAINERD_PID" 2>/dev/null
     CONTAINERD_PID=""
 }
-if ! have containerd || ! have ctr; then skip ctr-import "containerd not installed"
-elif ! start_containerd; then skip ctr-import "containerd cannot run here: $(tail -3 "$C/log" | tr '\n' ' ')"
+if ! have containerd || ! have ctr; then skip ctr-import "containerd or ctr not installed" 2
+elif ! start_containerd; then fail_cases 2 ctr-import "containerd is installed but did not start: $(tail -3 "$C/log" | tr '\n' ' ')"
 else
     CTR="ctr -a $C/sock -n airpack"
     if $CTR images import --snapshotter native "$B" >"$T/ci" 2>&1; then
@@ -130,6 +130,6 @@ else
         out=$($CTR run --rm --snapshotter native docker.io/sample/app-a:1.0 airpack-t1 2>&1)
         if grep -qxF "Hello from app-a!" <<<"$out"; then pass ctr-run
         else fail ctr-run "ctr run printed: $(head -c 200 <<<"$out")"; fi
-    else fail ctr-import-ids "$(tail -c 300 "$T/ci")"; fi
+    else fail_cases 2 ctr-import "$(tail -c 300 "$T/ci")"; fi
 fi
 exit 0
