@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -824,13 +825,33 @@ void reg_describe(const reg_response *r, char *out, size_t n)
 
 /* ---------- distribution API ---------- */
 
-static void repo_scope(char *out, size_t n, const char *repo, const char *actions)
+/* A request on one repository: METHOD /v2/REPO/PATH with the bearer scope ACTIONS on
+ * REPO ("pull", "pull,push"); the URL and scope live in the call. */
+typedef struct {
+    char url[1024], scope[600];
+    reg_request rq;
+} repo_call;
+
+static reg_request *repo_call_init(repo_call *call, const char *method, const char *repo, const char *actions,
+                                   const char *path, const char *ref)
 {
-    snprintf(out, n, "repository:%s:%s", repo, actions);
+    snprintf(call->url, sizeof call->url, "/v2/%s/%s/%s", repo, path, ref);
+    snprintf(call->scope, sizeof call->scope, "repository:%s:%s", repo, actions);
+    reg_request_init(&call->rq, method, call->url, call->scope);
+    return &call->rq;
 }
 
-static int api_fail(reg_client *c, const char *what, const reg_response *r, ap_error *err)
+/* The registry answered r to the call described by fmt: an AP_ERR_TARGET naming it. */
+static int api_fail(reg_client *c, const reg_response *r, ap_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int api_fail(reg_client *c, const reg_response *r, ap_error *err, const char *fmt, ...)
 {
+    char what[1600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     char d[700];
     reg_describe(r, d, sizeof d);
     if (r->status == 401 || r->status == 403)
@@ -841,23 +862,17 @@ static int api_fail(reg_client *c, const char *what, const reg_response *r, ap_e
 
 int reg_blob_exists(reg_client *c, const char *repo, const char *digest, bool *exists, ap_error *err)
 {
-    char url[1024], scope[600], what[1200];
-    snprintf(url, sizeof url, "/v2/%s/blobs/%s", repo, digest);
-    repo_scope(scope, sizeof scope, repo, "pull,push");
-    reg_request rq;
-    reg_request_init(&rq, "HEAD", url, scope);
+    repo_call call;
     reg_response r;
-    if (reg_do(c, &rq, &r, err) != 0)
+    if (reg_do(c, repo_call_init(&call, "HEAD", repo, "pull,push", "blobs", digest), &r, err) != 0)
         return -1;
     int rc = 0;
     if (r.status == 200)
         *exists = true;
     else if (r.status == 404)
         *exists = false;
-    else {
-        snprintf(what, sizeof what, "HEAD %s", url);
-        rc = api_fail(c, what, &r, err);
-    }
+    else
+        rc = api_fail(c, &r, err, "HEAD %s", call.url);
     reg_response_free(&r);
     return rc;
 }
@@ -865,7 +880,7 @@ int reg_blob_exists(reg_client *c, const char *repo, const char *digest, bool *e
 int reg_blob_mount(reg_client *c, const char *repo, const char *digest, const char *from,
                    bool *mounted, ap_error *err)
 {
-    char url[1400], scope[1300], what[1600];
+    char url[1400], scope[1300];
     char *d = curl_easy_escape(c->curl, digest, 0);
     char *f = curl_easy_escape(c->curl, from, 0);
     snprintf(url, sizeof url, "/v2/%s/blobs/uploads/?mount=%s&from=%s", repo, d ? d : digest, f ? f : from);
@@ -879,10 +894,8 @@ int reg_blob_mount(reg_client *c, const char *repo, const char *digest, const ch
         return -1;
     int rc = 0;
     *mounted = r.status == 201;
-    if (r.status != 201 && r.status != 202) {
-        snprintf(what, sizeof what, "mounting blob %s from %s into %s", digest, from, repo);
-        rc = api_fail(c, what, &r, err);
-    }
+    if (r.status != 201 && r.status != 202)
+        rc = api_fail(c, &r, err, "mounting blob %s from %s into %s", digest, from, repo);
     /* a 202 opened an upload session we do not use; the registry expires it */
     reg_response_free(&r);
     return rc;
@@ -891,41 +904,39 @@ int reg_blob_mount(reg_client *c, const char *repo, const char *digest, const ch
 int reg_blob_upload_fd(reg_client *c, const char *repo, const char *digest, int fd, uint64_t size,
                        ap_error *err)
 {
-    char url[8192], scope[600], what[1200];
-    snprintf(url, sizeof url, "/v2/%s/blobs/uploads/", repo);
-    repo_scope(scope, sizeof scope, repo, "pull,push");
-    reg_request rq;
-    reg_request_init(&rq, "POST", url, scope);
+    repo_call call;
+    reg_request *rq = repo_call_init(&call, "POST", repo, "pull,push", "blobs/uploads", "");
     reg_response r;
-    if (reg_do(c, &rq, &r, err) != 0)
+    if (reg_do(c, rq, &r, err) != 0)
         return -1;
     if (r.status != 202 || !r.location || !*r.location) {
-        snprintf(what, sizeof what, "starting the upload of blob %s to %s (POST)", digest, repo);
-        int rc = api_fail(c, what, &r, err);
+        int rc;
         if (r.status == 202)
-            rc = ap_fail(err, AP_ERR_TARGET, "registry %s: %s: answered 202 without a Location",
-                         c->host, what);
+            rc = ap_fail(err, AP_ERR_TARGET, "registry %s: starting the upload of blob %s to %s (POST): "
+                         "answered 202 without a Location", c->host, digest, repo);
+        else
+            rc = api_fail(c, &r, err, "starting the upload of blob %s to %s (POST)", digest, repo);
         reg_response_free(&r);
         return rc;
     }
+    char url[8192];
     /* Location may be absolute or a path; append the digest to its query */
     char *d = curl_easy_escape(c->curl, digest, 0);
     snprintf(url, sizeof url, "%s%cdigest=%s", r.location, strchr(r.location, '?') ? '&' : '?',
              d ? d : digest);
     curl_free(d);
     reg_response_free(&r);
-    reg_request_init(&rq, "PUT", url, scope);
-    rq.content_type = "application/octet-stream";
-    rq.body_fd = fd;
-    rq.body_size = size;
-    if (reg_do(c, &rq, &r, err) != 0) {
+    reg_request_init(rq, "PUT", url, call.scope);
+    rq->content_type = "application/octet-stream";
+    rq->body_fd = fd;
+    rq->body_size = size;
+    if (reg_do(c, rq, &r, err) != 0) {
         ap_error_prefix(err, "uploading blob %s to %s", digest, repo);
         return -1;
     }
     int rc = 0;
     if (r.status != 201) {
-        snprintf(what, sizeof what, "uploading blob %s to %s (PUT)", digest, repo);
-        rc = api_fail(c, what, &r, err);
+        rc = api_fail(c, &r, err, "uploading blob %s to %s (PUT)", digest, repo);
     } else if (r.digest && *r.digest && strcmp(r.digest, digest) != 0) {
         rc = ap_fail(err, AP_ERR_TARGET, "registry %s: uploaded blob %s to %s but it says it stored %s",
                      c->host, digest, repo, r.digest);
@@ -937,21 +948,16 @@ int reg_blob_upload_fd(reg_client *c, const char *repo, const char *digest, int 
 int reg_blob_get(reg_client *c, const char *repo, const char *digest, ap_sink_fn sink, void *ctx,
                  ap_error *err)
 {
-    char url[1024], scope[600], what[1200];
-    snprintf(url, sizeof url, "/v2/%s/blobs/%s", repo, digest);
-    repo_scope(scope, sizeof scope, repo, "pull");
-    reg_request rq;
-    reg_request_init(&rq, "GET", url, scope);
-    rq.sink = sink;
-    rq.sink_ctx = ctx;
+    repo_call call;
+    reg_request *rq = repo_call_init(&call, "GET", repo, "pull", "blobs", digest);
+    rq->sink = sink;
+    rq->sink_ctx = ctx;
     reg_response r;
-    if (reg_do(c, &rq, &r, err) != 0)
+    if (reg_do(c, rq, &r, err) != 0)
         return -1;
     int rc = 0;
-    if (r.status != 200) {
-        snprintf(what, sizeof what, "GET blob %s from %s", digest, repo);
-        rc = api_fail(c, what, &r, err);
-    }
+    if (r.status != 200)
+        rc = api_fail(c, &r, err, "GET blob %s from %s", digest, repo);
     reg_response_free(&r);
     return rc;
 }
@@ -964,14 +970,11 @@ int reg_blob_get(reg_client *c, const char *repo, const char *digest, ap_sink_fn
 int reg_manifest_digest(reg_client *c, const char *repo, const char *ref, bool *exists,
                         char digest[AP_DIGEST_LEN + 1], ap_error *err)
 {
-    char url[1024], scope[600], what[1200];
-    snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, ref);
-    repo_scope(scope, sizeof scope, repo, "pull,push");
-    reg_request rq;
-    reg_request_init(&rq, "HEAD", url, scope);
-    rq.accept = MANIFEST_ACCEPT;
+    repo_call call;
+    reg_request *rq = repo_call_init(&call, "HEAD", repo, "pull,push", "manifests", ref);
+    rq->accept = MANIFEST_ACCEPT;
     reg_response r;
-    if (reg_do(c, &rq, &r, err) != 0)
+    if (reg_do(c, rq, &r, err) != 0)
         return -1;
     int rc = 0;
     digest[0] = '\0';
@@ -983,8 +986,7 @@ int reg_manifest_digest(reg_client *c, const char *repo, const char *ref, bool *
     } else if (r.status == 404) {
         *exists = false;
     } else {
-        snprintf(what, sizeof what, "HEAD %s", url);
-        rc = api_fail(c, what, &r, err);
+        rc = api_fail(c, &r, err, "HEAD %s", call.url);
     }
     reg_response_free(&r);
     return rc;
@@ -993,24 +995,20 @@ int reg_manifest_digest(reg_client *c, const char *repo, const char *ref, bool *
 int reg_manifest_put(reg_client *c, const char *repo, const char *ref, const char *media_type,
                      const void *buf, size_t len, ap_error *err)
 {
-    char url[1024], scope[600], what[1200];
-    snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, ref);
-    repo_scope(scope, sizeof scope, repo, "pull,push");
-    reg_request rq;
-    reg_request_init(&rq, "PUT", url, scope);
-    rq.content_type = media_type;
-    rq.body = buf;
-    rq.body_len = len;
+    repo_call call;
+    reg_request *rq = repo_call_init(&call, "PUT", repo, "pull,push", "manifests", ref);
+    rq->content_type = media_type;
+    rq->body = buf;
+    rq->body_len = len;
     reg_response r;
-    if (reg_do(c, &rq, &r, err) != 0)
+    if (reg_do(c, rq, &r, err) != 0)
         return -1;
     int rc = 0;
     char hex[AP_HEX_LEN + 1], want[AP_DIGEST_LEN + 1];
     ap_sha256_hex(buf, len, hex);
     snprintf(want, sizeof want, "sha256:%s", hex);
     if (r.status != 201) {
-        snprintf(what, sizeof what, "PUT manifest %s:%s (%s)", repo, ref, want);
-        rc = api_fail(c, what, &r, err);
+        rc = api_fail(c, &r, err, "PUT manifest %s:%s (%s)", repo, ref, want);
     } else if (r.digest && *r.digest && strcmp(r.digest, want) != 0) {
         rc = ap_fail(err, AP_ERR_TARGET, "registry %s: stored manifest %s:%s as %s, not %s", c->host,
                      repo, ref, r.digest, want);
