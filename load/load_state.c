@@ -17,6 +17,7 @@
 #include "../formats/digest.h"
 #include "../formats/json_check.h"
 #include "../formats/stream.h"
+#include "../remote/docker_engine.h"
 
 struct load_state {
     char path[PATH_MAX];
@@ -196,6 +197,22 @@ static const char *after(const char *s, const char *prefix)
     return strncmp(s, prefix, n) ? NULL : s + n;
 }
 
+/* One engine, one state: "docker-daemon:" with DOCKER_HOST and "docker-daemon:SOCKET"
+ * name the same engine as "docker-daemon:PATH", its socket as the engine client finds
+ * it (docker_engine.h). Other targets are their own names. */
+static int canonical_target(const char *target, char *out, size_t n, ap_error *err)
+{
+    const char *rest = after(target, "docker-daemon:");
+    if (!rest)
+        return snprintf(out, n, "%s", target) < (int)n ? 0 : ap_fail(err, AP_ERR_USAGE, "target name too long");
+    ap_engine engine;
+    if (ap_engine_init(&engine, rest, err) < 0)
+        return -1;
+    if (snprintf(out, n, "docker-daemon:%s", engine.socket) >= (int)n)
+        return ap_fail(err, AP_ERR_USAGE, "target '%s': socket path too long", target);
+    return 0;
+}
+
 int load_state_path(const char *target, const char *state_dir, char *path, size_t n, ap_error *err)
 {
     const char *rest;
@@ -221,17 +238,10 @@ int load_state_path(const char *target, const char *state_dir, char *path, size_
             return ap_fail(err, AP_ERR_USAGE, "--state-dir: path too long");
     } else if (load_state_default_dir(dir, sizeof dir, err) < 0)
         return -1;
-    char kind[24], hex[AP_HEX_LEN + 1], canon[PATH_MAX];
+    char kind[24], hex[AP_HEX_LEN + 1], canon[PATH_MAX + 16];
     snprintf(kind, sizeof kind, "%.*s", (int)strcspn(kinds[k], ":"), kinds[k]);
-    /* one engine, one state: docker-daemon: names its socket as DOCKER_HOST or the default */
-    snprintf(canon, sizeof canon, "%s", target);
-    if ((rest = after(target, "docker-daemon:"))) {
-        const char *host = getenv("DOCKER_HOST");
-        const char *sock = *rest ? rest : host && *host ? host : "/var/run/docker.sock";
-        if (after(sock, "unix://"))
-            sock += 7;
-        snprintf(canon, sizeof canon, "docker-daemon:%s", sock);
-    }
+    if (canonical_target(target, canon, sizeof canon, err) < 0)
+        return -1;
     ap_sha256 *h = ap_sha256_new();
     if (!h)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
@@ -334,15 +344,26 @@ load_state *load_state_open(const char *path, const char *target, bool in_store,
     }
     s->lock_fd = -1;
     s->in_store = in_store;
-    if (snprintf(s->path, sizeof s->path, "%s", path) >= (int)sizeof s->path ||
-        (target && !(s->target = strdup(target)))) {
+    if (snprintf(s->path, sizeof s->path, "%s", path) >= (int)sizeof s->path) {
         ap_fail(err, AP_ERR_USAGE, "state file path too long");
         goto fail;
+    }
+    if (target) {   /* the store as the state file names it, however the user spelled it */
+        char canon[PATH_MAX + 16];
+        if (canonical_target(target, canon, sizeof canon, err) < 0)
+            goto fail;
+        if (!(s->target = strdup(canon))) {
+            ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
     }
     char dir[PATH_MAX], lock[PATH_MAX + 16];
     const char *base;
     split_path(s->path, dir, sizeof dir, &base);
-    snprintf(lock, sizeof lock, "%s/.%s.lock", dir, base);
+    if (snprintf(lock, sizeof lock, "%s/.%s.lock", dir, base) >= (int)sizeof lock) {
+        ap_fail(err, AP_ERR_USAGE, "state file path too long");
+        goto fail;
+    }
     if (writing && !in_store && mkdir_parents(dir, err) < 0)
         goto fail;
     /* a store's own state: the store's load lock (load_oci.c holds DIR/.airpack.lock for
@@ -484,35 +505,13 @@ int load_state_check_dir(const char *dir, const load_state_signer *signer, const
     return rc;
 }
 
+/* Temp file, fsync, rename, directory fsync (stream.c). */
 static int write_atomic(const char *path, const char *text, size_t len, ap_error *err)
 {
-    char dir[PATH_MAX], tmp[PATH_MAX + 32];
-    const char *base;
-    split_path(path, dir, sizeof dir, &base);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp-XXXXXX", dir, base);
-    int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0)
-        return ap_fail_errno(err, AP_ERR_IO, "cannot write the state file %s", path);
-    if (ap_write_all(fd, text, len, tmp, err) < 0 || fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-        if (err && err->code == AP_OK)
-            ap_fail_errno(err, AP_ERR_IO, "cannot write the state file %s", tmp);
-        close(fd);
-        unlink(tmp);
+    if (ap_write_file_atomic(path, text, len, 0644, err) < 0) {
+        ap_error_prefix(err, "the state file");
         return -1;
     }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        ap_fail_errno(err, AP_ERR_IO, "cannot put the state file in place at %s", path);
-        unlink(tmp);
-        return -1;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) < 0) {
-        ap_fail_errno(err, AP_ERR_IO, "cannot sync the directory %s", dir);
-        if (dfd >= 0)
-            close(dfd);
-        return -1;
-    }
-    close(dfd);
     return 0;
 }
 
