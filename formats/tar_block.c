@@ -36,8 +36,7 @@ int ap_tar_header_block(unsigned char out[512], const char *path, uint64_t size,
     octal(h.mtime, sizeof h.mtime, (uint64_t)mtime);
     memset(h.chksum, ' ', sizeof h.chksum);   /* as spaces while summing */
     h.typeflag[0] = '0';                      /* regular file */
-    memcpy(h.magic, "ustar", 6);              /* "ustar\0" */
-    memcpy(h.version, "00", 2);
+    memcpy(h.magic, AP_TAR_MAGIC_USTAR, sizeof h.magic + sizeof h.version);   /* "ustar\0" "00" */
     const unsigned char *bytes = (const unsigned char *)&h;
     unsigned sum = 0;
     for (size_t i = 0; i < sizeof h; i++)

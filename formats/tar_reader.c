@@ -589,7 +589,7 @@ static int decode_header(ap_tar_reader *r, const struct ap_tar_header *h, uint64
                          char hname[AP_TAR_LEN(prefix) + 1 + AP_TAR_LEN(name) + 1], char *type,
                          uint64_t *size, ap_error *err)
 {
-    bool ustar = memcmp(h->magic, "ustar\0", sizeof h->magic) == 0;
+    bool ustar = memcmp(h->magic, AP_TAR_MAGIC_USTAR, sizeof h->magic) == 0;   /* "ustar\0" */
     bool gnu = memcmp(h->magic, AP_TAR_MAGIC_GNU, sizeof h->magic + sizeof h->version) == 0;
     *type = h->typeflag[0] ? (char)h->typeflag[0] : '0';
     field_string(h->name, sizeof h->name, hname);
