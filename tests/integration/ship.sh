@@ -10,8 +10,8 @@
 #     mandoc -T lint and groff -ww find nothing; the page's option lists match --help;
 #     the installed bash completion completes 'airpack lo' to 'load', and more.
 . "$(dirname "$0")/../lib.sh"
-plan 48
-skip_unless jq minisign make python3 skopeo unshare
+plan 50
+skip_unless jq minisign make python3 skopeo unshare openssl htpasswd
 
 # ---- make static ----
 STATIC="$TOP/airpack-static"
@@ -152,7 +152,7 @@ comp_case "completion: after the colon of docker-archive:" "airpack load --into 
 comp_case "completion: trust r -> rotate revoke (its usage lines)" "airpack trust r" "rotate revoke"
 
 # ---- the static binary where there is no shared library ----
-ROOT_CASES=17
+ROOT_CASES=19
 if [ -z "$STATIC" ]; then
     no_static $ROOT_CASES "static binary in an empty root"
 elif [ "$(id -u)" -ne 0 ] || ! have chroot; then
@@ -196,8 +196,11 @@ else
         if [ -s "$R/$a" ] && cmp "$R/$a" "$X/$a" >"$T/cmp" 2>&1; then pass "static $a = the dynamic build's, byte for byte"
         else fail "static $a = the dynamic build's, byte for byte" "$(cat "$T/cmp")"; fi
     done
-    if skopeo inspect --raw "oci:$R/oci:app-c" >"$T/sk1" 2>"$T/sk.err" &&
-       skopeo inspect --raw "oci-archive:$R/oci.tar:app-c" >"$T/sk2" 2>>"$T/sk.err" &&
+    # each layout's own ref.name for localhost/oci:app-c (oci: keeps full names, oci-archive: tags)
+    ref_of() { jq -r '.manifests[] | select(.annotations["io.containerd.image.name"] == "localhost/oci:app-c")
+                      | .annotations["org.opencontainers.image.ref.name"]' "$1"; }
+    if skopeo inspect --raw "oci:$R/oci:$(ref_of "$R/oci/index.json")" >"$T/sk1" 2>"$T/sk.err" &&
+       skopeo inspect --raw "oci-archive:$R/oci.tar:$(tar -xOf "$R/oci.tar" index.json | ref_of /dev/stdin)" >"$T/sk2" 2>>"$T/sk.err" &&
        c1=$(jq -r .config.digest "$T/sk1") && [ "$c1" != null ] && [ "$c1" = "$(jq -r .config.digest "$T/sk2")" ]; then
         pass "skopeo reads what the static build loaded (oci:, oci-archive:)"
     else fail "skopeo reads what the static build loaded (oci:, oci-archive:)" "$(head -c 300 "$T/sk.err")"; fi
@@ -225,6 +228,33 @@ else
         else fail "static: a registry named in /etc/hosts, from the empty root" "$(head -c 300 "$T/reg2.out")"; fi
         rm -rf "$R/etc"
     else fail_cases 2 "static: loads into a registry" "docker-registry did not start"; fi
+    # https with basic auth: libssl.a checks the registry's certificate against a test CA
+    # the root holds (SSL_CERT_FILE); without it, the same load must fail on the certificate.
+    PKI="$T/pki"; mkdir -p "$PKI"
+    if openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=airpack test CA" \
+            -keyout "$PKI/ca.key" -out "$PKI/ca.crt" >/dev/null 2>&1 &&
+       openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$PKI/srv.key" -out "$PKI/srv.csr" >/dev/null 2>&1 &&
+       printf 'subjectAltName=IP:127.0.0.1\n' >"$PKI/ext" &&
+       openssl x509 -req -in "$PKI/srv.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+            -days 2 -extfile "$PKI/ext" -out "$PKI/srv.crt" >/dev/null 2>&1 &&
+       htpasswd -Bbn alice 's3cret' >"$PKI/htpasswd" 2>/dev/null &&
+       start_registry treg "  tls:
+    certificate: $PKI/srv.crt
+    key: $PKI/srv.key
+auth:
+  htpasswd:
+    realm: airpack-test
+    path: $PKI/htpasswd"; then
+        cp "$PKI/ca.crt" "$R/ca.crt"
+        expect_fail "static: https without the CA fails on the certificate" 2 'certificate|SSL|verify' \
+            chroot "$R" /airpack load -q -p /key.pub --creds alice:s3cret --into "docker://127.0.0.1:$REG_PORT/tls" /bundle.tar
+        SSL_CERT_FILE=/ca.crt chroot "$R" /airpack load -q -p /key.pub --creds alice:s3cret \
+            --into "docker://127.0.0.1:$REG_PORT/tls" /bundle.tar >"$T/tls.out" 2>&1
+        if curl -fs --cacert "$PKI/ca.crt" -u alice:s3cret "https://127.0.0.1:$REG_PORT/v2/tls/sample/app-a/tags/list" | grep -q '"1.0"'; then
+            pass "static: load --into an https registry with basic auth, from the empty root"
+        else fail "static: load --into an https registry with basic auth, from the empty root" "$(head -c 300 "$T/tls.out")"; fi
+    else fail_cases 2 "static: https registry" "the test CA or the TLS registry could not be set up"; fi
+
     if need_dockerd 1 "static: load --into docker-daemon: through a socket, from the empty root"; then
         sock=${DOCKER_HOST#unix://}
         unshare -m sh -c 'touch "$1/docker.sock" && mount --bind "$2" "$1/docker.sock" &&
