@@ -10,7 +10,7 @@
 # (Packs use -c zstd: layers recompressed and found by diff_id; a faithful pack, the default for
 # sources with manifests, holds only the far side's exact blobs: see faithful.sh.)
 . "$(dirname "$0")/../lib.sh"
-plan 61
+plan 69
 skip_unless jq minisign tar python3
 make_samples || exit 1
 make_keys || exit 1
@@ -49,7 +49,7 @@ delta_ok() {
 }
 
 # ---- OCI layout -----------------------------------------------------------------
-ap load -q -p "$KEYS/pub" --into "oci:$T/store" w1.tar >/dev/null 2>&1 || fail oci-week1-load
+check oci-week1-load ap load -q -p "$KEYS/pub" --into "oci:$T/store" w1.tar
 check oci-inventory ap inventory -q --from "oci:$T/store" -o have.json -s "$KEYS/sec"
 if jq -e --arg b "$BASE_BLOB" --arg d "$BASE_DIFF" '.airpack_have == 1 and .kind == "oci" and
       ([.layers[] | select(.digest == $b and .diff_id == $d)] | length == 1) and (.layers | length == 2)' have.json >/dev/null
@@ -81,7 +81,8 @@ expect_fail oci-empty-store-refused 2 "expects oci:$T/empty to hold 2 layer.*sam
     ap load -q -p "$KEYS/pub" --into "oci:$T/empty" w2.tar
 if [ -z "$(ls -A empty)" ]; then pass oci-empty-store-unchanged; else fail oci-empty-store-unchanged "$(ls -A empty)"; fi
 # a store with the blob at the wrong size does not count as holding it
-mkdir -p bad && ap load -q -p "$KEYS/pub" --into "oci:$T/bad" w1.tar >/dev/null 2>&1
+mkdir -p bad
+check oci-short-blob-setup-load ap load -q -p "$KEYS/pub" --into "oci:$T/bad" w1.tar
 truncate -s 100 "bad/blobs/sha256/${BASE_BLOB#sha256:}"
 before=$(cd bad && find . -type f | sort | xargs sha256sum | sha256sum)
 expect_fail oci-short-blob-refused 2 "blob $BASE_BLOB" ap load -q -p "$KEYS/pub" --into "oci:$T/bad" w2.tar
@@ -101,7 +102,7 @@ if have skopeo; then
        [ "$(jq -r .config.digest "copy/blobs/sha256/$(jq -r '.manifests[0].digest[7:]' copy/index.json)")" = "$(image_id sample/app-c:1.0)" ]; then
         pass oci-delta-readable-by-skopeo
     else fail oci-delta-readable-by-skopeo; fi
-fi
+else skip oci-delta-readable-by-skopeo "skopeo not installed"; fi
 
 # ---- signed have.json ------------------------------------------------------------
 sed 's/"kind":"oci"/"kind":"oci" /' have.json >tampered.json && cp have.json.minisig tampered.json.minisig
@@ -131,13 +132,13 @@ hostile chain-digest "chains\[0\]\[0\]" '{"airpack_have":1,"kind":"docker","targ
 [ ! -e x.tar ] && pass hostile-writes-nothing || fail hostile-writes-nothing
 
 # ---- registry ------------------------------------------------------------------------
-if have docker-registry && have skopeo && have curl; then
-    if start_registry reg && P1=$REG_PORT && start_registry reg2 && P2=$REG_PORT; then :
-    else fail registry-start "see above"; P1=""; fi
-fi
+P1=""
+if ! have docker-registry || ! have skopeo || ! have curl; then skip registry "docker-registry, skopeo or curl not installed" 13
+elif start_registry reg && P1=$REG_PORT && start_registry reg2 && P2=$REG_PORT; then :
+else fail_cases 13 registry "docker-registry is installed but did not start (see above)"; P1=""; fi
 if [ -n "${P1:-}" ]; then
     R="127.0.0.1:$P1"
-    ap load -q -p "$KEYS/pub" --tls-verify=false --into "docker://$R/mirror" w1.tar >/dev/null 2>&1 || fail registry-week1-load
+    check registry-week1-load ap load -q -p "$KEYS/pub" --tls-verify=false --into "docker://$R/mirror" w1.tar
     check registry-inventory ap inventory -q --tls-verify=false --from "docker://$R/mirror" -o rhave.json
     if jq -e --arg b "$BASE_BLOB" '.kind == "registry" and ([.layers[] | select(.digest == $b) | .repository] == ["mirror/sample/app-a"])' rhave.json >/dev/null
     then pass registry-inventory-lists-layers; else fail registry-inventory-lists-layers "$(head -c 300 rhave.json)"; fi
@@ -146,9 +147,12 @@ if [ -n "${P1:-}" ]; then
     # another registry, empty: nothing to mount from; nothing pushed
     expect_fail registry-empty-refused 2 "expects docker://127.0.0.1:$P2/mirror to hold 2 layer.*blob $BASE_BLOB" \
         ap load -q -p "$KEYS/pub" --tls-verify=false --into "docker://127.0.0.1:$P2/mirror" rw2.tar
+    # the probe (the catalog) lists the week-one registry's repository, and none in the other
     cat=$(curl -s "http://127.0.0.1:$P2/v2/_catalog" | jq -c .repositories)
-    if [ "$cat" = "[]" ] && ! grep -q '"POST /v2/' "$T/reg2.log"; then pass registry-empty-unchanged
-    else fail registry-empty-unchanged "catalog $cat"; fi
+    cat1=$(curl -s "http://127.0.0.1:$P1/v2/_catalog" | jq -c .repositories)
+    if [ "$cat" = "[]" ] && [ "$cat1" = '["mirror/sample/app-a"]' ] && [ -s "$T/reg2.log" ] && ! grep -q '"POST /v2/' "$T/reg2.log"
+    then pass registry-empty-unchanged
+    else fail registry-empty-unchanged "catalog $cat (the probe saw $cat1 in the week-one registry)"; fi
     # the week-one registry: the base blob is mounted from mirror/sample/app-a
     check registry-delta-load ap load -q -p "$KEYS/pub" --tls-verify=false --into "docker://$R/mirror" rw2.tar
     bad=""
@@ -162,9 +166,9 @@ if [ -n "${P1:-}" ]; then
 fi
 
 # ---- Docker engine -------------------------------------------------------------------
-if have dockerd && start_dockerd; then
+if need_dockerd 12 docker; then
     SOCK="$T/docker/docker.sock"
-    ap load -q -p "$KEYS/pub" --into "docker-daemon:$SOCK" w1.tar >/dev/null 2>&1 || fail docker-week1-load
+    check docker-week1-load ap load -q -p "$KEYS/pub" --into "docker-daemon:$SOCK" w1.tar
     check docker-inventory ap inventory -q --from "docker-daemon:$SOCK" -o dhave.json -s "$KEYS/sec"
     if jq -e --arg d "$BASE_DIFF" '.kind == "docker" and (.layers == []) and ([.chains[] | .[0]] | index($d) != null)' dhave.json >/dev/null
     then pass docker-inventory-lists-chains; else fail docker-inventory-lists-chains "$(head -c 300 dhave.json)"; fi
@@ -172,9 +176,9 @@ if have dockerd && start_dockerd; then
     BASE_BLOB_SAVED=$BASE_BLOB
     # for a Docker engine the expected blob is named by its diff_id (the engine keeps no blobs)
     BASE_BLOB=$BASE_DIFF
-    if ! index_json dw2.tar | jq -e --arg d "$BASE_DIFF" '[.entries[].path] | index("blobs/sha256/" + $d[7:]) == null' >/dev/null; then
-        fail docker-base-absent
-    fi
+    if index_json dw2.tar | jq -e --arg d "$BASE_DIFF" '[.entries[].path] | index("blobs/sha256/" + $d[7:]) == null' >/dev/null; then
+        pass docker-base-absent
+    else fail docker-base-absent "the index lists blobs/sha256/${BASE_DIFF#sha256:}"; fi
     full=$(stat -c %s w2full.tar); drop=$((full - $(stat -c %s dw2.tar)))
     if [ "$drop" -ge $((BASE_SIZE - 2048)) ]; then pass docker-size-drop; else fail docker-size-drop "drop $drop, base $BASE_SIZE"; fi
     BASE_BLOB=$BASE_BLOB_SAVED
@@ -191,13 +195,12 @@ if have dockerd && start_dockerd; then
     else fail docker-delta-runs "$("$DOCKER" run --rm --network none sample/app-b:1.0 2>&1 | head -2)"; fi
     # an engine without the base chain: refused before anything is sent
     "$DOCKER" rmi -f sample/app-a:1.0 sample/app-b:1.0 localhost/oci:app-c >/dev/null 2>&1
-    n_before=$("$DOCKER" images -aq | wc -l)
+    docker_probe && before=$(docker_list) || before="no listing: $(docker_list)"
     expect_fail docker-missing-chain-refused 2 "expects docker-daemon:$SOCK to hold 2 layer.*diff_id $BASE_DIFF" \
         ap load -q -p "$KEYS/pub" --into "docker-daemon:$SOCK" dw2.tar
-    [ "$("$DOCKER" images -aq | wc -l)" = "$n_before" ] && pass docker-missing-chain-unchanged ||
-        fail docker-missing-chain-unchanged
-else
-    have dockerd && fail docker-start "dockerd did not start"
+    if after=$(docker_list) && [ "$after" = "$before" ] && grep -qx airpack-probe/control:1 <<<"$before"; then
+        pass docker-missing-chain-unchanged
+    else fail docker-missing-chain-unchanged "before: $before; after: $after"; fi
 fi
 
 # ---- targets that cannot check a delta -------------------------------------------------
@@ -207,3 +210,9 @@ expect_fail containerd-delta-refused 2 "delta bundle.*cannot check" \
 expect_fail docker-archive-delta-refused 2 "delta bundle.*cannot check" \
     ap load -q -p "$KEYS/pub" --into "docker-archive:$T/w2-plain.tar" w2.tar
 [ ! -e "$T/w2-plain.tar" ] && pass docker-archive-delta-no-file || fail docker-archive-delta-no-file
+expect_fail oci-archive-delta-refused 2 "delta bundle.*cannot check" \
+    ap load -q -p "$KEYS/pub" --into "oci-archive:$T/w2-oci.tar" w2.tar
+[ -z "$(ls -A "$T" | grep 'w2-oci')" ] && pass oci-archive-delta-no-file ||
+    fail oci-archive-delta-no-file "$(ls -A "$T" | grep w2-oci)"
+expect_fail containers-storage-delta-refused 2 "delta bundle.*cannot check" \
+    ap load -q -p "$KEYS/pub" --into "containers-storage:[vfs@$T/cs/root+$T/cs/run]" w2.tar
