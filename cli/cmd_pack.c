@@ -498,6 +498,13 @@ int cmd_pack(int argc, char **argv)
             }
             o.base_sequence = have.base_sequence;
         }
+        if (have_path && o.key) {   /* what the far side last loaded from this key on this channel */
+            ap_pubkey signer;
+            char id[2 * AP_KEYNUM_LEN + 1];
+            ap_seckey_public(o.key, &signer);
+            ap_pubkey_key_id(&signer, id);
+            o.base_sequence = ap_have_loaded_sequence(&have, id, o.channel ? o.channel : AP_DEFAULT_CHANNEL);
+        }
     }
     char **listed = NULL, *list_text = NULL;
     size_t n_listed = 0;

@@ -28,6 +28,7 @@ void ap_have_free(ap_have_list *h)
     for (size_t i = 0; i < h->n_chains; i++)
         free(h->chains[i].diff_ids);
     free(h->chains);
+    free(h->loaded);
     free(h->kind);
     free(h->target);
     free(h->created);
@@ -251,9 +252,58 @@ static int parse_chain(ap_have_list *h, json_t *c, size_t i, ap_error *err)
     return rc;
 }
 
+int ap_have_add_loaded(ap_have_list *h, const char *key_id, const char *channel, uint64_t sequence, ap_error *err)
+{
+    bool hex = key_id && strlen(key_id) == 16;
+    for (size_t i = 0; hex && i < 16; i++)
+        hex = (key_id[i] >= '0' && key_id[i] <= '9') || (key_id[i] >= 'A' && key_id[i] <= 'F');
+    if (!hex || !ap_channel_valid(channel) || sequence == 0 || sequence > (uint64_t)INT64_MAX)
+        return ap_fail(err, AP_ERR_FORMAT, "have.json loaded[%zu]: needs a key ID, a channel and a sequence of at "
+                       "least 1", h->n_loaded);
+    if (h->n_loaded >= 10000)
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: more than 10000 loaded records");
+    for (size_t i = 0; i < h->n_loaded; i++)
+        if (!strcmp(h->loaded[i].key_id, key_id) && !strcmp(h->loaded[i].channel, channel))
+            return ap_fail(err, AP_ERR_FORMAT, "have.json: loaded: key %s channel %s listed twice", key_id, channel);
+    ap_have_loaded *grown = realloc(h->loaded, (h->n_loaded + 1) * sizeof *grown);
+    if (!grown)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    h->loaded = grown;
+    ap_have_loaded *l = &grown[h->n_loaded++];
+    memset(l, 0, sizeof *l);
+    memcpy(l->key_id, key_id, 17);
+    snprintf(l->channel, sizeof l->channel, "%s", channel);
+    l->sequence = sequence;
+    return 0;
+}
+
+uint64_t ap_have_loaded_sequence(const ap_have_list *h, const char *key_id, const char *channel)
+{
+    for (size_t i = 0; i < h->n_loaded; i++)
+        if (!strcmp(h->loaded[i].key_id, key_id) && !strcmp(h->loaded[i].channel, channel))
+            return h->loaded[i].sequence;
+    return 0;
+}
+
+static int parse_loaded(ap_have_list *h, json_t *v, size_t i, ap_error *err)
+{
+    static const char *const keys[] = {"key", "channel", "sequence"};
+    char where[48];
+    snprintf(where, sizeof where, "have.json loaded[%zu]", i);
+    if (!json_is_object(v))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
+    json_t *k = json_object_get(v, "key"), *c = json_object_get(v, "channel"), *q = json_object_get(v, "sequence");
+    if (ap_json_check_keys(v, keys, N(keys), where, err) < 0)
+        return -1;
+    if (!json_is_string(k) || !json_is_string(c) || !json_is_integer(q) || json_integer_value(q) < 1)
+        return ap_fail(err, AP_ERR_FORMAT, "%s: needs \"key\" and \"channel\" strings and a \"sequence\" of at "
+                       "least 1", where);
+    return ap_have_add_loaded(h, json_string_value(k), json_string_value(c), (uint64_t)json_integer_value(q), err);
+}
+
 static int parse_root(json_t *root, ap_have_list *h, ap_error *err)
 {
-    static const char *const keys[] = {"airpack_have", "kind", "target", "created", "layers", "chains"};
+    static const char *const keys[] = {"airpack_have", "kind", "target", "created", "layers", "chains", "loaded"};
     if (!json_is_object(root))
         return ap_fail(err, AP_ERR_FORMAT, "have.json: not a JSON object");
     json_t *ver = json_object_get(root, "airpack_have");
@@ -289,6 +339,11 @@ static int parse_root(json_t *root, ap_have_list *h, ap_error *err)
     json_array_foreach(layers, i, v) if (parse_layer(h, v, i, err) < 0) return -1;
     if (chains)
         json_array_foreach(chains, i, v) if (parse_chain(h, v, i, err) < 0) return -1;
+    json_t *loaded = json_object_get(root, "loaded");
+    if (loaded && (!json_is_array(loaded) || !strcmp(kind, "bundle")))
+        return ap_fail(err, AP_ERR_FORMAT, "have.json: \"loaded\" is not an array, or in a list of kind bundle");
+    if (loaded)
+        json_array_foreach(loaded, i, v) if (parse_loaded(h, v, i, err) < 0) return -1;
     return 0;
 }
 
@@ -337,6 +392,14 @@ char *ap_have_write(const ap_have_list *h, size_t *len, ap_error *err)
     bad |= json_object_set(root, "layers", layers);
     if (!strcmp(h->kind, "docker"))
         bad |= json_object_set(root, "chains", chains);
+    if (h->n_loaded) {
+        json_t *ld = json_array();
+        bad |= json_object_set_new(root, "loaded", ld);
+        for (size_t i = 0; ld && i < h->n_loaded; i++)
+            bad |= json_array_append_new(ld, json_pack("{s:s,s:s,s:I}", "key", h->loaded[i].key_id, "channel",
+                                                       h->loaded[i].channel, "sequence",
+                                                       (json_int_t)h->loaded[i].sequence));
+    }
     json_decref(layers);
     json_decref(chains);
     char *out = bad ? NULL : json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);

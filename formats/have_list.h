@@ -37,6 +37,14 @@ typedef struct {
     size_t n;
 } ap_have_chain;
 
+/* What the store last loaded, per (signing key, channel), from its state (load_state.h):
+ * a delta made from this list records the sequence for its key and channel as its base. */
+typedef struct {
+    char key_id[17];
+    char channel[AP_CHANNEL_MAX + 1];
+    uint64_t sequence;
+} ap_have_loaded;
+
 typedef struct {
     int version;                      /* AP_HAVE_FORMAT_VERSION */
     char *kind;                       /* "oci", "docker", "registry", "bundle" */
@@ -50,7 +58,15 @@ typedef struct {
      * records as its base (not part of have.json) */
     uint64_t base_sequence;
     char base_channel[AP_CHANNEL_MAX + 1];
+    /* optional "loaded" (any kind but "bundle"): what the store last loaded */
+    ap_have_loaded *loaded;
+    size_t n_loaded;
 } ap_have_list;
+
+/* Adds a "loaded" record (key ID, channel, sequence >= 1). */
+int ap_have_add_loaded(ap_have_list *h, const char *key_id, const char *channel, uint64_t sequence, ap_error *err);
+/* The sequence the store last loaded for (key_id, channel), or 0. */
+uint64_t ap_have_loaded_sequence(const ap_have_list *h, const char *key_id, const char *channel);
 
 /* Is this a layer media type a have.json (or an expected layer) may name? */
 bool ap_have_media_type_known(const char *media_type);

@@ -1,5 +1,6 @@
 /* inventory.c: see inventory.h. */
 #include "inventory.h"
+#include "load_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -459,15 +460,40 @@ int inventory_docker(const char *socket, const char *name, int64_t epoch, ap_hav
     return rc;
 }
 
+/* What the store last loaded (its state, load_state.h), as have.json's "loaded". */
+static int add_loaded(const char *spec, ap_have_list *out, ap_error *err)
+{
+    char path[4096];
+    int has = load_state_path(spec, NULL, path, sizeof path, err);
+    if (has <= 0)
+        return has;
+    load_state *s = load_state_open(path, spec, !strncmp(spec, "oci:", 4), false, err);
+    if (!s)
+        return -1;
+    const load_state_doc *d = load_state_get(s);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < d->n; i++)
+        rc = ap_have_add_loaded(out, d->streams[i].key_id, d->streams[i].channel, d->streams[i].sequence, err);
+    load_state_close(s);
+    return rc;
+}
+
 int inventory_target(const char *spec, const load_options *opts, int64_t epoch, ap_have_list *out,
                      ap_error *err)
 {
+    int rc = 1;
     if (!strncmp(spec, "oci:", 4) && spec[4])
-        return inventory_oci(spec + 4, spec, epoch, out, err);
-    if (!strncmp(spec, "docker-daemon:", 14))
-        return inventory_docker(spec + 14, spec, epoch, out, err);
-    if (!strncmp(spec, "docker://", 9))
-        return inventory_registry(spec, opts, epoch, out, err);
+        rc = inventory_oci(spec + 4, spec, epoch, out, err);
+    else if (!strncmp(spec, "docker-daemon:", 14))
+        rc = inventory_docker(spec + 14, spec, epoch, out, err);
+    else if (!strncmp(spec, "docker://", 9))
+        rc = inventory_registry(spec, opts, epoch, out, err);
+    if (rc == 0 && add_loaded(spec, out, err) < 0) {
+        ap_have_free(out);
+        return -1;
+    }
+    if (rc <= 0)
+        return rc;
     return ap_fail(err, AP_ERR_USAGE,
                    "target '%s': inventory lists oci:DIR, docker-daemon:[SOCKET] and "
                    "docker://HOST[:PORT][/PREFIX] (containerd and containers-storage are not supported)",

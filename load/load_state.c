@@ -387,6 +387,11 @@ fail:
     return NULL;
 }
 
+const load_state_doc *load_state_get(const load_state *s)
+{
+    return &s->doc;
+}
+
 void load_state_close(load_state *s)
 {
     if (!s)

@@ -68,6 +68,8 @@ typedef struct load_state load_state;
  * AP_ERR_FORMAT; a lock or read failure AP_ERR_IO. */
 load_state *load_state_open(const char *path, const char *target, bool in_store, bool writing, ap_error *err);
 void load_state_close(load_state *s);
+/* What an open state holds. */
+const load_state_doc *load_state_get(const load_state *s);
 
 /* Who signed a bundle, and which keys succeed which (from the trusted-keys directory,
  * verify/trust_store.h): a key's records count for the keys it succeeds, so once a

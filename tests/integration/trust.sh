@@ -2,7 +2,7 @@
 # trust.sh: trust over time: expiry, no rollback (per store, per key and channel), key
 # rotation and revocation; with real stores (oci: checked with jq, a private Docker engine).
 . "$(dirname "$0")/../lib.sh"
-plan 51
+plan 55
 skip_unless jq tar python3 dockerd minisign
 
 cd "$T"
@@ -60,6 +60,26 @@ if "$AIRPACK" load -q -p k.pub --into "oci:$O" apps5.tar >/dev/null 2>err && [ "
 else fail "channel apps: sequence 5 loads beside default's week 2" "$(head -c 300 err)"; fi
 expect_fail "channel apps: sequence 3 after 5 is refused" 1 "sequence 3 .* of channel apps.*already loaded sequence 5" \
     "$AIRPACK" load -q -p k.pub --into "oci:$O" apps3.tar
+
+# 3b. deltas carry the sequence they build on; load says when the store is elsewhere
+D="$T/d"
+"$AIRPACK" load -q -p k.pub --into "oci:$D" week1.tar >/dev/null 2>&1 || fail_rest "load week 1 into oci:$D"
+"$AIRPACK" inventory --from "oci:$D" -o have.json >/dev/null 2>err
+jq -e --arg s "$W1" '.loaded == [{"key": .loaded[0].key, "channel": "default", "sequence": ($s | tonumber)}]' have.json >/dev/null &&
+    pass "inventory lists what the store last loaded" || fail "inventory lists what the store last loaded" "$(jq -c .loaded have.json 2>&1) $(head -c 200 err)"
+SOURCE_DATE_EPOCH=$((W2 + 86400)) "$AIRPACK" pack -q -s k.key --have have.json -o delta-have.tar "$S/docker24/app-a.tar" "$S/docker24/app-b.tar"
+SOURCE_DATE_EPOCH=$((W2 + 86400)) "$AIRPACK" pack -q -s k.key --since week2.tar -o delta-since.tar "$S/docker24/app-b.tar"
+[ "$(index_json delta-have.tar | jq .trust.base_sequence)" = "$W1" ] && [ "$(index_json delta-since.tar | jq .trust.base_sequence)" = "$W2" ] &&
+    pass "deltas (--have, --since) record the sequence they build on" ||
+    fail "deltas (--have, --since) record the sequence they build on" "$(index_json delta-have.tar | jq -c .trust) $(index_json delta-since.tar | jq -c .trust)"
+"$AIRPACK" load -q -p k.pub --into "oci:$D" week2.tar >/dev/null 2>&1
+if "$AIRPACK" load -q -p k.pub --into "oci:$D" delta-since.tar >/dev/null 2>err && ! grep -q "builds on" err; then
+    pass "a delta at the store's sequence loads without that note"
+else fail "a delta at the store's sequence loads without that note" "$(head -c 300 err)"; fi
+if "$AIRPACK" load -q -p k.pub --into "oci:$D" delta-have.tar >/dev/null 2>err &&
+    grep -q "builds on sequence $W1 of channel default, but the last oci:$D loaded is sequence $((W2 + 86400))" err; then
+    pass "load says when the store is not at the delta's base sequence"
+else fail "load says when the store is not at the delta's base sequence" "$(head -c 300 err)"; fi
 
 # 4. no rollback into a Docker engine (state in --state-dir)
 if start_dockerd; then
