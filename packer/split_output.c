@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +95,9 @@ static int part_fd(split_output *s, size_t i, ap_error *err)
     if (s->fd >= 0 && s->fd_part == i)
         return s->fd;
     if (s->fd >= 0) {
+        /* moving on: start writing the part back now, so the fsync at the end is short */
+        if (i > s->fd_part)
+            sync_file_range(s->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         close(s->fd);
         s->fd = -1;
     }
@@ -211,6 +215,30 @@ int split_output_truncate(split_output *s, uint64_t len, ap_error *err)
     return 0;
 }
 
+typedef struct {
+    char (*names)[4200];
+    size_t n;
+    bool failed;
+    size_t failed_at;
+    int failed_errno;
+} syncer;
+
+static void *sync_main(void *arg)
+{
+    syncer *sy = arg;
+    for (size_t i = 0; i < sy->n && !sy->failed; i++) {
+        int fd = open(sy->names[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fsync(fd) < 0) {
+            sy->failed = true;
+            sy->failed_at = i;
+            sy->failed_errno = errno;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    return NULL;
+}
+
 int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out, ap_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -250,14 +278,6 @@ int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out,
         part_state *p = &s->parts[i];
         uint64_t size = i + 1 < n ? s->part_size : total - (uint64_t)i * s->part_size;
         temp_name(s, i, names[i], sizeof names[i]);
-        int fd = open(names[i], O_RDONLY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) < 0) {
-            rc = ap_fail_errno(err, AP_ERR_IO, "writing %s", names[i]);
-            if (fd >= 0)
-                close(fd);
-            break;
-        }
-        close(fd);
         if (!p->dirty && !p->have_digest && s->seq_active && s->seq_part == i && p->hashed_to == size) {
             ap_sha256_final_hex(s->hash, p->sha256);
             p->have_digest = true;
@@ -273,12 +293,22 @@ int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out,
         parity_temp_name(s, j, names[n + j], sizeof names[n + j]);
         par[j] = (ap_stripe_file){.path = names[n + j], .size = s->part_size, .hash = true};
     }
+    /* the parts are fsynced in a thread of their own while the pass runs */
+    syncer sy = {.names = names, .n = n};
+    pthread_t sync_thread;
+    bool syncing = rc == 0 && pthread_create(&sync_thread, NULL, sync_main, &sy) == 0;
+    if (rc == 0 && !syncing)
+        sync_main(&sy);
     ap_rs *rs = NULL;
     if (rc == 0 && s->n_parity && !(rs = ap_rs_encoder(n, s->n_parity, err)))
         rc = -1;
     if (rc == 0 && n_in > 0 && ap_stripes_run(in, n_in, rs, par, s->n_parity, s->part_size, NULL, err) < 0)
         rc = -1;
     ap_rs_free(rs);
+    if (syncing)
+        pthread_join(sync_thread, NULL);
+    if (rc == 0 && sy.failed)
+        rc = ap_fail(err, AP_ERR_IO, "writing %s: %s", names[sy.failed_at], strerror(sy.failed_errno));
     if (rc == 0 && s->n_parity) {
         s->parity_written = true;
         out->parity = calloc(s->n_parity, sizeof *out->parity);

@@ -140,6 +140,10 @@ B_GZIP=$P/bundle-gzip.tar
 B_DENSE=$P/bundle-dense.tar
 B_DENSE_ZSTD=$P/bundle-dense-zstd.tar
 
+# the parity encode rate tool (tests/bench/parity_rate.c) against the library just built
+cc -O2 -std=c11 -D_GNU_SOURCE -o "$R/parity_rate" "$HERE/parity_rate.c" "$TOP/build/libairpack.a" -lisal ||
+    { say "cannot build parity_rate (make first)"; exit 2; }
+
 MACHINE="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, \
 $(free -m | awk '/^Mem:/ { printf "%.1f GiB RAM", $2 / 1024 }'), \
 scratch on $(df -h --output=source,fstype,size "$CACHE" | tail -1 | tr -s ' ')"
@@ -152,6 +156,12 @@ for run in $(seq "$RUNS"); do
     measure base_zstd "$run" "$ALL" bash -c "zstd -3 -T0 -q -c '$ALL' >'$P/all.tar.zst'"
     rm -f "$B_ZSTD"
     measure airpack_pack_zstd "$run" "$ALL" "$AIRPACK" pack -s "$R/keys/sec" -o "$B_ZSTD" -q "$ALL"
+    # split packing: 10 parts of the zstd bundle's size / 10, with and without 2 parity parts
+    SPLIT=${BENCH_SPLIT:-$(( ($(stat -c %s "$B_ZSTD") + 10 * 1024 * 1024 - 1) / (10 * 1024 * 1024) ))M}
+    rm -rf "$P/split" "$P/split-parity"; mkdir -p "$P/split" "$P/split-parity"
+    measure airpack_pack_split "$run" "$ALL" "$AIRPACK" pack -s "$R/keys/sec" --split "$SPLIT" -o "$P/split/b.tar" -q "$ALL"
+    measure airpack_pack_split_parity "$run" "$ALL" "$AIRPACK" pack -s "$R/keys/sec" --split "$SPLIT" --parity 2 \
+        -o "$P/split-parity/b.tar" -q "$ALL"
     rm -f "$P/all.tar.gz"
     measure base_gzip "$run" "$ALL" bash -c "gzip -6 -c '$ALL' >'$P/all.tar.gz'"
     rm -f "$B_GZIP"
@@ -187,6 +197,17 @@ for run in $(seq "$RUNS"); do
     measure base_cp_sync "$run" "$B_ZSTD" bash -c "cp '$B_ZSTD' '$P/copy.tar' && sync '$P/copy.tar'"
     rm -f "$P/copy.tar"; rm -rf "$P/oci-load"
     measure airpack_load_oci "$run" "$B_ZSTD" "$AIRPACK" load -p "$R/keys/pub" --into "oci:$P/oci-load" -q "$B_ZSTD"
+    # load through damage: the --parity 2 parts whole, then with two data parts missing
+    rm -rf "$P/oci-load-parity"
+    measure airpack_load_oci_parity "$run" "$P/split-parity/b.tar.*" "$AIRPACK" load -p "$R/keys/pub" \
+        --into "oci:$P/oci-load-parity" -q "$P/split-parity/b.tar"
+    rm -rf "$P/oci-load-parity" "$P/split-missing"; cp -r "$P/split-parity" "$P/split-missing"
+    rm -f "$P/split-missing/b.tar.002" "$P/split-missing/b.tar.005"
+    measure airpack_load_oci_parity_2missing "$run" "$P/split-missing/b.tar.*" "$AIRPACK" load -p "$R/keys/pub" \
+        --into "oci:$P/oci-load-parity" -q "$P/split-missing/b.tar"
+    rm -rf "$P/oci-load-parity" "$P/split-missing"
+    # the parity code alone: 10 data stripes of 1 MiB into 2, on one core, 16 GiB of data
+    measure airpack_parity_encode "$run" "" "$R/parity_rate" 10 2 16
     rm -rf "$P/oci-load-dense"
     measure airpack_dense_load_oci "$run" "$B_DENSE" "$AIRPACK" load -p "$R/keys/pub" --into "oci:$P/oci-load-dense" -q "$B_DENSE"
     rm -rf "$P/oci-load-dense-zstd"
@@ -222,6 +243,7 @@ docker_empty >/dev/null 2>&1
 
 : >"$R/sizes.tsv"
 size docker_save_tar "$ALL"
+printf 'parity_encode_bytes\t%s\n' $((16 << 30)) >>"$R/sizes.tsv"
 size zstd_tar "$P/all.tar.zst"
 size gzip_tar "$P/all.tar.gz"
 size bundle_zstd "$B_ZSTD"

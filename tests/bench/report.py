@@ -35,6 +35,16 @@ TARGETS = [
      "zstd -19 --long=30 -T0 over the combined docker save tar (run 1 only)"),
     ("dense load oci: time", "airpack_dense_load_oci", "airpack_load_oci", "time", 2.0,
      "airpack load of the default (zstd) bundle into oci:DIR"),
+    ("pack --split --parity 2 time", "airpack_pack_split_parity", "airpack_pack_zstd", "time", 1.1,
+     "airpack pack of the same inputs, unsplit"),
+    ("pack --split time", "airpack_pack_split", "airpack_pack_zstd", "time", 1.1,
+     "airpack pack of the same inputs, unsplit"),
+    ("load oci: through 2 missing parts", "airpack_load_oci_parity_2missing", "airpack_load_oci_parity", "time", 1.3,
+     "airpack load of the same --parity 2 parts with none missing"),
+]
+# (target name, measurement, bytes it processed (sizes), minimum bytes per second)
+RATES = [
+    ("parity encode rate (1 core)", "airpack_parity_encode", "parity_encode_bytes", 1e9),
 ]
 # Compared, but no target.
 INFO = [
@@ -83,6 +93,11 @@ LABELS = {
     "airpack_dense_load_oci_zstd": "airpack load --into oci:DIR (dense, zstd blobs)",
     "airpack_load_docker_dense": "airpack load --into docker-daemon: (dense bundle)",
     "airpack_load_docker_dense_zstd": "airpack load --into docker-daemon: (dense, zstd blobs)",
+    "airpack_pack_split": "airpack pack --split (10 parts)",
+    "airpack_pack_split_parity": "airpack pack --split --parity 2",
+    "airpack_load_oci_parity": "airpack load --into oci:DIR (--parity 2 parts)",
+    "airpack_load_oci_parity_2missing": "airpack load --into oci:DIR (2 data parts missing)",
+    "airpack_parity_encode": "parity encode 10+2, 16 GiB of data, 1 core",
 }
 
 
@@ -140,10 +155,20 @@ def main():
         return row
 
     targets = [compare(*t[:5], what=t[5]) for t in TARGETS]
+    for name, a, b, limit in RATES:
+        secs, nbytes = value(a, "time"), sizes.get(b)
+        row = {"name": name, "airpack": a, "baseline": b, "kind": "rate", "target": ">= %.0f GB/s" % (limit / 1e9),
+               "baseline_is": "%s GB/s" % ("%.1f" % (nbytes / secs / 1e9) if secs and nbytes else "-")}
+        if secs and nbytes:
+            row["ratio"] = round(nbytes / secs / limit, 4)
+            row["verdict"] = "PASS" if nbytes / secs >= limit else "MISS"
+        else:
+            row.update(ratio=None, verdict="not measured")
+        targets.append(row)
     info = [compare(n, a, b, k, None, what) for n, a, b, k, what in INFO]
     mem = []
     for name, m in sorted(meas.items()):
-        if not name.startswith("airpack_"):
+        if not name.startswith("airpack_") or name == "airpack_parity_encode":
             continue
         kib = m["max_rss_kib"]
         mem.append({"name": name, "max_rss_kib": kib, "target": "<= 256 MiB",
