@@ -105,6 +105,15 @@ static void print_json(int status, const char *target, const ap_load_report *rep
     }
     json_object_set_new(o, "images", images);
     json_object_set_new(o, "bytes", json_integer((json_int_t)rep->verify.bytes));
+    if (rep->verify.sequence) {
+        json_object_set_new(o, "channel", json_string(rep->verify.channel));
+        json_object_set_new(o, "sequence", json_integer((json_int_t)rep->verify.sequence));
+        json_object_set_new(o, "expires", rep->verify.expires[0] ? json_string(rep->verify.expires) : json_null());
+    }
+    if (rep->verify.warning[0])
+        json_object_set_new(o, "warning", json_string(rep->verify.warning));
+    if (rep->note[0])
+        json_object_set_new(o, "note", json_string(rep->note));
     json_object_set_new(o, "seconds", json_real(rep->verify.seconds));
     if (status != 0)
         json_object_set_new(o, "error", json_string(err->msg));

@@ -140,6 +140,13 @@ static void print_json(const char *bundle, int verdict_ok, const ap_verify_repor
     json_object_set_new(o, "trusted_comment", tc ? tc : json_null());
     json_object_set(o, "images", images);
     json_object_set_new(o, "entries_checked", json_integer((json_int_t)rep->entries_checked));
+    if (rep->sequence) {
+        json_object_set_new(o, "channel", json_string(rep->channel));
+        json_object_set_new(o, "sequence", json_integer((json_int_t)rep->sequence));
+        json_object_set_new(o, "expires", rep->expires[0] ? json_string(rep->expires) : json_null());
+    }
+    if (rep->warning[0])
+        json_object_set_new(o, "warning", json_string(rep->warning));
     json_object_set_new(o, "bytes", json_integer((json_int_t)rep->bytes));
     json_object_set_new(o, "seconds", json_real(rep->seconds));
     if (!verdict_ok)

@@ -1010,6 +1010,9 @@ static int run(verifier *v, const ap_verify_sink *sink, void *sink_ctx, ap_verif
     if (read_front(v, &report->sig) < 0)
         return -1;
     report->n_images = v->idx.n_images;
+    report->sequence = v->idx.sequence;
+    snprintf(report->channel, sizeof report->channel, "%s", ap_bundle_index_channel(&v->idx));
+    snprintf(report->expires, sizeof report->expires, "%s", v->idx.expires ? v->idx.expires : "");
     if (ap_trust_check_expiry(v->opts->policy, &v->idx, report->warning, sizeof report->warning, v->err) < 0) {
         ap_error_prefix(v->err, "%s", v->name);
         return -1;

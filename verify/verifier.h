@@ -71,6 +71,10 @@ typedef struct {
     uint64_t fail_offset;
     /* The policy's warning (expiry near, or accepted though expired); empty when none. */
     char warning[320];
+    /* From the signed index, once it verified (sequence 0 before): see bundle_index.h */
+    uint64_t sequence;
+    char channel[AP_CHANNEL_MAX + 1];
+    char expires[AP_TIME_LEN + 1];    /* empty: never */
 } ap_verify_report;
 
 /* Returns 0 when the bundle verified. On failure returns -1 with err->code

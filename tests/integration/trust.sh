@@ -2,7 +2,7 @@
 # trust.sh: trust over time: expiry, no rollback (per store, per key and channel), key
 # rotation and revocation; with real stores (oci: checked with jq, a private Docker engine).
 . "$(dirname "$0")/../lib.sh"
-plan 55
+plan 56
 skip_unless jq tar python3 dockerd minisign
 
 cd "$T"
@@ -24,6 +24,10 @@ else fail "--expires 2s: verifies at once" "$(head -c 300 err)"; fi
 sleep 3
 expect_fail "expired bundle: verify exit 1 naming the expiry and how long ago" 1 "expired at $exp, [0-9]+ s ago" \
     "$AIRPACK" verify -q -p k.pub exp.tar
+if "$AIRPACK" verify -q --json --allow-expired -p k.pub exp.tar 2>/dev/null |
+    jq -e --arg e "$exp" '.verdict == "verified" and .expires == $e and .channel == "default" and (.warning | test("expired at"))' >/dev/null
+then pass "verify --json reports channel, sequence, expiry and the warning"
+else fail "verify --json reports channel, sequence, expiry and the warning" "$("$AIRPACK" verify -q --json --allow-expired -p k.pub exp.tar 2>&1 | head -c 300)"; fi
 expect_fail "expired bundle: load exit 1, nothing loaded" 1 "expired at $exp" \
     "$AIRPACK" load -q -p k.pub --into "oci:$T/exp" exp.tar
 [ ! -e "$T/exp/index.json" ] && pass "expired bundle: the store has no index.json" || fail "expired bundle: the store has no index.json"
