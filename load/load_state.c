@@ -511,15 +511,6 @@ int load_state_check_dir(const char *dir, const load_state_signer *signer, const
 }
 
 /* Temp file, fsync, rename, directory fsync (stream.c). */
-static int write_atomic(const char *path, const char *text, size_t len, ap_error *err)
-{
-    if (ap_write_file_atomic(path, text, len, 0644, err) < 0) {
-        ap_error_prefix(err, "the state file");
-        return -1;
-    }
-    return 0;
-}
-
 int load_state_record(load_state *s, const char *key_id, const ap_bundle_index *idx, ap_error *err)
 {
     const char *channel = ap_bundle_index_channel(idx);
@@ -554,7 +545,7 @@ int load_state_record(load_state *s, const char *key_id, const ap_bundle_index *
     int rc = load_state_parse(text, len, "state", &check, err);
     if (rc == 0) {
         load_state_doc_free(&check);
-        rc = write_atomic(s->path, text, len, err);
+        rc = ap_write_file_atomic(s->path, text, len, 0644, err);
     }
     free(text);
     return rc;

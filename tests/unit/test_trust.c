@@ -252,6 +252,9 @@ static void test_state_record_and_check(void **state)
     load_state_signer unrelated = {"4123456789ABCDEF", links, 2};
     assert_int_equal(load_state_check(s, &unrelated, &w1, false, note, sizeof note, &err), 0);
     load_state_close(s);
+    /* the file of another target, copied into place, is refused */
+    assert_null(load_state_open(path, "containerd:other", false, true, &err));
+    assert_non_null(strstr(err.msg, "is for target 'containerd:x', not 'containerd:other'"));
     /* a symlink in its place is refused, not followed or reset */
     char real[300];
     snprintf(real, sizeof real, "%s.real", path);
