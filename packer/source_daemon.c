@@ -10,7 +10,6 @@
  * a layer or the config, fails the pack. */
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -46,12 +45,11 @@ static int daemon_open(source *s, const char *ref, const source_options *o, remo
         return ap_fail(err, AP_ERR_USAGE, "%s: no image named", s->spec);
     if (ap_engine_init(&st->engine, NULL, err) < 0)
         return -1;
-    char *esc = curl_easy_escape(NULL, ref, 0);
-    if (!esc)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     char path[4096];
-    snprintf(path, sizeof path, "/images/%s/json", esc);
-    curl_free(esc);
+    if (ap_engine_path(path, sizeof path, "/images/", ref, "/json", err) < 0) {
+        ap_error_prefix(err, "%s", s->spec);
+        return -1;
+    }
     long status = 0;
     json_t *j = ap_engine_get_json(&st->engine, path, INSPECT_MAX, &status, err);
     int rc = 0;

@@ -199,6 +199,33 @@ void ap_engine_message(const char *body, char *out, size_t n)
         out[--len] = '\0';
 }
 
+int ap_engine_path(char *out, size_t n, const char *prefix, const char *name, const char *suffix,
+                   ap_error *err)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t at = strlen(prefix);
+    if (at >= n)
+        goto too_long;
+    memcpy(out, prefix, at);
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+                     strchr("-._~", *p);
+        if (at + (plain ? 1 : 3) >= n)
+            goto too_long;
+        if (plain) {
+            out[at++] = (char)*p;
+        } else {
+            out[at++] = '%';
+            out[at++] = hex[*p >> 4];
+            out[at++] = hex[*p & 15];
+        }
+    }
+    if (snprintf(out + at, n - at, "%s", suffix) < (int)(n - at))
+        return 0;
+too_long:
+    return ap_fail(err, AP_ERR_USAGE, "%.300s: name too long for a Docker Engine request", name);
+}
+
 json_t *ap_engine_get_json(const ap_engine *e, const char *path, size_t max, long *status, ap_error *err)
 {
     ap_engine_request rq = {.max = max};

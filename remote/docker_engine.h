@@ -80,6 +80,12 @@ void ap_engine_reply_free(ap_engine_reply *reply);
  * body's start), one line, into out. */
 void ap_engine_message(const char *body, char *out, size_t n);
 
+/* Writes "/images/NAME/json" style paths: prefix, then `name` percent-encoded (every
+ * byte but A-Z a-z 0-9 - . _ ~), then suffix. Returns 0, or -1 with *err set when the
+ * path does not fit in n bytes. */
+int ap_engine_path(char *out, size_t n, const char *prefix, const char *name, const char *suffix,
+                   ap_error *err);
+
 /* GET PATH and parse a 200 answer of at most `max` bytes (0: AP_ENGINE_REPLY_MAX) as
  * JSON. Returns it, or NULL with *err set; *status (when not NULL) gets the HTTP
  * status (0 when none came), so that a caller can tell 404 from other failures.
