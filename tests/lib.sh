@@ -17,7 +17,7 @@ export AIRPACK_STATE_DIR="$T/airpack-state"
 on_exit() {
     local f
     # a sanitizer report that a case wrote to a file of its own and nobody looked at
-    for f in $(find "$T" -type f -size -4M ! -name ef.err ! -name ck.err 2>/dev/null | xargs -r grep -lsIE -- "$SAN_PAT" 2>/dev/null); do
+    for f in $(find "$T" -type f -size -4M ! -name ef.err ! -name ck.err ! -name ok.err 2>/dev/null | xargs -r grep -lsIE -- "$SAN_PAT" 2>/dev/null); do
         echo "FAIL: sanitizer-report (${f#"$T"/}: $(grep -m1 -E -- "$SAN_PAT" "$f" | head -c 200))"
     done
     for c in $CLEANUPS; do "$c" || true; done
@@ -73,6 +73,16 @@ expect_fail() {
     if why=$(san_trouble "$rc" "$T/ef.err"); then fail "$n" "$why"
     elif [ "$rc" -ne "$want" ]; then fail "$n" "exit $rc, wanted $want: $(head -c 300 "$T/ef.err")"
     elif ! grep -qE -- "$pat" "$T/ef.err"; then fail "$n" "message did not match /$pat/: $(head -c 300 "$T/ef.err")"
+    else pass "$n"; fi
+}
+# expect_ok NAME PATTERN command...: the command must exit 0 with PATTERN on stdout and no
+# sanitizer report on stderr
+expect_ok() {
+    local n=$1 pat=$2 rc why; shift 2
+    "$@" >"$T/ok.out" 2>"$T/ok.err"; rc=$?
+    if why=$(san_trouble "$rc" "$T/ok.err"); then fail "$n" "$why"
+    elif [ "$rc" -ne 0 ]; then fail "$n" "exit $rc: $(head -c 300 "$T/ok.err")"
+    elif ! grep -qE -- "$pat" "$T/ok.out"; then fail "$n" "output did not match /$pat/: $(head -c 300 "$T/ok.out")"
     else pass "$n"; fi
 }
 have() { command -v "$1" >/dev/null 2>&1; }

@@ -10,11 +10,12 @@ make_keys || exit 1
 
 # bad NAME WANT-STATUS PATTERN INPUT...: packs into a fresh, empty directory
 bad() {
-    local n=$1 want=$2 pat=$3 d="$T/o-$1" rc left; shift 3
+    local n=$1 want=$2 pat=$3 d="$T/o-$1" rc left why; shift 3
     mkdir -p "$d"
     "$AIRPACK" pack -q -o "$d/bundle.tar" -s "$KEYS/sec" "$@" >"$T/stdout" 2>"$T/err"; rc=$?
     left=$(ls -A "$d" | tr '\n' ' ')
-    if [ "$rc" -eq 0 ]; then fail "$n" "exit 0 for a bad input"
+    if why=$(san_trouble "$rc" "$T/err"); then fail "$n" "$why"; : >"$T/err"
+    elif [ "$rc" -eq 0 ]; then fail "$n" "exit 0 for a bad input"
     elif [ "$rc" -ne "$want" ]; then fail "$n" "exit $rc, wanted $want: $(head -c 300 "$T/err")"
     elif ! grep -qE -- "$pat" "$T/err"; then fail "$n" "message did not match /$pat/: $(head -c 300 "$T/err")"
     elif [ -n "$left" ]; then fail "$n" "left in the output directory: $left"

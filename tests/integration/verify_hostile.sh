@@ -114,15 +114,7 @@ flip_byte() { # FILE OFFSET: change one byte in place
     old=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
     printf "$(printf '\\%03o' $(((old + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
-expect_ok() { # NAME PATTERN command...: exit 0 with PATTERN on stdout
-    local n=$1 pat=$2 rc
-    shift 2
-    "$@" >"$T/ok.out" 2>"$T/ok.err"
-    rc=$?
-    if [ $rc -ne 0 ]; then fail "$n" "exit $rc: $(head -c 300 "$T/ok.err")"
-    elif ! grep -qE -- "$pat" "$T/ok.out"; then fail "$n" "output did not match /$pat/: $(head -c 300 "$T/ok.out")"
-    else pass "$n"; fi
-}
+# expect_ok NAME PATTERN command... (tests/lib.sh): exit 0 with PATTERN on stdout
 offset_of() { # TAR PATH: byte offset of the entry's header, as GNU tar lists it
     tar -tv -R -f "$1" 2>/dev/null | awk -v p="$2" '$NF == p { sub(":", "", $2); print $2 * 512; exit }'
 }
