@@ -87,6 +87,23 @@ static int do_list(const char *dir, ap_error *err)
     return 0;
 }
 
+/* After a revocation: the keys trusted because the revoked key named them as its successor.
+ * A thief of that key could have named one of theirs: say so, for a person to check. */
+static void note_successors(const char *dir, const char *revoked)
+{
+    ap_trusted_key *keys = NULL;
+    size_t n = 0;
+    ap_error err;
+    if (ap_trust_keys(dir, &keys, &n, &err) < 0)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(keys[i].predecessor, revoked))
+            printf("note: key ID %s (%s) is trusted as the successor of %s, by a statement of %s: if that key "
+                   "could have been stolen before then, check that %s is yours, and revoke it if not\n",
+                   keys[i].key_id, keys[i].file, revoked, keys[i].since, keys[i].key_id);
+    free(keys);
+}
+
 static int do_add(const char *dir, const char *pub, const char *statement, bool force, ap_error *err)
 {
     ap_pubkey pk;
@@ -136,6 +153,7 @@ static int do_revoke(const char *dir, const char *id, const char *reason, const 
     if (ap_trust_revoke(dir, id, reason, (int64_t)time(NULL), &already, err) < 0)
         return -1;
     printf("key ID %s %s; its bundles are refused\n", id, already ? "was already revoked" : "is now revoked");
+    note_successors(dir, id);
     return 0;
 }
 
@@ -219,6 +237,7 @@ int cmd_trust(int argc, char **argv)
             printf("key ID %s, successor of %s, is trusted\n", id, s.key_id);
         } else if (rc == 0) {
             printf("key ID %s is revoked (statement of %s); its bundles are refused\n", s.key_id, s.created);
+            note_successors(dir, s.key_id);
         }
     }
     if (rc < 0) {

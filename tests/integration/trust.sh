@@ -2,7 +2,7 @@
 # trust.sh: trust over time: expiry, no rollback (per store, per key and channel), key
 # rotation and revocation; with real stores (oci: checked with jq, a private Docker engine).
 . "$(dirname "$0")/../lib.sh"
-plan 56
+plan 57
 skip_unless jq tar python3 dockerd minisign
 
 cd "$T"
@@ -180,7 +180,10 @@ cmp -s idx3.before "$T/o3/index.json" && pass "that refusal leaves the store unc
 
 # 8. revocation: the old key's bundles are refused, naming the key and when
 check "old-key bundle still verifies before the revocation" "$AIRPACK" verify -q week2.tar
-"$AIRPACK" trust revoke "$OLD_ID" --reason "laptop stolen" >/dev/null 2>err || fail_rest "trust revoke: $(head -c 300 err)"
+"$AIRPACK" trust revoke "$OLD_ID" --reason "laptop stolen" >revoke.out 2>err || fail_rest "trust revoke: $(head -c 300 err)"
+grep -q "note: key ID $NEW_ID .* is trusted as the successor of $OLD_ID" revoke.out &&
+    pass "trust revoke names the keys trusted as the revoked key's successors" ||
+    fail "trust revoke names the keys trusted as the revoked key's successors" "$(head -c 300 revoke.out)"
 expect_fail "after trust revoke, an old-key bundle is refused naming the key and the revocation time" 1 \
     "key ID $OLD_ID, which was revoked at 20[0-9-]+T[0-9:]+Z \(laptop stolen\)" "$AIRPACK" verify -q week2.tar
 cp "$O/index.json" idx.before
