@@ -8,6 +8,7 @@
 # refuses them; so must `load` into every target, leaving the store as it was. Each
 # store's probe is shown to see a change first (the good bundle loaded into it).
 . "$(dirname "$0")/../lib.sh"
+plan 71
 skip_unless minisign python3 jq
 make_keys || exit 1
 
@@ -68,7 +69,7 @@ hostile "oci-archive:" "oci-archive:$W/oa/out.tar" probe_oa
 rm -f "$W/oa/out.tar"
 
 # ---- docker-daemon: (images, and the layers the engine holds) ----------------------------
-if have dockerd && start_dockerd; then
+if need_dockerd 9 "docker-daemon:"; then
     probe_docker() {
         "$DOCKER" image ls -a --no-trunc --format '{{.ID}} {{.Repository}}:{{.Tag}}' | sort
         ls "$D/root/vfs/dir" 2>/dev/null | sort
@@ -76,19 +77,18 @@ if have dockerd && start_dockerd; then
     }
     hostile "docker-daemon:" "docker-daemon:" probe_docker
     stop_dockerd
-else
-    echo "SKIP: docker-daemon: (dockerd did not start)"
 fi
 
 # ---- docker:// (everything the registry stores, uploads included) ------------------------
-if have docker-registry && start_registry reg; then
+if ! have docker-registry; then skip "docker://" "docker-registry not installed" 9
+elif start_registry reg; then
     # tags, manifests, blob data and uploads in progress. A layer that verified may be linked
     # into a repository before a later entry fails (a registry has no transaction): its
     # _layers link is left out; its data, and any upload, are not.
     probe_reg() { tree "$T/reg/data" | grep -v '/_layers/'; }
     hostile "docker://" "docker://127.0.0.1:$REG_PORT/mirror" probe_reg --tls-verify=false
 else
-    echo "SKIP: docker:// (docker-registry did not start)"
+    fail_cases 9 "docker://" "docker-registry is installed but did not start (see above)"
 fi
 
 # ---- containerd: ------------------------------------------------------------------------------
@@ -129,11 +129,11 @@ EOC
         hostile "containerd:" "containerd:hostile" probe_ctrd
         unset CONTAINERD_ADDRESS
     else
-        echo "SKIP: containerd: cannot run here: $(tail -3 "$C/log" | tr '\n' ' ')"
+        fail_cases 9 "containerd:" "containerd is installed but did not start: $(tail -3 "$C/log" | tr '\n' ' ')"
     fi
     stop_containerd
 else
-    echo "SKIP: containerd: (not installed)"
+    skip "containerd:" "containerd or ctr not installed" 9
 fi
 
 # ---- containers-storage: (podman, vfs) ----------------------------------------------------
@@ -150,8 +150,8 @@ if have podman; then
         }
         hostile "containers-storage:" "containers-storage:[vfs@$P/root+$P/run]" probe_storage
     else
-        echo "SKIP: containers-storage: podman cannot run here: $(head -c 200 "$T/p.err")"
+        fail_cases 9 "containers-storage:" "podman is installed but does not run: $(head -c 200 "$T/p.err")"
     fi
 else
-    echo "SKIP: containers-storage: (podman not installed)"
+    skip "containers-storage:" "podman not installed" 9
 fi
