@@ -39,6 +39,14 @@ struct bundle_writer {
     void *sign_ctx;
 };
 
+/* --split: what is on disk before the current (or last, which drop_last may take back)
+ * entry's header is final, but for the head written at commit. */
+static void mark_stable(bundle_writer *w)
+{
+    if (w->split)
+        split_output_stable(w->split, w->head_size, w->buf_start < w->entry_header ? w->buf_start : w->entry_header);
+}
+
 /* All writes to the output go through here: one file, or the parts. */
 static ssize_t out_pwrite(bundle_writer *w, const void *buf, size_t n, uint64_t off, ap_error *err)
 {
@@ -64,6 +72,7 @@ static int flush(bundle_writer *w, ap_error *err)
     }
     w->buf_start += w->buf_len;
     w->buf_len = 0;
+    mark_stable(w);
     return 0;
 }
 
@@ -200,6 +209,7 @@ int bundle_writer_begin(bundle_writer *w, ap_error *err)
     w->in_entry = true;
     w->entry_header = w->offset;
     w->entry_size = 0;
+    mark_stable(w);
     return put_zeros(w, AP_TAR_BLOCK, err);
 }
 

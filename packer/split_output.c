@@ -39,7 +39,101 @@ struct split_output {
     size_t seq_part;
     bool committed;
     bool parity_written;
+    /* parts written out of order are hashed in the background once they are final
+     * (split_output_stable), while the bundle is still being written */
+    pthread_t hasher;
+    bool hasher_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t queue[AP_PARTS_MAX];
+    size_t q_head, q_tail;
+    bool stop;
+    size_t next_check;      /* parts below were considered */
+    bool bg_done[AP_PARTS_MAX];
+    char bg_hex[AP_PARTS_MAX][AP_HEX_LEN + 1];
 };
+
+static void temp_name(const split_output *s, size_t i, char *out, size_t n);
+
+static void *hasher_main(void *arg)
+{
+    split_output *s = arg;
+    unsigned char *buf = malloc(1u << 20);
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (s->q_head == s->q_tail && !s->stop)
+            pthread_cond_wait(&s->cv, &s->mu);
+        if (s->q_head == s->q_tail) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        size_t i = s->queue[s->q_head++];
+        pthread_mutex_unlock(&s->mu);
+        char name[4200], hex[AP_HEX_LEN + 1];
+        temp_name(s, i, name, sizeof name);
+        int fd = buf ? open(name, O_RDONLY | O_CLOEXEC) : -1;
+        if (fd < 0)
+            continue;   /* left for the pass at the end */
+        ap_sha256 *h = ap_sha256_new();
+        uint64_t off = 0;
+        bool ok = h != NULL;
+        while (ok && off < s->part_size) {
+            size_t want = s->part_size - off < (1u << 20) ? (size_t)(s->part_size - off) : (1u << 20);
+            ssize_t got = pread(fd, buf, want, (off_t)off);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                ok = false;
+                break;
+            }
+            ap_sha256_update(h, buf, (size_t)got);
+            off += (uint64_t)got;
+        }
+        close(fd);
+        if (ok) {
+            ap_sha256_final_hex(h, hex);
+            pthread_mutex_lock(&s->mu);
+            memcpy(s->bg_hex[i], hex, sizeof hex);
+            s->bg_done[i] = true;
+            pthread_mutex_unlock(&s->mu);
+        }
+        ap_sha256_free(h);
+    }
+    free(buf);
+    return NULL;
+}
+
+/* Waits for the background hasher to finish what it was given. */
+static void hasher_stop(split_output *s)
+{
+    if (!s->hasher_started)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->stop = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->hasher, NULL);
+    s->hasher_started = false;
+}
+
+void split_output_stable(split_output *s, uint64_t head_end, uint64_t upto)
+{
+    for (; s->next_check < AP_PARTS_MAX && (uint64_t)(s->next_check + 1) * s->part_size <= upto; s->next_check++) {
+        size_t i = s->next_check;
+        part_state *p = &s->parts[i];
+        if ((uint64_t)i * s->part_size < head_end || !p->exists || (!p->dirty && p->have_digest))
+            continue;   /* the head is written last; an in-order digest is already there */
+        if (!s->hasher_started) {
+            if (pthread_create(&s->hasher, NULL, hasher_main, s) != 0)
+                return; /* the pass at the end hashes it */
+            s->hasher_started = true;
+        }
+        pthread_mutex_lock(&s->mu);
+        s->queue[s->q_tail++] = i;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
 
 static void temp_name(const split_output *s, size_t i, char *out, size_t n)
 {
@@ -63,6 +157,8 @@ split_output *split_output_open(const char *output, uint64_t part_size, size_t n
     s->fd = -1;
     s->part_size = part_size;
     s->n_parity = n_parity;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
     s->output = strdup(output);
     s->hash = ap_sha256_new();
     char *dir_copy = strdup(output), *base_copy = strdup(output);
@@ -246,6 +342,15 @@ int split_output_finish(split_output *s, uint64_t total, ap_parts_manifest *out,
         close(s->fd);
         s->fd = -1;
     }
+    hasher_stop(s);
+    for (size_t i = 0; i < s->n_parts; i++)
+        if (s->bg_done[i] && (uint64_t)(i + 1) * s->part_size <= total) {
+            part_state *p = &s->parts[i];
+            memcpy(p->sha256, s->bg_hex[i], sizeof p->sha256);
+            p->have_digest = true;
+            p->dirty = false;
+            p->hashed_to = s->part_size;
+        }
     size_t n = (size_t)((total + s->part_size - 1) / s->part_size);
     if (n == 0 || n > AP_PARTS_MAX || n != s->n_parts)
         return ap_fail(err, AP_ERR_IO, "%s: %zu parts written for %llu bytes", s->output, s->n_parts,
@@ -416,6 +521,7 @@ void split_output_abort(split_output *s)
 {
     if (!s)
         return;
+    hasher_stop(s);
     if (s->fd >= 0) {
         close(s->fd);
         s->fd = -1;
@@ -429,6 +535,8 @@ void split_output_free(split_output *s)
     if (!s)
         return;
     split_output_abort(s);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
     ap_sha256_free(s->hash);
     free(s->output);
     free(s->dir);

@@ -31,6 +31,11 @@ typedef struct split_output split_output;
 split_output *split_output_open(const char *output, uint64_t part_size, size_t n_parity, ap_error *err);
 
 int split_output_pwrite(split_output *s, const void *buf, size_t n, uint64_t off, ap_error *err);
+/* The writer says no byte in [head_end, upto) will be written again (nor cut off):
+ * parts wholly in that range that were written out of order are hashed by a
+ * background thread now, instead of at the end. */
+void split_output_stable(split_output *s, uint64_t head_end, uint64_t upto);
+
 /* Cuts the bundle back to len bytes (removing whole parts past it). */
 int split_output_truncate(split_output *s, uint64_t len, ap_error *err);
 
