@@ -38,10 +38,12 @@ int verify_one_part(const char *path, const trusted_keys *keys, bool as_json)
             fprintf(stderr, "airpack verify: %s: part verification FAILED\n", path);
     } else if (res.good) {
         if (!as_json)
-            printf("%s: good: part %zu of %zu, %llu bytes, matches the sidecar signed by key ID %s\n", path,
-                   res.index + 1, res.n_parts, (unsigned long long)res.size, res.sig.key_id);
+            printf("%s: good: %spart %zu of %zu, %llu bytes, matches the sidecar signed by key ID %s\n", path,
+                   res.parity ? "parity " : "", res.index + 1, res.parity ? res.n_parity : res.n_parts,
+                   (unsigned long long)res.size, res.sig.key_id);
     } else {
-        fprintf(stderr, "airpack verify: %s: BAD: %s (copy it again)\n", path, res.why);
+        fprintf(stderr, "airpack verify: %s: BAD: %s (copy it again%s)\n", path, res.why,
+                res.n_parity ? ", or rebuild it with 'airpack repair'" : "");
     }
     return status;
 }

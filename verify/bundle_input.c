@@ -38,6 +38,10 @@ bool bundle_input_is_later_part(const char *arg)
 {
     char base[4096], other[4200];
     size_t index;
+    if (ap_parity_split_name(arg, base, sizeof base, &index) && exists(arg)) {
+        snprintf(other, sizeof other, "%s%s", base, AP_PARTS_SUFFIX);
+        return exists(other);       /* a parity part: checked on its own */
+    }
     if (!ap_part_split_name(arg, base, sizeof base, &index) || index == 0 || !exists(arg))
         return false;
     snprintf(other, sizeof other, "%s%s", base, AP_PARTS_SUFFIX);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../formats/digest.h"
+#include "../formats/parity.h"
 #include "../formats/parts.h"
 #include "../formats/stream.h"
 
@@ -17,8 +18,13 @@ int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part
     memset(res, 0, sizeof *res);
     char base[4096], sc[4200], scsig[4200];
     size_t index;
-    if (!ap_part_split_name(part_path, base, sizeof base, &index))
-        return ap_fail(err, AP_ERR_USAGE, "%s is not a part name (NAME.000, NAME.001, ...)", part_path);
+    bool parity = false;
+    if (!ap_part_split_name(part_path, base, sizeof base, &index)) {
+        if (!ap_parity_split_name(part_path, base, sizeof base, &index))
+            return ap_fail(err, AP_ERR_USAGE, "%s is not a part name (NAME.000, NAME.001, ..., or a parity part NAME.p00, ...)",
+                           part_path);
+        parity = true;
+    }
     snprintf(sc, sizeof sc, "%s%s", base, AP_PARTS_SUFFIX);
     snprintf(scsig, sizeof scsig, "%s%s", base, AP_PARTS_SIG_SUFFIX);
     size_t len = 0, sig_len = 0;
@@ -54,13 +60,18 @@ int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part
     }
     res->index = index;
     res->n_parts = m.n_parts;
-    if (index >= m.n_parts) {
+    res->parity = parity;
+    res->n_parity = m.n_parity;
+    if (index >= (parity ? m.n_parity : m.n_parts)) {
         res->good = false;
-        snprintf(res->why, sizeof res->why, "%.300s lists only %zu parts; this is not one of them", sc, m.n_parts);
+        snprintf(res->why, sizeof res->why, "%.300s lists only %zu %sparts; this is not one of them", sc,
+                 parity ? m.n_parity : m.n_parts, parity ? "parity " : "");
         rc = 0;
         goto out;
     }
-    res->size = m.parts[index].size;
+    const ap_part_info *want = parity ? &m.parity[index] : &m.parts[index];
+    size_t any = parity ? m.n_parts + index : index;
+    res->size = want->size;
     int fd = open(part_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         ap_fail_errno(err, AP_ERR_IO, "cannot open %s", part_path);
@@ -80,20 +91,20 @@ int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part
     }
     close(fd);
     rc = 0;
-    if (total != m.parts[index].size) {
+    if (total != want->size) {
         snprintf(res->why, sizeof res->why, "%llu bytes, %.300s lists %llu (%s)", (unsigned long long)total, sc,
-                 (unsigned long long)m.parts[index].size, total < m.parts[index].size ? "truncated" : "too long");
+                 (unsigned long long)want->size, total < want->size ? "truncated" : "too long");
         goto out;
     }
-    if (strcmp(hex, m.parts[index].sha256)) {
-        for (size_t j = 0; j < m.n_parts; j++)
-            if (j != index && !strcmp(hex, m.parts[j].sha256)) {
+    if (strcmp(hex, want->sha256)) {
+        for (size_t j = 0; j < m.n_parts + m.n_parity; j++)
+            if (j != any && !strcmp(hex, ap_parts_any(&m, j)->sha256)) {
                 snprintf(res->why, sizeof res->why, "it holds the bytes %.300s lists for part %.250s (swapped or misnamed)",
-                         sc, m.parts[j].name);
+                         sc, ap_parts_any(&m, j)->name);
                 goto out;
             }
-        snprintf(res->why, sizeof res->why, "damaged: its sha256 is %s, %.300s lists %s", hex, sc,
-                 m.parts[index].sha256);
+        snprintf(res->why, sizeof res->why, "damaged%s: its sha256 is %s, %.300s lists %s",
+                 parity ? " (or a parity part of another bundle)" : "", hex, sc, want->sha256);
         goto out;
     }
     res->good = true;

@@ -16,8 +16,10 @@
 #include "../formats/minisign.h"
 
 typedef struct {
-    size_t index;           /* 0 for NAME.000 */
+    size_t index;           /* 0 for NAME.000 (or NAME.p00 when parity) */
     size_t n_parts;         /* parts the sidecar lists */
+    bool parity;            /* a parity part, NAME.pNN */
+    size_t n_parity;        /* parity parts the sidecar lists */
     uint64_t size;          /* the size the sidecar lists */
     ap_sig_info sig;        /* who signed the sidecar */
     bool good;              /* size and sha256 match */

@@ -13,7 +13,7 @@
 #     refused before anything is decoded (a part is missing, so decoding would be needed);
 #   - an unsigned list: repair refuses (it could not check what it rebuilds).
 . "$(dirname "$0")/../lib.sh"
-plan 72
+plan 74
 skip_unless minisign jq tar python3 cmp
 
 cd "$T" || exit 1
@@ -225,6 +225,13 @@ expect_fail "unsigned list: repair refuses (it could not check what it rebuilds)
     P repair -p "$KEYS/pub" d8/b.tar
 check "unsigned list: nothing rebuilt" test ! -e d8/b.tar.003
 
+# ---- one parity part checked on its own -------------------------------------------------------
+check "verify NAME.p01 checks that parity part alone against the signed list" sh -c \
+    "'$AIRPACK' verify -p '$KEYS/pub' good/b.tar.p01 | grep -q 'good: parity part 2 of 2'"
+fresh d9
+cp other/b.tar.p01 d9/b.tar.p01
+expect_fail "verify --part NAME.p01 of another bundle's parity part: BAD" 1 "b\.tar\.p01: BAD: damaged" \
+    P verify -p "$KEYS/pub" --part d9/b.tar.p01
 # ---- options ------------------------------------------------------------------------------------
 expect_fail "--parity without --split: usage error" 2 "needs --split" \
     P pack -q -s "$KEYS/sec" --parity 2 -o x.tar big.tar
