@@ -8,7 +8,8 @@
 #   make deps     install the Debian packages airpack and its tests need (as root)
 #   make fuzz     build and briefly run the libFuzzer targets
 #   make bench    measure against the baseline tools
-#   make static   build ./airpack-static: one file, no shared libraries (README "Carrying airpack itself")
+#   make static   build ./airpack-static: one file, no shared libraries (README "Carrying airpack itself");
+#                 make static-aarch64: ./airpack-static-aarch64, the same for arm64
 #   make install  install airpack, its man page and bash completion under PREFIX (and DESTDIR)
 
 CC      ?= cc
@@ -34,7 +35,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-check demo test test-unit test-integration selftest asan tsan fuzz bench clean samples static install uninstall
+.PHONY: all deps deps-check demo test test-unit test-integration selftest asan tsan fuzz bench clean samples static static-aarch64 airpack-static-aarch64 install uninstall
 
 all: airpack
 
@@ -97,6 +98,23 @@ $(BUILD)/static/absent_libs.o: static/absent_libs.c
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags p11-kit-1 2>/dev/null || echo -I/usr/include/p11-kit-1) -c -o $@ $<
 
 -include $(BUILD)/static/version.d
+
+# airpack-static-aarch64: the same static build for arm64 with Debian's cross gcc, linked
+# against Debian's arm64 -dev packages, which static/aarch64-sysroot.sh fetches with apt into
+# a private sysroot (no multiarch on the host). Runs under qemu-user (tests/integration/ship.sh).
+AARCH64_SYSROOT ?= build-aarch64/sysroot
+AARCH64_FLAGS = -I$(abspath $(AARCH64_SYSROOT))/usr/include/aarch64-linux-gnu \
+	-I$(abspath $(AARCH64_SYSROOT))/usr/include -I$(abspath $(AARCH64_SYSROOT))/usr/include/p11-kit-1
+
+static-aarch64: airpack-static-aarch64
+
+airpack-static-aarch64: $(AARCH64_SYSROOT)/usr/lib/aarch64-linux-gnu/libzstd.a
+	$(MAKE) BUILD=build-aarch64/obj CC=aarch64-linux-gnu-gcc CFLAGS="-O2 -g $(AARCH64_FLAGS)" \
+	    LDFLAGS="-L$(abspath $(AARCH64_SYSROOT))/usr/lib/aarch64-linux-gnu" build-aarch64/obj/airpack-static
+	cp build-aarch64/obj/airpack-static $@
+
+$(AARCH64_SYSROOT)/usr/lib/aarch64-linux-gnu/libzstd.a: static/aarch64-sysroot.sh tests/deps.sh
+	sh static/aarch64-sysroot.sh $(AARCH64_SYSROOT)
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging] [AIRPACK_BIN=airpack-static]
 PREFIX  ?= /usr/local
@@ -169,4 +187,4 @@ bench: deps-check airpack
 	sh tests/bench/bench.sh
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz airpack airpack-static samples/out
+	rm -rf build build-asan build-tsan build-fuzz build-aarch64 airpack airpack-static airpack-static-aarch64 samples/out

@@ -10,7 +10,7 @@
 #     mandoc -T lint and groff -ww find nothing; the page's option lists match --help;
 #     the installed bash completion completes 'airpack lo' to 'load', and more.
 . "$(dirname "$0")/../lib.sh"
-plan 50
+plan 55
 skip_unless jq minisign make python3 skopeo unshare openssl htpasswd
 
 # ---- make static ----
@@ -264,4 +264,39 @@ auth:
         if [ -n "$want" ] && [ "$got" = "$want" ]; then pass "static: load --into docker-daemon: through a socket, from the empty root"
         else fail "static: load --into docker-daemon: through a socket, from the empty root" "id '$got', wanted '$want': $(head -c 300 "$T/dd.out")"; fi
     fi
+fi
+
+# ---- aarch64: make static-aarch64, run under qemu-user in an empty root ----
+# The root holds the arm64 binary, the bundle, the key and qemu-aarch64-static (itself a
+# static x86_64 binary): still no shared library.
+A64_CASES=5
+if ! have aarch64-linux-gnu-gcc || ! have qemu-aarch64-static; then
+    skip "static aarch64 build" "aarch64-linux-gnu-gcc or qemu-aarch64-static not installed" $A64_CASES
+elif [ "$(id -u)" -ne 0 ] || ! have chroot; then
+    skip "static aarch64 build" "needs root for chroot" $A64_CASES
+elif ! make -s -C "$TOP" BUILD=build static-aarch64 >"$T/a64.log" 2>&1; then
+    fail_cases $A64_CASES "make static-aarch64" "$(tail -c 600 "$T/a64.log")"
+else
+    A64="$TOP/airpack-static-aarch64"
+    info=$(file -b "$A64"; ldd "$A64" 2>&1)
+    case $info in *"ARM aarch64"*"statically linked"*"not a dynamic executable"*)
+        pass "make static-aarch64: a static ARM aarch64 executable" ;;
+        *) fail "make static-aarch64: a static ARM aarch64 executable" "$info" ;; esac
+    make_samples || fail_rest "make-samples.sh failed"
+    make_keys || fail_rest "minisign -G failed"
+    R64="$T/root64"; mkdir -p "$R64"
+    cp "$A64" "$R64/airpack"; cp "$(command -v qemu-aarch64-static)" "$R64/qemu"; cp "$KEYS/pub" "$R64/key.pub"
+    "$AIRPACK" pack -q -o "$R64/bundle.tar" -s "$KEYS/sec" "$S/docker24/all.tar" "oci:$S/oci" >"$T/pack64.out" 2>&1 ||
+        echo "pack for the aarch64 root failed: $(head -c 300 "$T/pack64.out")"
+    in_root64() { chroot "$R64" /qemu /airpack "$@" >>"$T/root64.out"; }
+    if chroot "$R64" /qemu /airpack --version 2>&1 | head -1 | grep -q "^airpack $v (static, aarch64)"; then
+        pass "aarch64: --version under qemu in the empty root"
+    else fail "aarch64: --version under qemu in the empty root" "$(chroot "$R64" /qemu /airpack --version 2>&1 | head -c 300)"; fi
+    check "aarch64: verify in the empty root" in_root64 verify -q -p /key.pub /bundle.tar
+    check "aarch64: load --into oci: in the empty root" in_root64 load -q -p /key.pub --into oci:/oci /bundle.tar
+    in_root64 load -q -p /key.pub --into docker-archive:/docker.tar /bundle.tar
+    "$AIRPACK" load -q -p "$KEYS/pub" --into "docker-archive:$T/x86.tar" "$R64/bundle.tar" >/dev/null 2>&1
+    if [ -s "$R64/docker.tar" ] && cmp "$R64/docker.tar" "$T/x86.tar" >"$T/cmp64" 2>&1; then
+        pass "aarch64: load --into docker-archive: writes the x86_64 build's bytes"
+    else fail "aarch64: load --into docker-archive: writes the x86_64 build's bytes" "$(cat "$T/cmp64")"; fi
 fi
