@@ -122,19 +122,36 @@ int ap_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
     if (fd < 0)
         return ap_fail_errno(err, AP_ERR_IO, "cannot create a temporary file next to %s", path);
     ap_error_clear(err);
-    if (fchmod(fd, mode) < 0 || ap_write_all(fd, data, len, path, err) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, mode) < 0 || ap_write_all(fd, data, len, path, err) < 0) {
         if (err->code == AP_OK)
             ap_fail_errno(err, AP_ERR_IO, "cannot write %s", path);
         close(fd);
         unlink(tmp);
         return -1;
     }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        ap_fail_errno(err, AP_ERR_IO, "cannot write %s", path);
-        unlink(tmp);
+    bool renamed = false;
+    if (ap_commit_temp_file(fd, tmp, path, &renamed, err) < 0) {
+        if (!renamed)
+            unlink(tmp);
         return -1;
     }
-    return ap_fsync_dir(dir, err);
+    return 0;
+}
+
+int ap_commit_temp_file(int fd, const char *tmp, const char *final, bool *renamed, ap_error *err)
+{
+    *renamed = false;
+    if (fsync(fd) < 0) {
+        ap_fail_errno(err, AP_ERR_IO, "cannot write %s", final);
+        close(fd);
+        return -1;
+    }
+    if (close(fd) < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "cannot write %s", final);
+    if (rename(tmp, final) < 0)
+        return ap_fail_errno(err, AP_ERR_IO, "cannot rename %s to %s", tmp, final);
+    *renamed = true;
+    return ap_fsync_parent_dir(final, err);
 }
 
 int ap_read_fd_whole(int fd, size_t size, char **out)

@@ -7,6 +7,7 @@
 #ifndef AIRPACK_STREAM_H
 #define AIRPACK_STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -56,6 +57,13 @@ int ap_fsync_dir(const char *dir, ap_error *err);
 
 /* ap_fsync_dir on the directory that holds `path` ("." for a bare name). */
 int ap_fsync_parent_dir(const char *path, ap_error *err);
+
+/* Finishes a file written under the temporary name `tmp` in the directory of `final`:
+ * fsync, close (fd is closed whatever happens), rename over `final`, fsync of the
+ * directory. *renamed says whether `final` is in place (tmp is then gone), which it is
+ * also when only the directory fsync failed. Returns 0, or -1 with *err set (AP_ERR_IO,
+ * naming the file); the caller removes tmp when it was not renamed. */
+int ap_commit_temp_file(int fd, const char *tmp, const char *final, bool *renamed, ap_error *err);
 
 /* The temporary names ap_write_file_atomic uses: DIR/.airpack-tmp-XXXXXX, next to
  * the file they become (loaders that hold a directory's lock remove stale ones). */

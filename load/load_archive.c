@@ -639,24 +639,16 @@ static int ar_commit(load_target *t, const ap_bundle_index *idx, load_result **r
         return ap_fail(err, AP_ERR_TARGET, "%s:%s: the temporary archive is gone", a->kind, a->path);
     if (write_metadata(a, idx, results, n_results, err) < 0)
         goto fail;
-    if (fsync(a->fd) < 0) {
-        ap_fail_errno(err, AP_ERR_TARGET, "cannot sync %s", a->tmp_path);
-        goto fail;
-    }
-    int c = close(a->fd);
+    bool renamed = false;
+    int rc = ap_commit_temp_file(a->fd, a->tmp_path, a->path, &renamed, err);
     a->fd = -1;
-    if (c < 0) {
-        ap_fail_errno(err, AP_ERR_TARGET, "cannot write %s", a->tmp_path);
-        goto fail;
-    }
-    if (rename(a->tmp_path, a->path) < 0) {
-        ap_fail_errno(err, AP_ERR_TARGET, "cannot rename %s to %s", a->tmp_path, a->path);
-        goto fail;
-    }
-    a->tmp_path[0] = '\0';
-    if (ap_fsync_dir(a->dir, err) < 0) {          /* FILE is in place; results stand */
+    if (renamed)
+        a->tmp_path[0] = '\0';
+    if (rc < 0) {
         err->code = AP_ERR_TARGET;
-        return -1;
+        if (!renamed)
+            goto fail;
+        return -1;                                /* FILE is in place; results stand */
     }
     return 0;
 fail:

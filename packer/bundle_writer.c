@@ -346,17 +346,11 @@ int bundle_writer_commit(bundle_writer *w, const char *index, size_t index_len, 
         return -1;
     if (w->split)
         return commit_split(w, err);
-    if (fsync(w->fd) < 0)
-        return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
-    if (close(w->fd) < 0) {
-        w->fd = -1;
-        return ap_fail_errno(err, AP_ERR_IO, "writing %s", w->output);
-    }
+    bool renamed = false;
+    rc = ap_commit_temp_file(w->fd, w->temp, w->output, &renamed, err);
     w->fd = -1;
-    if (rename(w->temp, w->output) < 0)
-        return ap_fail_errno(err, AP_ERR_IO, "renaming %s to %s", w->temp, w->output);
-    w->committed = true;
-    return ap_fsync_parent_dir(w->output, err);
+    w->committed = renamed;   /* abort() removes the temporary file unless it was renamed */
+    return rc;
 }
 
 void bundle_writer_abort(bundle_writer *w)
