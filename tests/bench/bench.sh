@@ -86,6 +86,9 @@ dockerd --data-root "$R/docker/root" --exec-root "$R/docker/exec" --storage-driv
     -H "unix://$R/docker/sock" --pidfile "$R/docker/pid" >"$R/docker/log" 2>&1 &
 DPID=$!
 export DOCKER_HOST="unix://$R/docker/sock"
+# what airpack load records per store (no rollback) stays with the bench; docker_empty drops the
+# engine's record with its images, so reloading an earlier-packed bundle is not a rollback
+export AIRPACK_STATE_DIR="$R/airpack-state"
 i=0
 until "$DOCKER" version >/dev/null 2>&1; do
     i=$((i + 1)); [ $i -gt 150 ] && { say "dockerd did not start: $(tail -5 "$R/docker/log")"; exit 2; }
@@ -96,6 +99,7 @@ docker_empty() { # remove every image from the private engine (untimed)
     ids=$("$DOCKER" images -aq | sort -u)
     [ -z "$ids" ] || "$DOCKER" rmi -f $ids >/dev/null 2>&1
     "$DOCKER" image prune -af >/dev/null 2>&1
+    rm -rf "$AIRPACK_STATE_DIR"
     [ -z "$("$DOCKER" images -aq)" ]
 }
 
