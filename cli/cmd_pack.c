@@ -580,6 +580,16 @@ int cmd_pack(int argc, char **argv)
             if (r.n_rewritten)
                 printf("  %zu image(s) recompressed (%s): their manifest digests change (the index records each "
                        "source digest)\n", r.n_rewritten, o.dense ? "--dense" : codec_given ? "-c" : "their input");
+            if (r.n_indexes_carried)
+                printf("  %zu multi-platform image index(es) carried byte for byte (digests kept)\n",
+                       r.n_indexes_carried);
+            if (r.n_indexes_new)
+                printf("  %zu image index(es) not carried as the source has them: only some of their platforms "
+                       "are packed (--all-platforms takes all), so their names get a new index or one platform's "
+                       "manifest: a new digest\n", r.n_indexes_new);
+            if (r.n_attestations_skipped)
+                printf("  %zu attestation manifest(s) left out (airpack does not carry them yet)\n",
+                       r.n_attestations_skipped);
             if (r.n_layers_twice) {
                 char twice[32];
                 human(twice, sizeof twice, (double)r.twice_bytes);

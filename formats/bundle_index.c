@@ -321,6 +321,8 @@ static int cmp_layer_ref(const void *a, const void *b)
 
 /* Cross-checks: no path twice, every image blob listed with its size, and a layer
  * blob named by several images described the same way each time. */
+static int check_indexes(const ap_bundle_index *idx, const ap_index_entry **s, ap_error *err);
+
 static int check_references(const ap_bundle_index *idx, ap_error *err)
 {
     int rc = -1;
@@ -384,6 +386,8 @@ static int check_references(const ap_bundle_index *idx, ap_error *err)
         }
         n_refs += im->n_layers;
     }
+    if (check_indexes(idx, s, err) < 0)
+        goto out;
     refs = malloc((n_refs ? n_refs : 1) * sizeof *refs);
     if (!refs) {
         ap_fail(err, AP_ERR_NOMEM, "out of memory");
@@ -491,10 +495,135 @@ static int parse_trust(json_t *root, ap_bundle_index *out, ap_error *err)
     return 0;
 }
 
+/* ---- "indexes": image indexes for names several platforms carry ------------------ */
+
+static int parse_index_entry(json_t *x, ap_index_index *out, size_t i, ap_error *err)
+{
+    static const char *const keys[] = {"names", "digest", "size", "media_type", "manifests", "carried"};
+    char where[64];
+    snprintf(where, sizeof where, "indexes[%zu]", i);
+    if (!json_is_object(x))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
+    if (ap_json_check_keys(x, keys, 6, where, err) < 0 || get_digest(x, "digest", out->blob.digest, where, err) < 0 ||
+        get_size(x, "size", &out->blob.size, where, err) < 0 ||
+        get_dup_string(x, "media_type", &out->media_type, where, err) < 0)
+        return -1;
+    if (strcmp(out->media_type, AP_OCI_INDEX_MEDIA_TYPE) && strcmp(out->media_type, AP_DOCKER_LIST_MEDIA_TYPE))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: media_type \"%.200s\" is not an image index's", where,
+                       out->media_type);
+    json_t *c = json_object_get(x, "carried");
+    if (c && !json_is_true(c))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: \"carried\" is not true", where);
+    out->carried = c != NULL;
+    json_t *names = get_typed(x, "names", JSON_ARRAY, "an array", where, err);
+    json_t *ms = names ? get_typed(x, "manifests", JSON_ARRAY, "an array", where, err) : NULL;
+    if (!ms)
+        return -1;
+    size_t nn = json_array_size(names), nm = json_array_size(ms);
+    if (nn == 0 || nm == 0)
+        return ap_fail(err, AP_ERR_FORMAT, "%s: no names or no manifests", where);
+    if (!(out->names = calloc(nn, sizeof *out->names)) || !(out->manifests = calloc(nm, sizeof *out->manifests)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < nn; k++) {
+        json_t *n = json_array_get(names, k);
+        if (!json_is_string(n) || json_string_length(n) == 0 || json_string_length(n) > 4096)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: names[%zu] is not a non-empty string", where, k);
+        if (!(out->names[k] = strdup(json_string_value(n))))
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        out->n_names = k + 1;
+    }
+    for (size_t k = 0; k < nm; k++) {
+        const char *d = json_string_value(json_array_get(ms, k));
+        char hex[AP_HEX_LEN + 1];
+        if (!d || ap_digest_parse(d, hex, "manifest digest", err) < 0) {
+            ap_error_prefix(err, "%s manifests[%zu]", where, k);
+            return -1;
+        }
+        snprintf(out->manifests[k], sizeof out->manifests[k], "sha256:%s", hex);
+        out->n_manifests = k + 1;
+    }
+    return 0;
+}
+
+/* Each index is a listed blob; each manifest it lists is an image of the index that
+ * carries each of its names. */
+static int check_indexes(const ap_bundle_index *idx, const ap_index_entry **s, ap_error *err)
+{
+    for (size_t i = 0; i < idx->n_indexes; i++) {
+        const ap_index_index *x = &idx->indexes[i];
+        char where[64];
+        snprintf(where, sizeof where, "indexes[%zu]", i);
+        if (check_blob_listed(s, idx->n_entries, x->blob.digest, x->blob.size, where, err) < 0)
+            return -1;
+        for (size_t k = 0; k < x->n_manifests; k++) {
+            bool found = false;
+            for (size_t m = 0; m < idx->n_images && !found; m++) {
+                const ap_index_image *im = &idx->images[m];
+                if (strcmp(im->manifest.digest, x->manifests[k]))
+                    continue;
+                found = true;
+                for (size_t n = 0; n < x->n_names && found; n++) {
+                    bool has = false;
+                    for (size_t q = 0; q < im->n_names; q++)
+                        has |= !strcmp(im->names[q], x->names[n]);
+                    found = has;
+                }
+            }
+            if (!found)
+                return ap_fail(err, AP_ERR_FORMAT, "%s: manifest %s is no image of the index carrying its names",
+                               where, x->manifests[k]);
+        }
+    }
+    return 0;
+}
+
+static int parse_indexes(json_t *root, ap_bundle_index *out, ap_error *err)
+{
+    json_t *xs = json_object_get(root, "indexes");
+    if (!xs)
+        return 0;
+    if (!json_is_array(xs) || json_array_size(xs) == 0)
+        return ap_fail(err, AP_ERR_FORMAT, "index: \"indexes\" is not a non-empty array");
+    size_t n = json_array_size(xs);
+    if (!(out->indexes = calloc(n, sizeof *out->indexes)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        out->n_indexes = i + 1;
+        if (parse_index_entry(json_array_get(xs, i), &out->indexes[i], i, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int put(json_t *obj, const char *key, json_t *v);
+static json_t *size_value(uint64_t n);
+
+static json_t *indexes_json(const ap_bundle_index *idx)
+{
+    json_t *xs = json_array();
+    for (size_t i = 0; xs && i < idx->n_indexes; i++) {
+        const ap_index_index *x = &idx->indexes[i];
+        json_t *o = json_object(), *names = json_array(), *ms = json_array();
+        for (size_t k = 0; names && k < x->n_names; k++)
+            json_array_append_new(names, json_string(x->names[k]));
+        for (size_t k = 0; ms && k < x->n_manifests; k++)
+            json_array_append_new(ms, json_string(x->manifests[k]));
+        if (!o || put(o, "names", names) < 0 || put(o, "digest", json_string(x->blob.digest)) < 0 ||
+            put(o, "size", size_value(x->blob.size)) < 0 ||
+            put(o, "media_type", json_string(x->media_type ? x->media_type : "")) < 0 ||
+            put(o, "manifests", ms) < 0 || (x->carried && put(o, "carried", json_true()) < 0) ||
+            json_array_append_new(xs, o) < 0) {
+            json_decref(xs);
+            return NULL;
+        }
+    }
+    return xs;
+}
+
 static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
 {
     static const char *const keys[] = {"airpack_bundle", "created", "tool", "compression", "images",
-                                       "entries", "dense", "trust"};
+                                       "entries", "dense", "trust", "indexes"};
     if (!json_is_object(root))
         return ap_fail(err, AP_ERR_FORMAT, "not a JSON object");
     /* The version first: an index from a newer airpack is refused as such. */
@@ -535,7 +664,7 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
                            (unsigned long long)wl);
         out->dense_window_log = (unsigned)wl;
     }
-    if (ap_json_check_keys(root, keys, 8, "index", err) < 0 ||
+    if (ap_json_check_keys(root, keys, 9, "index", err) < 0 ||
         get_dup_string(root, "created", &out->created, "index", err) < 0 ||
         get_dup_string(root, "tool", &out->tool, "index", err) < 0 ||
         get_dup_string(root, "compression", &out->compression, "index", err) < 0 ||
@@ -558,6 +687,8 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
             return -1;
     }
 
+    if (parse_indexes(root, out, err) < 0)
+        return -1;
     json_t *entries = get_typed(root, "entries", JSON_ARRAY, "an array", "index", err);
     if (!entries)
         return -1;
@@ -612,6 +743,14 @@ void ap_bundle_index_free(ap_bundle_index *idx)
         free(im->layers);
     }
     free(idx->images);
+    for (size_t i = 0; i < idx->n_indexes; i++) {
+        for (size_t k = 0; k < idx->indexes[i].n_names; k++)
+            free(idx->indexes[i].names[k]);
+        free(idx->indexes[i].names);
+        free(idx->indexes[i].manifests);
+        free(idx->indexes[i].media_type);
+    }
+    free(idx->indexes);
     for (size_t i = 0; i < idx->n_entries; i++)
         free(idx->entries[i].path);
     free(idx->entries);
@@ -783,6 +922,8 @@ char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *e
     json_t *tmp = images;
     images = NULL;
     if (put(root, "images", tmp) < 0)
+        goto fail;
+    if (idx->n_indexes && put(root, "indexes", indexes_json(idx)) < 0)
         goto fail;
     tmp = entries;
     entries = NULL;

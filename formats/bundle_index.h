@@ -66,6 +66,21 @@ typedef struct {
     char source_manifest[AP_DIGEST_LEN + 1];
 } ap_index_image;
 
+/* An image index the bundle carries for names that images of several platforms carry
+ * (pack --all-platforms): the source's bytes when every manifest it lists is carried,
+ * else one airpack wrote. Loaders that keep indexes (oci:, docker://) point its names to it. */
+#define AP_OCI_INDEX_MEDIA_TYPE "application/vnd.oci.image.index.v1+json"
+#define AP_DOCKER_LIST_MEDIA_TYPE "application/vnd.docker.distribution.manifest.list.v2+json"
+typedef struct {
+    char **names;                     /* full names it stands for (at least one) */
+    size_t n_names;
+    ap_index_blob blob;               /* the index's digest and size (a listed entry) */
+    char *media_type;                 /* AP_OCI_INDEX_MEDIA_TYPE or AP_DOCKER_LIST_MEDIA_TYPE */
+    char (*manifests)[AP_DIGEST_LEN + 1]; /* the manifests it lists, each an image's of the index */
+    size_t n_manifests;
+    bool carried;                     /* the source's index byte for byte */
+} ap_index_index;
+
 typedef struct {
     int version;                      /* AP_BUNDLE_FORMAT_VERSION, or _DELTA_VERSION when a layer is expected */
     char *created;                    /* RFC 3339 UTC, from SOURCE_DATE_EPOCH or the clock */
@@ -73,6 +88,8 @@ typedef struct {
     char *compression;                /* "zstd", "gzip", "none" */
     ap_index_image *images;
     size_t n_images;
+    ap_index_index *indexes;          /* optional "indexes" (after "images") */
+    size_t n_indexes;
     ap_index_entry *entries;          /* every entry after the signature, in tar order */
     size_t n_entries;
     /* Dense bundles only (version AP_BUNDLE_FORMAT_DENSE, "dense" in the JSON): layer blobs

@@ -42,42 +42,42 @@
 #include "../formats/stream.h"
 #include "../formats/tar_writer.h"
 #include "../formats/oci_json.h"
+#include "../formats/oci_writer.h"
 
 #define CONFIG_MEDIA_TYPE "application/vnd.oci.image.config.v1+json"
 #define BLOB_PREFIX "blobs/sha256/"
 
-#if defined(__x86_64__)
-#define HOST_PLATFORM "linux/amd64"
-#elif defined(__aarch64__)
-#define HOST_PLATFORM "linux/arm64"
-#elif defined(__arm__)
-#define HOST_PLATFORM "linux/arm"
-#elif defined(__s390x__)
-#define HOST_PLATFORM "linux/s390x"
-#elif defined(__powerpc64__)
-#define HOST_PLATFORM "linux/ppc64le"
-#else
-#define HOST_PLATFORM "linux/amd64"
-#endif
 
 /* One layer as the archive holds it, keyed by diff_id (the same diff_id is written once). */
 typedef struct {
     char diff_hex[AP_HEX_LEN + 1];
+    char blob_hex[AP_HEX_LEN + 1];      /* keep mode: one output per bundle blob */
     char digest[AP_DIGEST_LEN + 1];     /* of the archive's blob */
     uint64_t size;
+    ap_codec codec;                     /* of the archive's blob */
     bool written;
+    bool copied;                        /* the bundle's blob as it is */
 } out_layer;
+
+/* A manifest or image index of the bundle, held to be written as it is (small). */
+typedef struct {
+    char hex[AP_HEX_LEN + 1];
+    unsigned char *data;
+    size_t len, cap;
+    bool done;
+} held_doc;
 
 /* A bundle blob the selected images need. */
 typedef struct {
     char hex[AP_HEX_LEN + 1];
     bool is_config;
+    size_t doc;                         /* a manifest or index to hold: held index + 1, else 0 */
     ap_codec src;                       /* layer: the bundle's codec */
     uint64_t usize;                     /* layer: uncompressed_size from the signed index */
     size_t out;                         /* layer: index into outputs */
 } want_blob;
 
-typedef enum { MODE_COPY, MODE_PLAIN, MODE_RECOMPRESS } entry_mode;
+typedef enum { MODE_COPY, MODE_PLAIN, MODE_RECOMPRESS, MODE_HOLD } entry_mode;
 
 typedef struct {
     bool oci_only;                      /* oci-archive (no manifest.json) */
@@ -88,6 +88,9 @@ typedef struct {
     int fd;
     uint64_t off;                       /* bytes written to the temp file */
     ap_codec layer_codec;               /* NONE or GZIP */
+    bool keep;                          /* oci-archive without --layer-compression: blobs as they are */
+    held_doc *docs;
+    size_t n_docs;
     const load_options *opts;
     bool *sel;
     want_blob *want;
@@ -180,12 +183,13 @@ static int add_want(archive_target *a, const char *digest, const ap_index_layer 
             ap_codec_from_media_type(l->media_type, &w.src, err) < 0)
             return -1;
         w.usize = l->uncompressed_size;
-        size_t o = 0;
-        while (o < a->n_outs && strcmp(a->outs[o].diff_hex, diff_hex))
+        size_t o = 0;   /* one output per diff_id, or (keep) per blob */
+        while (o < a->n_outs && (a->keep ? strcmp(a->outs[o].blob_hex, w.hex) : strcmp(a->outs[o].diff_hex, diff_hex)))
             o++;
         if (o == a->n_outs) {
             memset(&a->outs[o], 0, sizeof a->outs[o]);
             snprintf(a->outs[o].diff_hex, sizeof a->outs[o].diff_hex, "%s", diff_hex);
+            snprintf(a->outs[o].blob_hex, sizeof a->outs[o].blob_hex, "%s", w.hex);
             a->n_outs++;
         }
         w.out = o;
@@ -194,10 +198,50 @@ static int add_want(archive_target *a, const char *digest, const ap_index_layer 
     return 0;
 }
 
+static void free_docs(archive_target *a)
+{
+    for (size_t i = 0; i < a->n_docs; i++)
+        free(a->docs[i].data);
+    free(a->docs);
+    a->docs = NULL;
+    a->n_docs = 0;
+}
+
+/* Hold the selected images' manifests and their names' indexes (once each), to write
+ * them as they are where every layer they name is copied as it is. */
+static int hold_doc(archive_target *a, const char *digest, ap_error *err)
+{
+    want_blob w;
+    memset(&w, 0, sizeof w);
+    if (ap_digest_parse(digest, w.hex, "manifest digest", err) < 0)
+        return -1;
+    for (size_t i = 0; i < a->n_want; i++)
+        if (!strcmp(a->want[i].hex, w.hex))
+            return 0;
+    snprintf(a->docs[a->n_docs].hex, sizeof a->docs[a->n_docs].hex, "%s", w.hex);
+    w.doc = ++a->n_docs;
+    a->want[a->n_want++] = w;
+    return 0;
+}
+
+static int hold_docs(archive_target *a, const ap_bundle_index *idx, ap_error *err)
+{
+    free_docs(a);
+    if (!(a->docs = calloc(idx->n_images + idx->n_indexes + 1, sizeof *a->docs)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < idx->n_images; i++)
+        if (a->sel[i] && hold_doc(a, idx->images[i].manifest.digest, err) < 0)
+            return -1;
+    for (size_t i = 0; i < idx->n_indexes; i++)
+        if (load_index_for(idx, a->sel, idx->indexes[i].names[0]) && hold_doc(a, idx->indexes[i].blob.digest, err) < 0)
+            return -1;
+    return 0;
+}
+
 static int ar_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
 {
     archive_target *a = t->impl;
-    size_t n = idx->n_images ? idx->n_images : 1, cap = 1;
+    size_t n = idx->n_images ? idx->n_images : 1, cap = 1 + 2 * idx->n_images + idx->n_indexes;
     for (size_t i = 0; i < idx->n_images; i++)
         cap += 1 + idx->images[i].n_layers;
     free(a->sel);
@@ -221,6 +265,8 @@ static int ar_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
             if (add_want(a, im->layers[k].digest, &im->layers[k], err) < 0)
                 return -1;
     }
+    if (hold_docs(a, idx, err) < 0)
+        return -1;
     qsort(a->want, a->n_want, sizeof *a->want, cmp_want);
     return 0;
 }
@@ -245,13 +291,28 @@ static int ar_entry_begin(load_target *t, const ap_index_entry *e, ap_error *err
         return 0;   /* not needed by the selected images (or the bundle's own manifests) */
     if (strcmp(w->hex, e->sha256))
         return ap_fail(err, AP_ERR_VERIFY, "its sha256 in the index is %s, not its name", e->sha256);
+    if (w->doc) {
+        held_doc *d = &a->docs[w->doc - 1];
+        if (d->done || e->size > (4u << 20))
+            return 0;   /* once; a larger one is not written as it is */
+        free(d->data);
+        if (!(d->data = malloc(e->size ? (size_t)e->size : 1)))
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        d->len = 0;
+        d->cap = (size_t)e->size;
+        a->cur = w;
+        a->mode = MODE_HOLD;
+        a->bad_data = false;
+        a->active = true;
+        return 1;
+    }
     if (!w->is_config && a->outs[w->out].written)
         return 0;   /* another blob of the same diff_id is already in the archive */
     a->cur = w;
     a->bad_data = false;
     a->data_size = a->plain_size = 0;
     char path[AP_HEX_LEN + 16];
-    if (w->is_config || w->src == a->layer_codec)
+    if (w->is_config || w->src == a->layer_codec || a->keep)
         a->mode = MODE_COPY;
     else
         a->mode = a->layer_codec == AP_CODEC_NONE ? MODE_PLAIN : MODE_RECOMPRESS;
@@ -291,6 +352,14 @@ static int ar_entry_data(load_target *t, const void *buf, size_t n, ap_error *er
     archive_target *a = t->impl;
     if (!a->active || a->bad_data)
         return 0;
+    if (a->mode == MODE_HOLD) {
+        held_doc *d = &a->docs[a->cur->doc - 1];
+        if (n > d->cap - d->len)
+            return ap_fail(err, AP_ERR_VERIFY, "more bytes than its size %zu", d->cap);
+        memcpy(d->data + d->len, buf, n);
+        d->len += n;
+        return 0;
+    }
     int rc;
     if (a->dec)
         rc = ap_decompressor_write(a->dec, buf, n, err);
@@ -315,6 +384,10 @@ static int ar_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
         return 0;
     a->active = false;
     const want_blob *w = a->cur;
+    if (a->mode == MODE_HOLD) {
+        a->docs[w->doc - 1].done = a->docs[w->doc - 1].len == e->size;
+        return 0;
+    }
     int rc = 0;
     if (a->bad_data) {
         *err = a->bad_data_err;
@@ -346,6 +419,8 @@ static int ar_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
                            "decompresses to sha256:%s, the index says diff_id sha256:%s", hex,
                            o->diff_hex);
     }
+    o->copied = a->mode == MODE_COPY;
+    o->codec = a->mode == MODE_COPY ? w->src : a->layer_codec;
     if (a->mode == MODE_COPY) {
         snprintf(o->digest, sizeof o->digest, "sha256:%s", w->hex);
         o->size = e->size;
@@ -371,251 +446,129 @@ static int ar_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
 
 /* ---- commit: manifests, index.json, manifest.json ---- */
 
-static bool has_name(const ap_index_image *im, const char *name)
+/* The archive blob of layer l: the bundle's blob (keep mode), else the one of its diff_id. */
+static const out_layer *find_out(const archive_target *a, const ap_index_layer *l)
 {
-    for (size_t k = 0; k < im->n_names; k++)
-        if (!strcmp(im->names[k], name))
-            return true;
-    return false;
-}
-
-static bool host_platform(const char *platform)
-{
-    size_t n = strlen(HOST_PLATFORM);
-    return platform && !strncmp(platform, HOST_PLATFORM, n) && (!platform[n] || platform[n] == '/');
-}
-
-/* The selected image that carries `name` for Docker (which knows no platforms):
- * the one for this host's platform, else the first. */
-static size_t name_owner(const ap_bundle_index *idx, const bool *sel, const char *name)
-{
-    size_t first = idx->n_images;
-    for (size_t i = 0; i < idx->n_images; i++) {
-        if (!sel[i] || !has_name(&idx->images[i], name))
-            continue;
-        if (host_platform(idx->images[i].platform))
-            return i;
-        if (first == idx->n_images)
-            first = i;
-    }
-    return first;
-}
-
-/* Do selected images of more than one platform carry `name`? */
-static bool multi_platform(const ap_bundle_index *idx, const bool *sel, const char *name)
-{
-    const char *plat = NULL;
-    for (size_t i = 0; i < idx->n_images; i++) {
-        if (!sel[i] || !has_name(&idx->images[i], name))
-            continue;
-        const char *p = idx->images[i].platform ? idx->images[i].platform : "";
-        if (plat && strcmp(plat, p))
-            return true;
-        plat = p;
-    }
-    return false;
-}
-
-/* Writes a JSON document as blob (once per digest); its descriptor's digest and size out. */
-static int out_json_blob(archive_target *a, json_t *doc, char ***seen, size_t *n_seen,
-                         char digest[AP_DIGEST_LEN + 1], uint64_t *size, ap_error *err)
-{
-    char *text = json_dumps(doc, JSON_COMPACT);
-    if (!text)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    size_t len = strlen(text);
-    char hex[AP_HEX_LEN + 1];
-    ap_sha256_hex(text, len, hex);
-    snprintf(digest, AP_DIGEST_LEN + 1, "sha256:%s", hex);
-    *size = len;
-    for (size_t i = 0; i < *n_seen; i++)
-        if (!strcmp((*seen)[i], hex)) {
-            free(text);
-            return 0;
-        }
-    char **grown = realloc(*seen, (*n_seen + 1) * sizeof *grown);
-    char *copy = strdup(hex);
-    if (!grown || !copy) {
-        free(copy);
-        if (grown)
-            *seen = grown;
-        free(text);
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    }
-    *seen = grown;
-    (*seen)[(*n_seen)++] = copy;
-    char path[AP_HEX_LEN + 16];
-    snprintf(path, sizeof path, BLOB_PREFIX "%s", hex);
-    int rc = out_entry(a, path, text, len, err);
-    free(text);
-    return rc;
-}
-
-static const out_layer *find_out(const archive_target *a, const char *diff_id)
-{
-    const char *hex = strncmp(diff_id, "sha256:", 7) ? diff_id : diff_id + 7;
+    const char *hex = a->keep ? l->digest + 7 : l->diff_id + 7;
     for (size_t i = 0; i < a->n_outs; i++)
-        if (!strcmp(a->outs[i].diff_hex, hex))
+        if (!strcmp(a->keep ? a->outs[i].blob_hex : a->outs[i].diff_hex, hex))
             return a->outs[i].written ? &a->outs[i] : NULL;
     return NULL;
 }
 
-/* The archive's own OCI manifest and index.json / manifest.json entries. */
+static const held_doc *held(const archive_target *a, const char *digest)
+{
+    for (size_t i = 0; i < a->n_docs; i++)
+        if (a->docs[i].done && !strcmp(a->docs[i].hex, digest + 7))
+            return &a->docs[i];
+    return NULL;
+}
+
+static int put_entry(void *ctx, const char *path, const void *data, size_t len, ap_error *err)
+{
+    return out_entry(ctx, path, data, len, err);
+}
+
+/* One selected image as the writer sees it: its manifest as the bundle has it when every
+ * layer went in as it is, else a new one naming the archive's layers. */
+static int w_image(archive_target *a, const ap_index_image *im, oci_w_image *w, oci_w_layer *ls, ap_error *err)
+{
+    bool all_copied = true;
+    for (size_t k = 0; k < im->n_layers; k++) {
+        const out_layer *o = find_out(a, &im->layers[k]);
+        if (!o)
+            return ap_fail(err, AP_ERR_VERIFY, "image %s: layer %s never came in the bundle",
+                           im->n_names ? im->names[0] : im->config.digest, im->layers[k].digest);
+        ls[k] = (oci_w_layer){o->digest, o->size, ap_codec_layer_media_type(o->codec)};
+        all_copied &= o->copied;
+    }
+    *w = (oci_w_image){.names = im->names, .n_names = im->n_names, .platform = im->platform,
+                       .config_digest = im->config.digest, .config_size = im->config.size, .layers = ls,
+                       .n_layers = im->n_layers};
+    const held_doc *m = all_copied ? held(a, im->manifest.digest) : NULL;
+    if (m) {
+        w->manifest = m->data;
+        w->manifest_len = m->len;
+        w->manifest_type = ap_index_image_manifest_type(im);
+    }
+    return 0;
+}
+
+/* The bundle's indexes the writer may carry (their bytes held). */
+static oci_w_source_index *w_sources(const archive_target *a, const ap_bundle_index *idx, size_t *n,
+                                     char ***lists, ap_error *err)
+{
+    oci_w_source_index *x = calloc(idx->n_indexes + 1, sizeof *x);
+    *lists = calloc(idx->n_indexes + 1, sizeof **lists);
+    *n = 0;
+    if (!x || !*lists) {
+        free(x);
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < idx->n_indexes; i++) {
+        const ap_index_index *ix = &idx->indexes[i];
+        const held_doc *d = held(a, ix->blob.digest);
+        char **ms = d ? calloc(ix->n_manifests, sizeof *ms) : NULL;
+        if (!ms)
+            continue;
+        for (size_t k = 0; k < ix->n_manifests; k++)
+            ms[k] = (char *)ix->manifests[k];
+        (*lists)[*n] = (char *)ms;
+        x[(*n)++] = (oci_w_source_index){ix->names[0], d->data, d->len, ix->media_type, ms, ix->n_manifests};
+    }
+    return x;
+}
+
+/* The archive's manifests, indexes, oci-layout, index.json and manifest.json: formats/oci_writer.c. */
 static int write_metadata(archive_target *a, const ap_bundle_index *idx, load_result **results,
                           size_t *n_results, ap_error *err)
 {
-    size_t n = idx->n_images ? idx->n_images : 1;
-    char (*mdigest)[AP_DIGEST_LEN + 1] = calloc(n, sizeof *mdigest);
-    uint64_t *msize = calloc(n, sizeof *msize);
-    char **seen = NULL;
-    size_t n_seen = 0;
-    json_t *index = json_object(), *mans = json_array(), *dm = json_array();
+    size_t n = 0, n_src = 0;
+    oci_w_image *w = calloc(idx->n_images + 1, sizeof *w);
+    oci_w_layer **ls = calloc(idx->n_images + 1, sizeof *ls);
+    char **lists = NULL;
+    oci_w_source_index *src = NULL;
     int rc = -1;
-    if (!mdigest || !msize || !index || !mans || !dm) {
+    if (!w || !ls) {
         ap_fail(err, AP_ERR_NOMEM, "out of memory");
         goto out;
     }
-    const char *layer_type = ap_codec_layer_media_type(a->layer_codec);
     for (size_t i = 0; i < idx->n_images; i++) {
+        const ap_index_image *im = &idx->images[i];
         if (!a->sel[i])
             continue;
-        const ap_index_image *im = &idx->images[i];
-        json_t *m = json_object(), *layers = json_array();
-        json_object_set_new(m, "schemaVersion", json_integer(2));
-        json_object_set_new(m, "mediaType", json_string(OCI_MANIFEST_MEDIA_TYPE));
-        json_object_set_new(m, "config",
-                            oci_descriptor(CONFIG_MEDIA_TYPE, im->config.digest, im->config.size));
-        json_object_set_new(m, "layers", layers);
-        bool ok = true;
-        for (size_t k = 0; k < im->n_layers && ok; k++) {
-            const out_layer *o = find_out(a, im->layers[k].diff_id);
-            if (!o) {
-                ap_fail(err, AP_ERR_VERIFY, "image %s: layer %s never came in the bundle",
-                        im->n_names ? im->names[0] : im->config.digest, im->layers[k].digest);
-                ok = false;
-                break;
-            }
-            json_array_append_new(layers, oci_descriptor(layer_type, o->digest, o->size));
-        }
-        int w = ok ? out_json_blob(a, m, &seen, &n_seen, mdigest[i], &msize[i], err) : -1;
-        json_decref(m);
-        if (w < 0)
-            goto out;
-    }
-    /* index.json: one descriptor per name; a name several platforms carry names a nested index */
-    for (size_t i = 0; i < idx->n_images; i++) {
-        if (!a->sel[i])
-            continue;
-        const ap_index_image *im = &idx->images[i];
-        for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++) {
-            const char *name = im->n_names ? im->names[k] : NULL;
-            if (load_results_add(results, n_results, name, im->config.digest, true, err) < 0)
-                goto out;
-            json_t *d;
-            bool nested = name && multi_platform(idx, a->sel, name);
-            if (nested) {
-                size_t owner = name_owner(idx, a->sel, name);
-                if (owner != i)
-                    continue;   /* named once, by the nested index */
-                json_t *ni = json_object(), *list = json_array();
-                json_object_set_new(ni, "schemaVersion", json_integer(2));
-                json_object_set_new(ni, "mediaType", json_string(OCI_INDEX_MEDIA_TYPE));
-                json_object_set_new(ni, "manifests", list);
-                for (size_t pass = 0; pass < 2; pass++)
-                    for (size_t j = 0; j < idx->n_images; j++) {
-                        if (!a->sel[j] || !has_name(&idx->images[j], name) || (j == owner) != (pass == 0))
-                            continue;
-                        json_t *md = oci_descriptor(OCI_MANIFEST_MEDIA_TYPE, mdigest[j], msize[j]);
-                        json_t *p = oci_platform_json(idx->images[j].platform);
-                        if (p)
-                            json_object_set_new(md, "platform", p);
-                        json_array_append_new(list, md);
-                    }
-                char ndigest[AP_DIGEST_LEN + 1];
-                uint64_t nsize = 0;
-                int w = out_json_blob(a, ni, &seen, &n_seen, ndigest, &nsize, err);
-                json_decref(ni);
-                if (w < 0)
-                    goto out;
-                d = oci_descriptor(OCI_INDEX_MEDIA_TYPE, ndigest, nsize);
-            } else {
-                d = oci_descriptor(OCI_MANIFEST_MEDIA_TYPE, mdigest[i], msize[i]);
-            }
-            if (name)
-                oci_annotate_name(d, name);
-            json_t *p = nested ? NULL : oci_platform_json(im->platform);
-            if (p)
-                json_object_set_new(d, "platform", p);
-            json_array_append_new(mans, d);
-        }
-        /* manifest.json: the names Docker gets for this image (one platform per name) */
-        json_t *o = json_object(), *tags = json_array(), *ls = json_array();
-        char path[AP_HEX_LEN + 16];
-        load_blob_path(im->config.digest, path, sizeof path);
-        json_object_set_new(o, "Config", json_string(path));
-        size_t owned = 0;
-        for (size_t k = 0; k < im->n_names; k++)
-            if (name_owner(idx, a->sel, im->names[k]) == i) {
-                json_array_append_new(tags, json_string(im->names[k]));
-                owned++;
-            }
-        if (im->n_names && !owned) {
-            json_decref(tags);
-            json_decref(ls);
-            json_decref(o);
-            continue;   /* another platform's image of its names: not for docker */
-        }
-        if (owned) {
-            json_object_set_new(o, "RepoTags", tags);
-        } else {
-            json_decref(tags);
-            json_object_set_new(o, "RepoTags", json_null());
-        }
-        for (size_t k = 0; k < im->n_layers; k++) {
-            const out_layer *ol = find_out(a, im->layers[k].diff_id);
-            load_blob_path(ol->digest, path, sizeof path);
-            json_array_append_new(ls, json_string(path));
-        }
-        json_object_set_new(o, "Layers", ls);
-        json_array_append_new(dm, o);
-    }
-    json_object_set_new(index, "schemaVersion", json_integer(2));
-    json_object_set_new(index, "mediaType", json_string(OCI_INDEX_MEDIA_TYPE));
-    json_object_set_new(index, "manifests", mans);
-    mans = NULL;
-    const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
-    if (out_entry(a, "oci-layout", layout, strlen(layout), err) < 0)
-        goto out;
-    char *text = json_dumps(index, JSON_COMPACT);
-    if (!text) {
-        ap_fail(err, AP_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    int w = out_entry(a, "index.json", text, strlen(text), err);
-    free(text);
-    if (w < 0)
-        goto out;
-    if (!a->oci_only) {   /* last, as docker save writes it */
-        text = json_dumps(dm, JSON_COMPACT);
-        if (!text) {
+        if (!(ls[n] = calloc(im->n_layers + 1, sizeof **ls))) {
             ap_fail(err, AP_ERR_NOMEM, "out of memory");
             goto out;
         }
-        w = out_entry(a, "manifest.json", text, strlen(text), err);
-        free(text);
-        if (w < 0)
+        if (w_image(a, im, &w[n], ls[n], err) < 0)
             goto out;
+        n++;
+        for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++)
+            if (load_results_add(results, n_results, im->n_names ? im->names[k] : NULL, im->config.digest, true,
+                                 err) < 0)
+                goto out;
     }
-    rc = out_write(a, zeros, AP_TAR_END_SIZE, err);
+    if (!(src = w_sources(a, idx, &n_src, &lists, err)))
+        goto out;
+    char host[64];
+    oci_host_platform(host, sizeof host);
+    oci_w_opts o = {.put = put_entry, .ctx = a, .default_platform = host, .docker_manifest = !a->oci_only,
+                    .sources = src, .n_sources = n_src};
+    rc = oci_write_metadata(w, n, &o, err);
+    free(o.indexes);
+    if (rc == 0)
+        rc = out_write(a, zeros, AP_TAR_END_SIZE, err);
 out:
-    for (size_t i = 0; i < n_seen; i++)
-        free(seen[i]);
-    free(seen);
-    free(mdigest);
-    free(msize);
-    json_decref(index);
-    json_decref(mans);
-    json_decref(dm);
+    for (size_t i = 0; ls && i < idx->n_images; i++)
+        free(ls[i]);
+    for (size_t i = 0; lists && i < n_src; i++)
+        free(lists[i]);
+    free(lists);
+    free(src);
+    free(ls);
+    free(w);
     return rc;
 }
 
@@ -679,6 +632,7 @@ static void ar_close(load_target *t)
         free(a->sel);
         free(a->want);
         free(a->outs);
+        free_docs(a);
         free(a->path);
         free(a);
     }
@@ -737,6 +691,8 @@ load_target *load_archive_open(const char *kind, const char *file, const load_op
     a->opts = opts;
     a->fd = -1;
     a->layer_codec = codec;
+    /* an OCI archive keeps the bundle's blobs (and so its manifest digests) unless told otherwise */
+    a->keep = oci && !(opts && opts->layer_compression);
     a->plain_hash = ap_sha256_new();
     a->out_hash = ap_sha256_new();
     if (!(a->path = strdup(file)) || !a->plain_hash || !a->out_hash) {

@@ -188,7 +188,7 @@ static int oci_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
     free(o->want);
     o->n_want = 0;
     o->sel = calloc(idx->n_images ? idx->n_images : 1, sizeof *o->sel);
-    size_t cap = 0;
+    size_t cap = idx->n_indexes;
     for (size_t i = 0; i < idx->n_images; i++)
         cap += 2 + idx->images[i].n_layers;
     o->want = calloc(cap ? cap : 1, sizeof *o->want);
@@ -208,6 +208,10 @@ static int oci_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
                 ap_digest_parse(im->layers[k].digest, o->want[o->n_want++], "layer digest", err) < 0)
                 return -1;
     }
+    for (size_t i = 0; i < idx->n_indexes; i++)   /* the indexes the names will point to */
+        if (load_index_for(idx, o->sel, idx->indexes[i].names[0]) == &idx->indexes[i] &&
+            ap_digest_parse(idx->indexes[i].blob.digest, o->want[o->n_want++], "index digest", err) < 0)
+            return -1;
     qsort(o->want, o->n_want, sizeof *o->want, cmp_hex);
     char name[BIG_PATH];
     snprintf(name, sizeof name, "oci:%s", o->dir);
@@ -346,12 +350,14 @@ static ssize_t find_descriptor(json_t *manifests, const char *full, const char *
     return -1;
 }
 
-static json_t *descriptor(const ap_index_image *im, const char *full)
+/* A name's descriptor: its image index when the bundle has one for it, else the image's manifest. */
+static json_t *descriptor(const ap_index_image *im, const char *full, const ap_index_index *x)
 {
-    json_t *d = oci_descriptor(ap_index_image_manifest_type(im), im->manifest.digest, im->manifest.size);
+    json_t *d = x ? oci_descriptor(x->media_type, x->blob.digest, x->blob.size)
+                  : oci_descriptor(ap_index_image_manifest_type(im), im->manifest.digest, im->manifest.size);
     if (full)
         oci_annotate_full_name(d, full);
-    json_t *p = oci_platform_json(im->platform);
+    json_t *p = x ? NULL : oci_platform_json(im->platform);
     if (p)
         json_object_set_new(d, "platform", p);
     return d;
@@ -398,7 +404,17 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
         const ap_index_image *im = &idx->images[i];
         for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++) {
             const char *full = im->n_names ? im->names[k] : NULL;
-            json_t *d = descriptor(im, full);
+            const ap_index_index *x = load_index_for(idx, o->sel, full);
+            bool later = false;   /* a name an index stands for: one descriptor, at its first image */
+            for (size_t j = 0; x && j < i && !later; j++)
+                for (size_t q = 0; o->sel[j] && q < idx->images[j].n_names && !later; q++)
+                    later = !strcmp(idx->images[j].names[q], full);
+            if (later) {
+                if (load_results_add(results, n_results, full, im->config.digest, false, err) < 0)
+                    goto out;
+                continue;
+            }
+            json_t *d = descriptor(im, full, x);
             ssize_t at = find_descriptor(manifests, full, im->manifest.digest);
             bool is_new = true;
             if (at >= 0) {

@@ -334,6 +334,10 @@ static int reg_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
             if (need_blob(r, im->config.digest, im->config.size, "config", i, repo, err) < 0 ||
                 need_blob(r, im->manifest.digest, im->manifest.size, "manifest", i, repo, err) < 0)
                 return -1;
+            /* the index its name points to (held and pushed as a manifest is) */
+            const ap_index_index *x = load_index_for(idx, r->sel, r->names[k].source);
+            if (x && need_blob(r, x->blob.digest, x->blob.size, "manifest", i, repo, err) < 0)
+                return -1;
         }
     }
     return ap_bundle_index_n_expected(idx) ? reg_check_expected(r, idx, err) : 0;
@@ -555,8 +559,27 @@ static int reg_commit(load_target *t, const ap_bundle_index *idx, load_result **
                     continue;
             }
             const char *ref = pass == 0 ? im->manifest.digest : n->tag;
-            if (reg_manifest_put(r->client, n->repo, ref, ap_index_image_manifest_type(im), mb->data, mb->data_len,
-                                 err) < 0) {
+            const char *mtype = ap_index_image_manifest_type(im);
+            const ap_index_index *x = pass == 1 ? load_index_for(idx, r->sel, n->source) : NULL;
+            if (x) {
+                /* the name is its image index: by digest, then under the tag, once per repo:tag */
+                bool dup = false;
+                for (size_t j = 0; j < i && !dup; j++)
+                    dup = !strcmp(r->names[j].repo, n->repo) && !strcmp(r->names[j].tag, n->tag);
+                if (dup)
+                    continue;
+                mb = find_blob(r, x->blob.digest);
+                if (!mb || !mb->data) {
+                    ap_fail(err, AP_ERR_TARGET, "image %s: index %s missing", n->source, x->blob.digest);
+                    goto out;
+                }
+                mtype = x->media_type;
+                if (reg_manifest_put(r->client, n->repo, x->blob.digest, mtype, mb->data, mb->data_len, err) < 0) {
+                    ap_error_prefix(err, "image %s: index", n->source);
+                    goto out;
+                }
+            }
+            if (reg_manifest_put(r->client, n->repo, ref, mtype, mb->data, mb->data_len, err) < 0) {
                 ap_error_prefix(err, "image %s", n->source);
                 if (pushed_tags) {
                     size_t used = strlen(err->msg);

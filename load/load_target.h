@@ -81,6 +81,10 @@ load_target *load_archive_open(const char *kind, const char *file, const load_op
 
 /* Appends {name (copied; NULL for an untagged image), id, is_new} to the
  * malloc'd array *res of *n results; AP_ERR_NOMEM if memory runs out. */
+/* The bundle's image index for `name` when every manifest it lists is a selected
+ * image's (a target that keeps indexes then points the name to it), else NULL. */
+const ap_index_index *load_index_for(const ap_bundle_index *idx, const bool *sel, const char *name);
+
 /* Fills each result's manifest digest from the index: the image with its ID (and, when
  * several share it, whose name the result's name ends with, its host aside). */
 void load_results_set_manifests(load_result *res, size_t n, const ap_bundle_index *idx);

@@ -95,3 +95,23 @@ void load_results_set_manifests(load_result *res, size_t n, const ap_bundle_inde
         snprintf(res[r].manifest, sizeof res[r].manifest, "%s", best ? best->manifest.digest : "");
     }
 }
+
+const ap_index_index *load_index_for(const ap_bundle_index *idx, const bool *sel, const char *name)
+{
+    for (size_t i = 0; name && i < idx->n_indexes; i++) {
+        const ap_index_index *x = &idx->indexes[i];
+        bool named = false;
+        for (size_t k = 0; k < x->n_names && !named; k++)
+            named = !strcmp(x->names[k], name);
+        bool all = named;
+        for (size_t k = 0; k < x->n_manifests && all; k++) {
+            bool found = false;
+            for (size_t m = 0; m < idx->n_images && !found; m++)
+                found = sel[m] && !strcmp(idx->images[m].manifest.digest, x->manifests[k]);
+            all = found;
+        }
+        if (all)
+            return x;
+    }
+    return NULL;
+}

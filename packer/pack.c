@@ -14,6 +14,7 @@
 #include "bundle_writer.h"
 #include "dense_pack.h"
 #include "../formats/image_ref.h"
+#include "../formats/oci_writer.h"
 #include "layer_store.h"
 #include "source.h"
 
@@ -21,8 +22,6 @@
 #define TOOL_NAME "airpack 0.1.0"
 #define UNTRUSTED_COMMENT "signature from airpack secret key"
 #define OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define OCI_INDEX "application/vnd.oci.image.index.v1+json"
 
 typedef struct {
     source_image *src;
@@ -52,6 +51,8 @@ typedef struct {
     uint64_t usize;
     ap_index_entry *entries;
     size_t n_entries;
+    oci_w_index *w_indexes;       /* the indexes write_metadata wrote (names several platforms carry) */
+    size_t n_w_indexes;
     unsigned char *chunk;
     dense_pack *dense;            /* pack --dense: layers go here, not to blobs */
     ap_sha256 *blob_hash;         /* --dense: the zstd blob a loader will make of the layer */
@@ -155,58 +156,39 @@ static void default_platform(const packer *p, char *out, size_t n)
         source_host_platform(out, n);
 }
 
-/* With --all-platforms, which image docker's manifest.json gives `name` to:
- * the first of the default platform, else the first. */
-static const pack_image *docker_owner(const packer *p, const char *name)
-{
-    char want[128];
-    default_platform(p, want, sizeof want);
-    const pack_image *first = NULL;
-    for (size_t i = 0; i < p->n_images; i++)
-        for (size_t k = 0; k < p->images[i].n_names; k++)
-            if (!strcmp(p->images[i].names[k], name)) {
-                if (source_platform_matches(want, p->images[i].src->platform))
-                    return &p->images[i];
-                if (!first)
-                    first = &p->images[i];
-            }
-    return first;
-}
+/* The images as the OCI metadata writer sees them; layers and names borrowed (free with
+ * free_w_images). */
+static oci_w_image *w_images(const packer *p, ap_error *err);
+static void free_w_images(oci_w_image *w, size_t n);
 
-/* With --all-platforms, is `name` carried by images of more than one platform?
- * index.json then names a nested image index (one manifest per platform). */
-static bool multi_platform_name(const packer *p, const char *name)
+static bool has_name(const pack_image *pi, const char *name)
 {
-    if (!all_platforms(p))
-        return false;
-    const char *plat = NULL;
-    for (size_t i = 0; i < p->n_images; i++)
-        for (size_t k = 0; k < p->images[i].n_names; k++)
-            if (!strcmp(p->images[i].names[k], name)) {
-                if (plat && strcmp(plat, p->images[i].src->platform))
-                    return true;
-                plat = p->images[i].src->platform;
-            }
+    for (size_t k = 0; k < pi->n_names; k++)
+        if (!strcmp(pi->names[k], name))
+            return true;
     return false;
 }
 
-/* Is image i the first that carries name? */
-static bool first_with_name(const packer *p, size_t i, const char *name)
+/* Do images of more than one platform carry name? */
+static bool multi_name(const packer *p, const char *name)
 {
-    for (size_t j = 0; j < i; j++)
-        for (size_t k = 0; k < p->images[j].n_names; k++)
-            if (!strcmp(p->images[j].names[k], name))
-                return false;
-    return true;
+    const char *plat = NULL;
+    for (size_t i = 0; i < p->n_images; i++)
+        if (has_name(&p->images[i], name)) {
+            if (plat && strcmp(plat, p->images[i].src->platform))
+                return true;
+            plat = p->images[i].src->platform;
+        }
+    return false;
 }
 
-/* How many nested indexes index.json needs (one per multi-platform name). */
+/* How many indexes index.json needs (one per name that several platforms carry). */
 static size_t count_nested(const packer *p)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < p->n_images; i++)
-        for (size_t k = 0; k < p->images[i].n_names; k++)
-            n += multi_platform_name(p, p->images[i].names[k]) && first_with_name(p, i, p->images[i].names[k]);
+    ap_error e;
+    oci_w_image *w = w_images(p, &e);
+    size_t n = w ? oci_count_multi_platform_names(w, p->n_images) : 0;
+    free_w_images(w, p->n_images);
     return n;
 }
 
@@ -399,6 +381,103 @@ static void placeholder_digest(size_t n, char out[AP_DIGEST_LEN + 1])
     snprintf(out, AP_DIGEST_LEN + 1, "sha256:%064zx", n);
 }
 
+/* The index's "indexes": what write_metadata wrote, or (placeholder) as wide as it can be:
+ * one per name that several platforms carry, with a dummy digest numbered from `first`. */
+static int index_indexes(packer *p, bool placeholder, ap_bundle_index *idx, ap_error *err)
+{
+    size_t n = placeholder ? count_nested(p) : p->n_w_indexes;
+    if (n == 0)
+        return 0;
+    if (!(idx->indexes = calloc(n, sizeof *idx->indexes)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    idx->n_indexes = n;
+    size_t j = 0;
+    for (size_t i = 0; i < p->n_images && j < n; i++)
+        for (size_t k = 0; k < p->images[i].n_names && j < n; k++) {
+            const char *name = p->images[i].names[k];
+            const oci_w_index *x = NULL;
+            for (size_t q = 0; q < p->n_w_indexes && !placeholder; q++)
+                if (!strcmp(p->w_indexes[q].name, name))
+                    x = &p->w_indexes[q];
+            bool seen = false;
+            for (size_t q = 0; q < j; q++)
+                seen |= !strcmp(idx->indexes[q].names[0], name);
+            if (seen || (placeholder ? !multi_name(p, name) : !x))
+                continue;
+            ap_index_index *o = &idx->indexes[j];
+            if (!(o->names = malloc(sizeof *o->names)) ||
+                !(o->manifests = calloc(p->n_images, sizeof *o->manifests)))
+                return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            o->names[0] = (char *)name;
+            o->n_names = 1;
+            for (size_t m = 0; m < p->n_images; m++)
+                if (has_name(&p->images[m], name))
+                    strcpy(o->manifests[o->n_manifests++], idx->images[m].manifest.digest);
+            if (placeholder) {
+                placeholder_digest(p->store.n + p->n_images + j, o->blob.digest);
+                o->blob.size = 9223372036854775807ULL;
+                o->media_type = AP_DOCKER_LIST_MEDIA_TYPE;   /* the longer */
+                o->carried = true;
+            } else {
+                snprintf(o->blob.digest, sizeof o->blob.digest, "%s", x->digest);
+                o->blob.size = x->size;
+                o->media_type = (char *)x->media_type;
+                o->carried = x->carried;
+            }
+            j++;
+        }
+    idx->n_indexes = j;
+    return 0;
+}
+
+/* The placeholder index's entries: layers, then each image's config and manifest, the
+ * indexes, then the three fixed files, every size as wide as it can be. */
+static int placeholder_entries(packer *p, ap_bundle_index *idx, size_t n_layer_entries, size_t n_nested,
+                               size_t n_entries, ap_error *err)
+{
+    const uint64_t wide = 9223372036854775807ULL;
+    char (*paths)[AP_HEX_LEN + 16] = calloc(n_entries, sizeof *paths);
+    if (!paths)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    size_t e = 0;
+    for (size_t i = 0; i < n_layer_entries; i++, e++) {
+        char d[AP_DIGEST_LEN + 1];
+        placeholder_digest(i, d);
+        if (p->dense)   /* the recipe, then the segments */
+            snprintf(paths[e], sizeof paths[e], i ? "airpack/dense/%06zu.zst" : "airpack/dense/recipe", i - 1);
+        else
+            snprintf(paths[e], sizeof paths[e], "blobs/sha256/%s", d + 7);
+    }
+    for (size_t i = 0; i < p->n_images; i++) {
+        bool again = false;   /* one config under two manifests (faithful): listed once */
+        for (size_t j = 0; j < i && !again; j++)
+            again = !strcmp(p->images[j].src->config_digest, p->images[i].src->config_digest);
+        char d[AP_DIGEST_LEN + 1];
+        placeholder_digest(p->store.n + p->n_images + n_nested + i, d);
+        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s",
+                 again ? d + 7 : p->images[i].src->config_digest + 7);
+        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", idx->images[i].manifest.digest + 7);
+    }
+    for (size_t j = 0; j < n_nested; j++) {
+        char d[AP_DIGEST_LEN + 1];
+        placeholder_digest(p->store.n + p->n_images + j, d);
+        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", d + 7);
+    }
+    strcpy(paths[e++], "oci-layout");
+    strcpy(paths[e++], "index.json");
+    strcpy(paths[e++], "manifest.json");
+    for (size_t k = 0; k < n_entries; k++) {
+        idx->entries[k].path = paths[k];
+        idx->entries[k].size = wide;
+        if (!strncmp(paths[k], "blobs/sha256/", 13))
+            memcpy(idx->entries[k].sha256, paths[k] + 13, AP_HEX_LEN);
+        else
+            memset(idx->entries[k].sha256, 'f', AP_HEX_LEN);
+    }
+    idx->n_entries = n_entries;
+    return 0;
+}
+
 /* Fills idx from the packer's state. With `placeholder`, every number is as
  * wide as it can be and every digest not yet known a unique dummy of the same
  * width, consistently listed as entries, so the JSON is an upper bound on the
@@ -478,56 +557,23 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
             il->expected = l->expected;
         }
     }
+    if (index_indexes(p, placeholder, idx, err) < 0)
+        return -1;
     if (!placeholder) {
         idx->entries = p->entries;
         idx->n_entries = p->n_entries;
         return 0;
     }
-    /* layers, then each image's config and manifest, then the three fixed files */
-    char (*paths)[AP_HEX_LEN + 16] = calloc(n_entries, sizeof *paths);
-    if (!paths)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    size_t e = 0;
-    for (size_t i = 0; i < n_layer_entries; i++, e++) {
-        char d[AP_DIGEST_LEN + 1];
-        placeholder_digest(i, d);
-        if (p->dense)   /* the recipe, then the segments */
-            snprintf(paths[e], sizeof paths[e], i ? "airpack/dense/%06zu.zst" : "airpack/dense/recipe", i - 1);
-        else
-            snprintf(paths[e], sizeof paths[e], "blobs/sha256/%s", d + 7);
-    }
-    for (size_t i = 0; i < p->n_images; i++) {
-        bool again = false;   /* one config under two manifests (faithful): listed once */
-        for (size_t j = 0; j < i && !again; j++)
-            again = !strcmp(p->images[j].src->config_digest, p->images[i].src->config_digest);
-        char d[AP_DIGEST_LEN + 1];
-        placeholder_digest(p->store.n + p->n_images + n_nested + i, d);
-        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s",
-                 again ? d + 7 : p->images[i].src->config_digest + 7);
-        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", idx->images[i].manifest.digest + 7);
-    }
-    for (size_t j = 0; j < n_nested; j++) {
-        char d[AP_DIGEST_LEN + 1];
-        placeholder_digest(p->store.n + p->n_images + j, d);
-        snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", d + 7);
-    }
-    strcpy(paths[e++], "oci-layout");
-    strcpy(paths[e++], "index.json");
-    strcpy(paths[e++], "manifest.json");
-    for (size_t k = 0; k < n_entries; k++) {
-        idx->entries[k].path = paths[k];
-        idx->entries[k].size = wide;
-        if (!strncmp(paths[k], "blobs/sha256/", 13))
-            memcpy(idx->entries[k].sha256, paths[k] + 13, AP_HEX_LEN);
-        else
-            memset(idx->entries[k].sha256, 'f', AP_HEX_LEN);
-    }
-    idx->n_entries = n_entries;
-    return 0;
+    return placeholder_entries(p, idx, n_layer_entries, n_nested, n_entries, err);
 }
 
 static void free_built_index(ap_bundle_index *idx, bool placeholder)
 {
+    for (size_t i = 0; i < idx->n_indexes; i++) {
+        free(idx->indexes[i].names);
+        free(idx->indexes[i].manifests);
+    }
+    free(idx->indexes);
     for (size_t i = 0; i < idx->n_images; i++)
         free(idx->images[i].layers);
     free(idx->images);
@@ -840,41 +886,53 @@ static int record_entry_cb(void *ctx, const ap_index_entry *e, ap_error *err)
 
 /* ---- the small JSON entries ------------------------------------------- */
 
-static int add_json_entry(packer *p, const char *path, json_t *j, char *digest_out, uint64_t *size_out,
-                          ap_error *err)
+static const char *layer_media_type(const packer *p, const stored_layer *l)
 {
-    char *text = json_dumps(j, JSON_COMPACT);
-    if (!text)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory writing %s", path ? path : "a manifest");
-    ap_index_entry e;
-    int rc = 0;
-    size_t len = strlen(text);
-    if (!path) {
-        char hex[AP_HEX_LEN + 1];
-        ap_sha256_hex(text, len, hex);
-        char bp[AP_HEX_LEN + 16];
-        snprintf(bp, sizeof bp, "blobs/sha256/%s", hex);
-        if (digest_out)
-            snprintf(digest_out, AP_DIGEST_LEN + 1, "sha256:%s", hex);
-        if (size_out)
-            *size_out = len;
-        if (entry_written(p, bp)) {
-            free(text);
-            return 0;
-        }
-    }
-    rc = bundle_writer_add(p->w, path, text, len, &e, err);
-    if (rc == 0)
-        rc = record_entry(p, &e, err);
-    free(text);
-    return rc;
+    return l->expected ? l->media_type : l->faithful ? l->blob_media_type : ap_codec_layer_media_type(p->opts->codec);
 }
 
-/* A blob the source had (config, manifest), once, byte for byte. */
-static int add_blob_once(packer *p, const void *data, size_t len, const char *digest, ap_error *err)
+static oci_w_image *w_images(const packer *p, ap_error *err)
 {
-    char path[AP_HEX_LEN + 16];
-    snprintf(path, sizeof path, "blobs/sha256/%s", digest + 7);
+    oci_w_image *w = calloc(p->n_images ? p->n_images : 1, sizeof *w);
+    if (!w) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < p->n_images; i++) {
+        const pack_image *pi = &p->images[i];
+        oci_w_image *im = &w[i];
+        oci_w_layer *ls = calloc(pi->src->n_layers ? pi->src->n_layers : 1, sizeof *ls);
+        if (!ls) {
+            free_w_images(w, i);
+            ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            return NULL;
+        }
+        for (size_t k = 0; k < pi->src->n_layers; k++)
+            ls[k] = (oci_w_layer){pi->layers[k]->digest, pi->layers[k]->size, layer_media_type(p, pi->layers[k])};
+        *im = (oci_w_image){.names = pi->names, .n_names = pi->n_names, .platform = pi->src->platform,
+                            .config_digest = pi->src->config_digest, .config_size = pi->src->config_len,
+                            .config = pi->src->config, .config_len = pi->src->config_len,
+                            .layers = ls, .n_layers = pi->src->n_layers};
+        if (pi->faithful) {
+            im->manifest = pi->src->manifest;
+            im->manifest_len = pi->src->manifest_len;
+            im->manifest_type = pi->src->manifest_media_type;
+        }
+    }
+    return w;
+}
+
+static void free_w_images(oci_w_image *w, size_t n)
+{
+    for (size_t i = 0; w && i < n; i++)
+        free((void *)w[i].layers);
+    free(w);
+}
+
+/* The writer's put: an entry, each path once. */
+static int put_entry(void *ctx, const char *path, const void *data, size_t len, ap_error *err)
+{
+    packer *p = ctx;
     if (entry_written(p, path))
         return 0;
     ap_index_entry e;
@@ -883,190 +941,55 @@ static int add_blob_once(packer *p, const void *data, size_t len, const char *di
     return record_entry(p, &e, err);
 }
 
-static const char *manifest_type(const pack_image *pi)
+/* The sources' indexes, as the writer carries them. */
+static oci_w_source_index *w_sources(const packer *p, size_t *n, ap_error *err)
 {
-    return pi->faithful ? pi->src->manifest_media_type : OCI_MANIFEST;
+    size_t total = 0, k = 0;
+    for (size_t s = 0; s < p->n_sources; s++)
+        total += p->sources[s].n_indexes;
+    oci_w_source_index *x = calloc(total ? total : 1, sizeof *x);
+    if (!x) {
+        ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t s = 0; s < p->n_sources; s++)
+        for (size_t i = 0; i < p->sources[s].n_indexes; i++) {
+            const source_index *si = &p->sources[s].indexes[i];
+            x[k++] = (oci_w_source_index){si->name, si->bytes, si->len, si->media_type, si->manifests,
+                                          si->n_manifests};
+        }
+    *n = k;
+    return x;
 }
 
-static json_t *platform_json(const char *platform)
-{
-    char os[64] = "linux", arch[64] = "amd64", variant[64] = "";
-    sscanf(platform, "%63[^/]/%63[^/]/%63s", os, arch, variant);
-    json_t *j = json_object();
-    json_object_set_new(j, "architecture", json_string(arch));
-    json_object_set_new(j, "os", json_string(os));
-    if (variant[0])
-        json_object_set_new(j, "variant", json_string(variant));
-    return j;
-}
-
+/* Configs byte for byte, manifests (the sources' or new), indexes, oci-layout,
+ * index.json and manifest.json, last: formats/oci_writer.c. */
 static int write_metadata(packer *p, ap_error *err)
 {
-    const char *layer_type = ap_codec_layer_media_type(p->opts->codec);
-    /* configs, byte for byte, then the manifests airpack writes */
-    for (size_t i = 0; i < p->n_images; i++) {
-        pack_image *pi = &p->images[i];
-        if (!pi->src->config)
+    for (size_t i = 0; i < p->n_images; i++)
+        if (!p->images[i].src->config)
             return ap_fail(err, AP_ERR_FORMAT, "%s: the config of image %s never arrived",
-                           p->sources[pi->source].spec, pi->src->config_digest);
-        if (add_blob_once(p, pi->src->config, pi->src->config_len, pi->src->config_digest, err) < 0)
-            return -1;
-        if (pi->faithful) {
-            /* the source's manifest, byte for byte */
-            snprintf(pi->manifest_digest, sizeof pi->manifest_digest, "%s", pi->src->manifest_digest);
-            pi->manifest_size = pi->src->manifest_len;
-            if (add_blob_once(p, pi->src->manifest, pi->src->manifest_len, pi->manifest_digest, err) < 0)
-                return -1;
-            continue;
-        }
-        json_t *m = json_object();
-        json_object_set_new(m, "schemaVersion", json_integer(2));
-        json_object_set_new(m, "mediaType", json_string(OCI_MANIFEST));
-        json_t *c = json_object();
-        json_object_set_new(c, "mediaType", json_string(OCI_CONFIG));
-        json_object_set_new(c, "digest", json_string(pi->src->config_digest));
-        json_object_set_new(c, "size", json_integer((json_int_t)pi->src->config_len));
-        json_object_set_new(m, "config", c);
-        json_t *ls = json_array();
-        for (size_t k = 0; k < pi->src->n_layers; k++) {
-            json_t *l = json_object();
-            json_object_set_new(l, "mediaType",
-                                json_string(pi->layers[k]->expected ? pi->layers[k]->media_type : layer_type));
-            json_object_set_new(l, "digest", json_string(pi->layers[k]->digest));
-            json_object_set_new(l, "size", json_integer((json_int_t)pi->layers[k]->size));
-            json_array_append_new(ls, l);
-        }
-        json_object_set_new(m, "layers", ls);
-        int rc = add_json_entry(p, NULL, m, pi->manifest_digest, &pi->manifest_size, err);
-        json_decref(m);
-        if (rc < 0)
-            return -1;
-    }
-    /* --all-platforms: a nested index per name that several platforms share,
-     * the default platform's manifest first */
-    size_t n_nested = count_nested(p), nn = 0;
-    typedef struct {
-        const char *name;
-        char digest[AP_DIGEST_LEN + 1];
-        uint64_t size;
-    } nested_index;
-    nested_index *nested = calloc(n_nested ? n_nested : 1, sizeof *nested);
-    if (!nested)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+                           p->sources[p->images[i].source].spec, p->images[i].src->config_digest);
     char want[128];
     default_platform(p, want, sizeof want);
-    for (size_t i = 0; i < p->n_images && nn < n_nested; i++)
-        for (size_t k = 0; k < p->images[i].n_names; k++) {
-            const char *name = p->images[i].names[k];
-            if (!multi_platform_name(p, name) || !first_with_name(p, i, name))
-                continue;
-            json_t *ni = json_object();
-            json_object_set_new(ni, "schemaVersion", json_integer(2));
-            json_object_set_new(ni, "mediaType", json_string(OCI_INDEX));
-            json_t *ms = json_array();
-            for (int pass = 0; pass < 2; pass++)
-                for (size_t j = 0; j < p->n_images; j++) {
-                    pack_image *pj = &p->images[j];
-                    bool has = false;
-                    for (size_t q = 0; q < pj->n_names; q++)
-                        has |= !strcmp(pj->names[q], name);
-                    if (!has || source_platform_matches(want, pj->src->platform) != (pass == 0))
-                        continue;
-                    json_t *d = json_object();
-                    json_object_set_new(d, "mediaType", json_string(manifest_type(pj)));
-                    json_object_set_new(d, "digest", json_string(pj->manifest_digest));
-                    json_object_set_new(d, "size", json_integer((json_int_t)pj->manifest_size));
-                    json_object_set_new(d, "platform", platform_json(pj->src->platform));
-                    json_array_append_new(ms, d);
-                }
-            json_object_set_new(ni, "manifests", ms);
-            nested[nn].name = name;
-            int nrc = add_json_entry(p, NULL, ni, nested[nn].digest, &nested[nn].size, err);
-            json_decref(ni);
-            nn++;
-            if (nrc < 0) {
-                free(nested);
-                return -1;
-            }
-        }
-    json_t *layout = json_pack("{s:s}", "imageLayoutVersion", "1.0.0");
-    int rc = add_json_entry(p, "oci-layout", layout, NULL, NULL, err);
-    json_decref(layout);
-    if (rc < 0) {
-        free(nested);
+    size_t n_sources = 0;
+    oci_w_image *w = w_images(p, err);
+    oci_w_source_index *srcs = w ? w_sources(p, &n_sources, err) : NULL;
+    if (!srcs) {
+        free_w_images(w, p->n_images);
         return -1;
     }
-    /* index.json: one descriptor per name */
-    json_t *index = json_object();
-    json_object_set_new(index, "schemaVersion", json_integer(2));
-    json_object_set_new(index, "mediaType", json_string(OCI_INDEX));
-    json_t *mans = json_array();
-    for (size_t i = 0; i < p->n_images; i++) {
-        pack_image *pi = &p->images[i];
-        size_t n = pi->n_names ? pi->n_names : 1;
-        for (size_t k = 0; k < n; k++) {
-            const nested_index *ni = NULL;
-            for (size_t j = 0; pi->n_names && j < nn; j++)
-                if (!strcmp(nested[j].name, pi->names[k]))
-                    ni = &nested[j];
-            if (ni && !first_with_name(p, i, pi->names[k]))
-                continue; /* named once, by its nested index */
-            json_t *d = json_object();
-            json_object_set_new(d, "mediaType", json_string(ni ? OCI_INDEX : manifest_type(pi)));
-            json_object_set_new(d, "digest", json_string(ni ? ni->digest : pi->manifest_digest));
-            json_object_set_new(d, "size", json_integer((json_int_t)(ni ? ni->size : pi->manifest_size)));
-            if (pi->n_names) {
-                json_t *ann = json_object();
-                json_object_set_new(ann, "io.containerd.image.name", json_string(pi->names[k]));
-                json_object_set_new(ann, "org.opencontainers.image.ref.name",
-                                    json_string(image_ref_tag(pi->names[k])));
-                json_object_set_new(d, "annotations", ann);
-            }
-            if (!ni)
-                json_object_set_new(d, "platform", platform_json(pi->src->platform));
-            json_array_append_new(mans, d);
-        }
+    oci_w_opts o = {.put = put_entry, .ctx = p, .default_platform = want, .docker_manifest = true,
+                    .sources = srcs, .n_sources = n_sources};
+    int rc = oci_write_metadata(w, p->n_images, &o, err);
+    for (size_t i = 0; rc == 0 && i < p->n_images; i++) {
+        snprintf(p->images[i].manifest_digest, sizeof p->images[i].manifest_digest, "%s", w[i].manifest_digest);
+        p->images[i].manifest_size = w[i].manifest_size;
     }
-    free(nested);
-    json_object_set_new(index, "manifests", mans);
-    rc = add_json_entry(p, "index.json", index, NULL, NULL, err);
-    json_decref(index);
-    if (rc < 0)
-        return -1;
-    /* manifest.json, last: what makes docker load commit */
-    json_t *dm = json_array();
-    for (size_t i = 0; i < p->n_images; i++) {
-        pack_image *pi = &p->images[i];
-        size_t owned = 0;
-        for (size_t k = 0; k < pi->n_names; k++)
-            owned += !all_platforms(p) || docker_owner(p, pi->names[k]) == pi;
-        if (pi->n_names && !owned)
-            continue; /* another platform's image of its names: not for docker */
-        json_t *o = json_object();
-        char path[AP_HEX_LEN + 16];
-        snprintf(path, sizeof path, "blobs/sha256/%s", pi->src->config_digest + 7);
-        json_object_set_new(o, "Config", json_string(path));
-        if (pi->n_names) {
-            json_t *tags = json_array();
-            /* full names: docker load shows them in their familiar form, and
-             * podman keeps docker.io/... instead of guessing localhost/ */
-            for (size_t k = 0; k < pi->n_names; k++)
-                if (!all_platforms(p) || docker_owner(p, pi->names[k]) == pi)
-                    json_array_append_new(tags, json_string(pi->names[k]));
-            json_object_set_new(o, "RepoTags", tags);
-        } else {
-            json_object_set_new(o, "RepoTags", json_null());
-        }
-        json_t *ls = json_array();
-        for (size_t k = 0; k < pi->src->n_layers; k++) {
-            snprintf(path, sizeof path, "blobs/sha256/%s", pi->layers[k]->digest + 7);
-            json_array_append_new(ls, json_string(path));
-        }
-        json_object_set_new(o, "Layers", ls);
-        json_array_append_new(dm, o);
-    }
-    rc = add_json_entry(p, "manifest.json", dm, NULL, NULL, err);
-    json_decref(dm);
+    p->w_indexes = o.indexes;
+    p->n_w_indexes = o.n_indexes;
+    free(srcs);
+    free_w_images(w, p->n_images);
     return rc;
 }
 
@@ -1093,56 +1016,28 @@ static int open_writer(packer *p, const char *tc, size_t *head_size, ap_error *e
     return 0;
 }
 
-static int run(packer *p, pack_report *report, ap_error *err)
+/* Which source indexes went in as they are, which names got a new one (or none). */
+static void index_report(const packer *p, pack_report *report)
 {
-    const pack_options *o = p->opts;
-    p->sources = calloc(o->n_inputs, sizeof *p->sources);
-    if (!p->sources)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < o->n_inputs; i++) {
-        p->n_sources = i + 1;
-        if (source_open_opts(o->inputs[i], o->source_opts, &p->sources[i], err) < 0)
-            return -1;
-        report->input_bytes += p->sources[i].size;
+    for (size_t q = 0; q < p->n_w_indexes; q++)
+        report->n_indexes_carried += p->w_indexes[q].carried;
+    for (size_t s = 0; s < p->n_sources; s++) {
+        report->n_attestations_skipped += p->sources[s].n_skipped_attestations;
+        for (size_t i = 0; i < p->sources[s].n_indexes; i++) {
+            const source_index *si = &p->sources[s].indexes[i];
+            bool packed = false, carried = false;
+            for (size_t m = 0; si->name && m < p->n_images; m++)
+                packed |= has_name(&p->images[m], si->name);
+            for (size_t q = 0; q < p->n_w_indexes; q++)
+                carried |= p->w_indexes[q].carried && !strcmp(p->w_indexes[q].digest, si->digest);
+            report->n_indexes_new += packed && !carried;
+        }
     }
-    if (choose_images(p, err) < 0)
-        return -1;
-    if (o->progress_total)
-        o->progress_total(o->progress_ctx, report->input_bytes);
+}
 
-    size_t head_size = 0;
-    char tc[128];
-    trusted_comment(p, tc, sizeof tc);
-    if (o->dense) {
-        /* the index lists the segments, known only at the end: stream first, then open the bundle */
-        char dir[4096];
-        snprintf(dir, sizeof dir, "%s", o->output);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = 0;
-        else
-            strcpy(dir, ".");
-        dense_pack_options dopts = {.level = o->level, .jobs = o->dense_jobs, .window_log = o->dense_window_log,
-                                    .chunk_avg = o->dense_chunk};
-        if (!(p->dense = dense_pack_new(dir, &dopts, err)))
-            return -1;
-    } else if (open_writer(p, tc, &head_size, err) < 0) {
-        return -1;
-    }
-    /* --dense: layer blobs are made (and hashed here) at a fast level, as loaders remake them;
-     * with --compression none they are the tars themselves */
-    if (p->dense)
-        p->blob_level = o->codec == AP_CODEC_NONE ? 0 : DENSE_BLOB_LEVEL;
-    if (!(p->z = ap_compressor_new(o->codec, p->dense ? p->blob_level : o->level, o->threads,
-                                   p->dense ? blob_hash_sink : bundle_writer_sink, p->dense ? (void *)p : p->w, err)))
-        return -1;
-    if (p->dense && !(p->blob_hash = ap_sha256_new()))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    p->diff_hash = ap_sha256_new();
-    p->chunk = malloc(LAYER_CHUNK);
-    if (!p->diff_hash || !p->chunk)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-
+/* Every wanted layer of every input, once, in the order each input stores them. */
+static int stream_sources(packer *p, ap_error *err)
+{
     for (size_t s = 0; s < p->n_sources; s++) {
         p->current = s;
         /* a daemon's configs come in its stream: always read it */
@@ -1159,17 +1054,13 @@ static int run(packer *p, pack_report *report, ap_error *err)
                                p->sources[s].spec, l->image_name, l->layer_number, l->path);
         }
     }
-    if (p->dense) {
-        /* the layer compressor's buffers go before the segments' window and tables come */
-        ap_compressor_free(p->z);
-        p->z = NULL;
-    }
-    if (p->dense && (dense_pack_finish(p->dense, err) < 0 || open_writer(p, tc, &head_size, err) < 0 ||
-                     dense_pack_write_entries(p->dense, p->w, record_entry_cb, p, err) < 0))
-        return -1;
-    if (write_metadata(p, err) < 0)
-        return -1;
+    return 0;
+}
 
+/* The index, padded to its reserved room, signed, and the bundle committed. */
+static int commit_bundle(packer *p, const char *tc, size_t head_size, pack_report *report, ap_error *err)
+{
+    const pack_options *o = p->opts;
     size_t len;
     char *json = index_json(p, false, &len, err);
     if (!json)
@@ -1199,8 +1090,11 @@ static int run(packer *p, pack_report *report, ap_error *err)
         report->n_parts = (size_t)((report->bundle_bytes + o->split_size - 1) / o->split_size);
     free(padded);
     free(sig);
-    if (rc < 0)
-        return -1;
+    return rc;
+}
+
+static void fill_report(const packer *p, pack_report *report)
+{
     report->n_images = p->n_images;
     for (size_t i = 0; i < p->store.n; i++) {
         report->uncompressed_bytes += p->store.layers[i]->uncompressed_size;
@@ -1214,15 +1108,81 @@ static int run(packer *p, pack_report *report, ap_error *err)
                 report->twice_bytes += p->store.layers[i]->size;
                 break;
             }
+    index_report(p, report);
     for (size_t i = 0; i < p->n_images; i++) {
         report->n_faithful += p->images[i].faithful;
         report->n_rewritten += !p->images[i].faithful && p->images[i].src->manifest;
-    }
-    for (size_t i = 0; i < p->n_images; i++) {
         report->n_layers_referenced += p->images[i].src->n_layers;
         for (size_t k = 0; k < p->images[i].src->n_layers; k++)
             report->referenced_bytes += p->images[i].layers[k]->uncompressed_size;
     }
+}
+
+/* --dense: the chunk store, next to the output (the index lists the segments, known only
+ * at the end: stream first, then open the bundle). */
+static int open_dense(packer *p, ap_error *err)
+{
+    const pack_options *o = p->opts;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", o->output);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        strcpy(dir, ".");
+    dense_pack_options dopts = {.level = o->level, .jobs = o->dense_jobs, .window_log = o->dense_window_log,
+                                .chunk_avg = o->dense_chunk};
+    return (p->dense = dense_pack_new(dir, &dopts, err)) ? 0 : -1;
+}
+
+static int run(packer *p, pack_report *report, ap_error *err)
+{
+    const pack_options *o = p->opts;
+    p->sources = calloc(o->n_inputs, sizeof *p->sources);
+    if (!p->sources)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < o->n_inputs; i++) {
+        p->n_sources = i + 1;
+        if (source_open_opts(o->inputs[i], o->source_opts, &p->sources[i], err) < 0)
+            return -1;
+        report->input_bytes += p->sources[i].size;
+    }
+    if (choose_images(p, err) < 0)
+        return -1;
+    if (o->progress_total)
+        o->progress_total(o->progress_ctx, report->input_bytes);
+
+    size_t head_size = 0;
+    char tc[128];
+    trusted_comment(p, tc, sizeof tc);
+    if (o->dense ? open_dense(p, err) < 0 : open_writer(p, tc, &head_size, err) < 0)
+        return -1;
+    /* --dense: layer blobs are made (and hashed here) at a fast level, as loaders remake them;
+     * with --compression none they are the tars themselves */
+    if (p->dense)
+        p->blob_level = o->codec == AP_CODEC_NONE ? 0 : DENSE_BLOB_LEVEL;
+    if (!(p->z = ap_compressor_new(o->codec, p->dense ? p->blob_level : o->level, o->threads,
+                                   p->dense ? blob_hash_sink : bundle_writer_sink, p->dense ? (void *)p : p->w, err)))
+        return -1;
+    if (p->dense && !(p->blob_hash = ap_sha256_new()))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    p->diff_hash = ap_sha256_new();
+    p->chunk = malloc(LAYER_CHUNK);
+    if (!p->diff_hash || !p->chunk)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (stream_sources(p, err) < 0)
+        return -1;
+    if (p->dense) {
+        /* the layer compressor's buffers go before the segments' window and tables come */
+        ap_compressor_free(p->z);
+        p->z = NULL;
+    }
+    if (p->dense && (dense_pack_finish(p->dense, err) < 0 || open_writer(p, tc, &head_size, err) < 0 ||
+                     dense_pack_write_entries(p->dense, p->w, record_entry_cb, p, err) < 0))
+        return -1;
+    if (write_metadata(p, err) < 0 || commit_bundle(p, tc, head_size, report, err) < 0)
+        return -1;
+    fill_report(p, report);
     return 0;
 }
 
@@ -1253,6 +1213,7 @@ int pack_run(const pack_options *opts, pack_report *report, ap_error *err)
     for (size_t i = 0; i < p.n_entries; i++)
         free(p.entries[i].path);
     free(p.entries);
+    free(p.w_indexes);
     for (size_t i = 0; i < p.n_images; i++) {
         free(p.images[i].names);
         free(p.images[i].layers);

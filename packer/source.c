@@ -548,13 +548,6 @@ int source_set_manifest(source *s, source_image *img, const void *bytes, size_t 
 
 /* Reads a JSON blob named by a descriptor and checks its digest; with `keep`,
  * also a copy of its bytes (*keep_len long). */
-static json_t *load_blob_json_keep(source *s, json_t *desc, unsigned char **keep, size_t *keep_len, ap_error *err);
-
-static json_t *load_blob_json(source *s, json_t *desc, ap_error *err)
-{
-    return load_blob_json_keep(s, desc, NULL, NULL, err);
-}
-
 static json_t *load_blob_json_keep(source *s, json_t *desc, unsigned char **keep, size_t *keep_len, ap_error *err)
 {
     char path[128];
@@ -593,9 +586,17 @@ static json_t *load_blob_json_keep(source *s, json_t *desc, unsigned char **keep
  * (--platform, else the host's), or every platform's with --all-platforms. */
 static int describe_oci_nested(source *s, json_t *desc, const char *name, ap_error *err)
 {
-    json_t *idx = load_blob_json(s, desc, err);
+    unsigned char *bytes = NULL;
+    size_t bytes_len = 0;
+    json_t *idx = load_blob_json_keep(s, desc, &bytes, &bytes_len, err);
     if (!idx)
         return -1;
+    int arc = source_add_index(s, bytes, bytes_len, idx, name, err);
+    free(bytes);
+    if (arc < 0) {
+        json_decref(idx);
+        return -1;
+    }
     char want[128];
     if (s->in->opts.platform)
         snprintf(want, sizeof want, "%s", s->in->opts.platform);
@@ -613,8 +614,10 @@ static int describe_oci_nested(source *s, json_t *desc, const char *name, ap_err
         const char *v = json_string_value(json_object_get(p, "variant"));
         char plat[200];
         snprintf(plat, sizeof plat, "%s/%s%s%s", os ? os : "?", arch ? arch : "?", v ? "/" : "", v ? v : "");
-        if (os && !strcmp(os, "unknown"))
-            continue; /* attestations */
+        if (source_is_attestation(d)) {
+            s->n_skipped_attestations++;   /* not carried yet: pack says so */
+            continue;
+        }
         if (strlen(have) + strlen(plat) + 3 < sizeof have) {
             if (have[0])
                 strcat(have, ", ");
@@ -1006,7 +1009,15 @@ void source_close(source *s)
         free(img->manifest);
         free(img->layers);
     }
+    for (size_t i = 0; i < s->n_indexes; i++) {
+        free(s->indexes[i].bytes);
+        free(s->indexes[i].name);
+        for (size_t k = 0; k < s->indexes[i].n_manifests; k++)
+            free(s->indexes[i].manifests[k]);
+        free(s->indexes[i].manifests);
+    }
     free(s->images);
+    free(s->indexes);
     if (s->in) {
         if (s->in->remote_ops)
             s->in->remote_ops->free(s->in->remote);

@@ -48,6 +48,18 @@ typedef struct {
     char manifest_media_type[128];
 } source_image;
 
+/* An image index a source has for a name (a multi-platform image), as found: what a
+ * faithful pack carries when every manifest it lists is carried. */
+typedef struct {
+    unsigned char *bytes;
+    size_t len;
+    char digest[AP_DIGEST_LEN + 1];
+    char media_type[128];
+    char *name;                /* the normalized full name it stands for, or NULL */
+    char **manifests;          /* every manifest digest it lists */
+    size_t n_manifests;
+} source_index;
+
 typedef struct source_internal source_internal;
 
 typedef struct {
@@ -60,6 +72,9 @@ typedef struct {
      * is by hashing it (and drops it if unwanted). Such a source is always
      * streamed: its configs arrive in the stream (config is NULL until then). */
     bool layers_by_content;
+    source_index *indexes;     /* multi-platform images' indexes */
+    size_t n_indexes;
+    size_t n_skipped_attestations; /* attestation manifests left out (not carried yet) */
     source_internal *in;
 } source;
 

@@ -20,4 +20,10 @@ void source_platform_from(source_image *img, const char *os, const char *arch, c
  * type, as a faithful pack carries them (source.c). */
 int source_set_manifest(source *s, source_image *img, const void *bytes, size_t len, json_t *man, ap_error *err);
 
+/* Keeps an index (bytes as found, parsed as idx) for name (may be NULL). */
+int source_add_index(source *s, const void *bytes, size_t len, json_t *idx, const char *name, ap_error *err);
+/* Is this index entry an attestation (buildx: platform unknown/unknown or none,
+ * vnd.docker.reference.type attestation-manifest)? */
+bool source_is_attestation(json_t *desc);
+
 #endif

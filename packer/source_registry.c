@@ -354,8 +354,10 @@ static int describe_index(source *s, remote_state *st, json_t *idx, const char *
         const char *arch = json_string_value(json_object_get(p, "architecture"));
         const char *v = json_string_value(json_object_get(p, "variant"));
         const char *md = json_string_value(json_object_get(d, "digest"));
-        if (!os || !arch || !strcmp(os, "unknown"))
-            continue; /* attestations and such */
+        if (source_is_attestation(d)) {
+            s->n_skipped_attestations++;   /* not carried yet: pack says so */
+            continue;
+        }
         char plat[200];
         snprintf(plat, sizeof plat, "%s/%s%s%s", os, arch, v ? "/" : "", v ? v : "");
         if (strlen(have) + strlen(plat) + 3 < sizeof have) {
@@ -428,7 +430,8 @@ static int registry_open(source *s, const char *ref, const source_options *o, re
     snprintf(self, sizeof self, "sha256:%s", shex);
     if (rc == 0) {
         if (is_index(media_type(doc, &r)))
-            rc = describe_index(s, st, doc, name[0] ? name : NULL, o, err);
+            rc = source_add_index(s, r.body, r.body_len, doc, name[0] ? name : NULL, err) < 0
+                     ? -1 : describe_index(s, st, doc, name[0] ? name : NULL, o, err);
         else
             rc = describe_manifest(s, st, doc, &r, self, name[0] ? name : NULL, err);
     }

@@ -737,10 +737,29 @@ static int keep_nested_index(verifier *v, json_t *j, const char *digest, const c
 {
     const char *mt = str_at(j, "mediaType");
     json_t *ms = json_object_get(j, "manifests");
-    if (!mt || strcmp(mt, "application/vnd.oci.image.index.v1+json") || !json_is_array(ms) ||
-        json_array_size(ms) == 0)
+    if (!mt || (strcmp(mt, AP_OCI_INDEX_MEDIA_TYPE) && strcmp(mt, AP_DOCKER_LIST_MEDIA_TYPE)) ||
+        !json_is_array(ms) || json_array_size(ms) == 0)
         return entry_fail(v, path, off, "a blob that is no image's manifest, config or layer, and not "
-                          "an OCI image index");
+                          "an image index");
+    /* as the signed index describes it (its "indexes"): media type and manifests */
+    for (size_t x = 0; x < v->idx.n_indexes; x++) {
+        const ap_index_index *ix = &v->idx.indexes[x];
+        if (strcmp(ix->blob.digest, digest))
+            continue;
+        if (strcmp(ix->media_type, mt) || ix->n_manifests != json_array_size(ms))
+            return entry_fail(v, path, off, "image index %s is not the %s of %zu manifests the index says",
+                              digest, ix->media_type, ix->n_manifests);
+        for (size_t k = 0; k < ix->n_manifests; k++) {
+            bool listed = false;
+            for (size_t q = 0; q < json_array_size(ms) && !listed; q++) {
+                const char *d = str_at(json_array_get(ms, q), "digest");
+                listed = d && !strcmp(d, ix->manifests[k]);
+            }
+            if (!listed)
+                return entry_fail(v, path, off, "image index %s does not list %s as the index says", digest,
+                                  ix->manifests[k]);
+        }
+    }
     size_t i;
     json_t *d;
     json_array_foreach(ms, i, d) {

@@ -8,7 +8,7 @@
 # -c recompresses (new digests, said, source digest in the index). A layer whose blob is
 # not the one its manifest names is refused at pack.
 . "$(dirname "$0")/../lib.sh"
-plan 19
+plan 30
 skip_unless docker-registry skopeo jq minisign curl
 make_samples || exit 1
 make_keys || exit 1
@@ -128,3 +128,116 @@ bad=$(jq -r '[.manifests[].annotations | select(."org.opencontainers.image.ref.n
 n=$(jq '.manifests | length' "$L3/index.json")
 if [ "$bad" = 0 ] && [ "$n" = 4 ]; then pass oci-old-layout-rewritten
 else fail oci-old-layout-rewritten "$bad descriptors still named by tag, $n descriptors: $(head -c 200 "$T/old.out")"; fi
+
+# ---- a two-platform index (issue 19 item 1 and byte-for-byte indexes) -----------------
+# app-a as linux/amd64 and an arm64/v8 twin (its config edited), pushed with skopeo --all
+MA="$T/ma"; cp -r "$S/oci" "$MA"; chmod -R u+w "$MA"
+blob() { echo "$MA/blobs/sha256/${1#sha256:}"; }
+put_blob() { local h; h=$(sha256sum <"$1" | cut -d' ' -f1); cp "$1" "$MA/blobs/sha256/$h"; echo "sha256:$h"; }
+mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "app-a") | .digest' "$MA/index.json")
+cdig=$(jq -r .config.digest "$(blob "$mdig")")
+jq -c '.architecture = "arm64" | .variant = "v8"' "$(blob "$cdig")" >"$T/cfg-arm"
+armc=$(put_blob "$T/cfg-arm")
+jq -c --arg d "$armc" --argjson s "$(stat -c %s "$T/cfg-arm")" '.config.digest = $d | .config.size = $s' "$(blob "$mdig")" >"$T/man-arm"
+armm=$(put_blob "$T/man-arm")
+jq -nc --arg a "$mdig" --argjson asz "$(stat -c %s "$(blob "$mdig")")" --arg b "$armm" --argjson bs "$(stat -c %s "$T/man-arm")" \
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [
+      {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz, platform: {architecture: "amd64", os: "linux"}},
+      {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $b, size: $bs, platform: {architecture: "arm64", os: "linux", variant: "v8"}}]}' >"$T/idx"
+idig=$(put_blob "$T/idx")
+jq -nc --arg d "$idig" --argjson s "$(stat -c %s "$T/idx")" \
+    '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
+      annotations: {"org.opencontainers.image.ref.name": "multi"}}]}' >"$MA/index.json"
+push --all "oci:$MA:multi" "docker://$R/src/multi:1" || { fail multi-fill "$(tail -c 300 "$T/push.log")"; exit 0; }
+DI=$(digest_of "$R/src/multi:1")
+BM="$O/multi.tar"
+if "$AIRPACK" pack --all-platforms -o "$BM" -s "$KEYS/sec" "docker://$R/src/multi:1" >"$T/m.out" 2>&1 &&
+   [ "$(index_json "$BM" | jq -r '.indexes[0].digest')" = "sha256:$DI" ] &&
+   [ "$(tar -xOf "$BM" index.json | jq -r '.manifests[0].digest')" = "sha256:$DI" ] &&
+   "$AIRPACK" verify -q --deep -p "$KEYS/pub" "$BM" >>"$T/m.out" 2>&1; then pass multi-index-carried
+else fail multi-index-carried "$(head -c 400 "$T/m.out")"; fi
+two() { jq -r '[.manifests[].platform.architecture] | sort | join(",")'; }
+# into oci:DIR: the name is the index, both platforms there
+if "$AIRPACK" load -q -p "$KEYS/pub" --into "oci:$T/mo" "$BM" >"$T/mo.out" 2>&1 &&
+   [ "$(jq -r '.manifests | length' "$T/mo/index.json")" = 1 ] &&
+   [ "$(skopeo inspect --raw "oci:$T/mo:$R/src/multi:1" | sha256sum | cut -d' ' -f1)" = "$DI" ]; then
+    pass multi-oci-keeps-index
+else fail multi-oci-keeps-index "$(head -c 300 "$T/mo.out") $(jq -c . "$T/mo/index.json" 2>/dev/null | head -c 300)"; fi
+# into another repository of the registry: the tag names the same index
+if "$AIRPACK" load -q -p "$KEYS/pub" --tls-verify=false --into "docker://$R/mirror" "$BM" >"$T/mr.out" 2>&1 &&
+   [ "$(digest_of "$R/mirror/src/multi:1")" = "$DI" ] && [ "$(raw "$R/mirror/src/multi:1" | two)" = amd64,arm64 ]; then
+    pass multi-registry-keeps-index
+else fail multi-registry-keeps-index "$(head -c 300 "$T/mr.out")"; fi
+# into oci-archive: skopeo reads the index from the archive
+if "$AIRPACK" load -q -p "$KEYS/pub" --into "oci-archive:$T/ma.tar" "$BM" >"$T/ma.out" 2>&1 &&
+   [ "$(skopeo inspect --raw "oci-archive:$T/ma.tar:1" 2>/dev/null | two)" = amd64,arm64 ]; then
+    pass multi-oci-archive-both-platforms
+else fail multi-oci-archive-both-platforms "$(head -c 300 "$T/ma.out")"; fi
+if [ "$(skopeo inspect --raw "oci-archive:$T/ma.tar:1" 2>/dev/null | sha256sum | cut -d' ' -f1)" = "$DI" ]; then
+    pass multi-oci-archive-same-index
+else fail multi-oci-archive-same-index "not the source's index bytes"; fi
+
+if grep -q "1 multi-platform image index(es) carried byte for byte" "$T/m.out"; then pass pack-says-index-carried
+else fail pack-says-index-carried "$(cat "$T/m.out")"; fi
+# --platform: one platform of the index, which cannot travel as it is: pack says so
+if "$AIRPACK" pack --platform linux/arm64 -o "$O/one.tar" -s "$KEYS/sec" "docker://$R/src/multi:1" >"$T/p1.out" 2>&1 &&
+   grep -q "1 image index(es) not carried as the source has them" "$T/p1.out"; then pass pack-says-index-subset
+else fail pack-says-index-subset "$(cat "$T/p1.out")"; fi
+# an OCI layout whose index lists an attestation manifest without a platform (buildx):
+# --all-platforms packs the images and says the attestation was left out (issue 19 item 6)
+jq -c --arg d "$mdig" --argjson s "$(stat -c %s "$(blob "$mdig")")" '.manifests += [{mediaType:
+    "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
+    annotations: {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": $d}}]' \
+    "$T/idx" >"$T/idx-att"
+iatt=$(put_blob "$T/idx-att")
+jq -nc --arg d "$iatt" --argjson s "$(stat -c %s "$T/idx-att")" \
+    '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
+      annotations: {"org.opencontainers.image.ref.name": "att"}}]}' >"$MA/index.json"
+if "$AIRPACK" pack --all-platforms -o "$O/att.tar" -s "$KEYS/sec" "oci:$MA:att" >"$T/at.out" 2>&1 &&
+   grep -q "1 attestation manifest(s) left out" "$T/at.out" && grep -q "not carried as the source has them" "$T/at.out" &&
+   [ "$(index_json "$O/att.tar" | jq '.images | length')" = 2 ]; then pass attestation-skipped-with-notice
+else fail attestation-skipped-with-notice "$(cat "$T/at.out")"; fi
+
+# ---- containerd: the target and ctr import of the OCI archive keep the index digest ----
+if have containerd && have ctr; then
+    C="$T/ctrd"; mkdir -p "$C"
+    cat >"$C/config.toml" <<EOC
+version = 2
+root = "$C/root"
+state = "$C/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$C/c.sock"
+[ttrpc]
+  address = "$C/c.sock.ttrpc"
+EOC
+    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
+    CTRD_PID=$!
+    stop_ctrd() { kill "$CTRD_PID" 2>/dev/null; wait "$CTRD_PID" 2>/dev/null; }
+    add_cleanup stop_ctrd
+    for _ in $(seq 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+    export CONTAINERD_ADDRESS="$C/c.sock"
+    target_of() { ctr -a "$C/c.sock" -n "$1" images ls 2>/dev/null | awk -v n="$2" '$1 == n { print $3 }'; }
+    if "$AIRPACK" load -q -p "$KEYS/pub" --into containerd:fa "$BM" >"$T/ct.out" 2>&1 &&
+       [ "$(target_of fa "$R/src/multi:1")" = "sha256:$DI" ]; then pass multi-containerd-keeps-index
+    else fail multi-containerd-keeps-index "$(head -c 300 "$T/ct.out") $(ctr -a "$C/c.sock" -n fa images ls 2>&1 | head -c 300)"; fi
+    if ctr -a "$C/c.sock" -n imp images import "$T/ma.tar" >"$T/ci.out" 2>&1 &&
+       [ "$(target_of imp "$R/src/multi:1")" = "sha256:$DI" ]; then pass ctr-import-oci-archive-keeps-index
+    else fail ctr-import-oci-archive-keeps-index "$(head -c 300 "$T/ci.out") $(ctr -a "$C/c.sock" -n imp images ls 2>&1 | head -c 300)"; fi
+else
+    skip containerd "containerd not installed" 2
+fi
+
+# ---- still a save archive: docker load of a faithful bundle of gzip layers (Docker 20.10) ----
+BG="$O/gzip.tar"
+if ! have dockerd; then skip docker-load "dockerd not installed"
+elif ! "$AIRPACK" pack -q -o "$BG" -s "$KEYS/sec" "docker://$R/src/app-a:1.0" "docker://$R/src/app-b:1.0" >"$T/g.out" 2>&1; then
+    fail docker-load-faithful-gzip "pack: $(head -c 300 "$T/g.out")"
+elif ! start_dockerd; then fail docker-load-faithful-gzip "dockerd did not start"
+else
+    "$DOCKER" load -i "$BG" >"$T/dl.out" 2>&1
+    got=$("$DOCKER" images --no-trunc -q | sort -u | tr '\n' ' ')
+    want=$(index_json "$BG" | jq -r '[.images[].config.digest] | unique | join(" ")')
+    if [ "$got" = "$want " ]; then pass docker-load-faithful-gzip
+    else fail docker-load-faithful-gzip "docker has '$got', the bundle '$want': $(head -c 300 "$T/dl.out")"; fi
+fi

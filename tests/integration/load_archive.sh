@@ -5,7 +5,7 @@
 # Image IDs and names as in the bundle; layers uncompressed (default) or gzip; --image;
 # a damaged or forged bundle leaves no FILE, no temporary file, and an existing FILE as it was.
 . "$(dirname "$0")/../lib.sh"
-plan 45
+plan 46
 skip_unless jq minisign python3 tar
 make_samples || exit 1
 make_keys || exit 1
@@ -162,11 +162,18 @@ else skip skopeo-inspect-docker-archive "skopeo not installed"; fi
 
 # ---- oci-archive ------------------------------------------------------------------------
 OA="$O/oci.tar"; OG="$O/oci-gz.tar"
-if load --into "oci-archive:$OA" "$BT" >"$T/l.out" 2>&1 &&
+if load --into "oci-archive:$OA" --layer-compression none "$BT" >"$T/l.out" 2>&1 &&
    load --into "oci-archive:$OG" --layer-compression gzip "$BT" >>"$T/l.out" 2>&1; then pass oci-archive-load
 else fail oci-archive-load "$(head -c 300 "$T/l.out")"; fi
 why=$(archive_check "$OA") && why2=$(archive_check "$OG" gzip) && pass oci-archive-blobs-and-diff-ids ||
     fail oci-archive-blobs-and-diff-ids "$why ${why2:-}"
+# by default an OCI archive keeps the bundle's blobs, so its manifests are the bundle's (same digests)
+OK="$O/oci-keep.tar"
+if load --into "oci-archive:$OK" "$BT" >"$T/l.out" 2>&1 &&
+   [ "$(tar -xOf "$OK" index.json | jq -r '[.manifests[].digest] | sort | join(" ")')" = \
+     "$(index_json "$BT" | jq -r '[.images[].manifest.digest] | sort | join(" ")')" ]; then
+    pass oci-archive-keeps-manifest-digests
+else fail oci-archive-keeps-manifest-digests "$(head -c 300 "$T/l.out") $(tar -xOf "$OK" index.json | head -c 300)"; fi
 if ! tar -tf "$OA" | grep -qx manifest.json &&
    [ "$(tar -xOf "$OA" index.json | jq -r '[.manifests[].annotations | ."io.containerd.image.name" + "=" + ."org.opencontainers.image.ref.name"] | join(" ")')" = \
      "docker.io/sample/base:base=base docker.io/sample/app-a:app-a=app-a docker.io/sample/app-b:app-b=app-b" ]; then
