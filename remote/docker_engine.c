@@ -156,6 +156,8 @@ int ap_engine_call(const ap_engine *e, const char *path, const ap_engine_request
     }
     CURLcode cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &reply->status);
+    long os_errno = 0;
+    curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
     curl_easy_cleanup(c);
     curl_slist_free_all(headers);
     const char *m = method_of(rq);
@@ -166,9 +168,9 @@ int ap_engine_call(const ap_engine *e, const char *path, const ap_engine_request
     if (x.too_big)
         return ap_fail(err, e->code, "the Docker engine at %s: %s %s: answer larger than %zu bytes",
                        e->socket, m, path, x.max);
-    if (cc == CURLE_COULDNT_CONNECT)
+    if (cc == CURLE_COULDNT_CONNECT)   /* curl would say "localhost port 80": say what connect(2) said */
         return ap_fail(err, e->code, "cannot reach the Docker engine at %s: %s %s: %s", e->socket, m, path,
-                       ebuf[0] ? ebuf : curl_easy_strerror(cc));
+                       os_errno ? strerror((int)os_errno) : "cannot connect to the socket");
     if (cc != CURLE_OK)
         return ap_fail(err, e->code, "the Docker engine at %s: %s %s: %s", e->socket, m, path,
                        ebuf[0] ? ebuf : curl_easy_strerror(cc));

@@ -89,6 +89,8 @@ static void test_unreachable(void **state)
     assert_non_null(strstr(err.msg, "cannot reach the Docker engine at"));
     assert_non_null(strstr(err.msg, sock));
     assert_non_null(strstr(err.msg, "GET /version"));
+    assert_null(strstr(err.msg, "port 80"));   /* what connect(2) said, not curl's localhost:80 */
+    assert_non_null(strstr(err.msg, "No such file or directory"));
     ap_engine_reply reply;
     ap_engine_request rq = {.method = "POST"};
     assert_int_equal(ap_engine_call(&e, "/images/load", &rq, &reply, &err), -1);
