@@ -265,6 +265,8 @@ void bundle_input_explain(bundle_input *in, const ap_verify_report *rep, ap_erro
     in->retry = more && ap_parts_damage_repairable(&in->damage);
     if (in->retry)
         return;     /* read again, rebuilding them; the caller says so only if that fails too */
+    if (ap_parts_damage_bad(&in->damage, NULL, NULL) == 0)
+        return;     /* every part is as signed: the fault is in the bundle itself, as err says */
     char original[sizeof err->msg];
     snprintf(original, sizeof original, "%s", err->msg);
     ap_fail(err, AP_ERR_VERIFY, "%s (%.900s)", desc, original);
