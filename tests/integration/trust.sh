@@ -2,7 +2,7 @@
 # trust.sh: trust over time: expiry, no rollback (per store, per key and channel), key
 # rotation and revocation; with real stores (oci: checked with jq, a private Docker engine).
 . "$(dirname "$0")/../lib.sh"
-plan 57
+plan 58
 skip_unless jq tar python3 dockerd minisign
 
 cd "$T"
@@ -104,8 +104,21 @@ if start_dockerd; then
     if "$AIRPACK" load -q -p k.pub --state-dir "$T/sd" --allow-rollback --into "docker-daemon:$SOCK" week1.tar >/dev/null 2>err &&
         tags | grep -q app-a; then pass "docker: --allow-rollback loads week 1"
     else fail "docker: --allow-rollback loads week 1" "$(head -c 300 err)"; fi
+    # two loads racing on one engine (the record in --state-dir, under its lock) keep the higher
+    SOURCE_DATE_EPOCH=$W1 "$AIRPACK" pack -q -s k.key --channel race --sequence 10 -o race10.tar "$S/docker24/app-a.tar"
+    SOURCE_DATE_EPOCH=$W1 "$AIRPACK" pack -q -s k.key --channel race --sequence 20 -o race20.tar "$S/docker24/app-b.tar"
+    ok=1; why=""
+    for i in 1 2 3; do
+        "$AIRPACK" load -q -p k.pub --state-dir "$T/sdr$i" --into "docker-daemon:$SOCK" race10.tar >r1.out 2>r1.err & p1=$!
+        "$AIRPACK" load -q -p k.pub --state-dir "$T/sdr$i" --into "docker-daemon:$SOCK" race20.tar >r2.out 2>r2.err & p2=$!
+        wait $p1; rc1=$?; wait $p2; rc2=$?
+        s=$(seq_of "$(ls "$T/sdr$i"/docker-daemon-*.json)" race)
+        [ "$s" = 20 ] && [ $rc2 = 0 ] || { ok=0; why="$why run $i: recorded $s, sequence 20 exit $rc2: $(head -c 200 r2.err);"; }
+        [ $rc1 = 0 ] || grep -q "rollback refused" r1.err || { ok=0; why="$why run $i: sequence 10 exit $rc1: $(head -c 200 r1.err);"; }
+    done
+    [ $ok = 1 ] && pass "docker: two loads racing keep the higher sequence (3 runs)" || fail "docker: two loads racing keep the higher sequence" "$why"
     stop_dockerd
-else fail_cases 6 docker "dockerd did not start"; fi
+else fail_cases 7 docker "dockerd did not start"; fi
 
 # 5. hostile state files: refused with a clear message, never reset
 cp "$O/airpack-state.json" state.good
