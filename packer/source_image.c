@@ -7,44 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 
 #include "../formats/image_ref.h"
+#include "../formats/oci_writer.h"
 
+/* One host-platform detector and one matcher: formats/oci_writer.c's. */
 void source_host_platform(char *out, size_t n)
 {
-    struct utsname u;
-    const char *arch = "amd64";
-    if (uname(&u) == 0) {
-        if (!strcmp(u.machine, "aarch64"))
-            arch = "arm64";
-        else if (!strncmp(u.machine, "arm", 3))
-            arch = "arm";
-        else if (!strcmp(u.machine, "ppc64le"))
-            arch = "ppc64le";
-        else if (!strcmp(u.machine, "s390x"))
-            arch = "s390x";
-    }
-    snprintf(out, n, "linux/%s", arch);
+    oci_host_platform(out, n);
 }
 
 bool source_platform_matches(const char *want, const char *have)
 {
-    if (!strcmp(want, have))
-        return true;
-    /* "linux/arm64" takes "linux/arm64/v8"; "linux/arm64/v8" takes "linux/arm64" */
-    size_t wl = strlen(want), hl = strlen(have);
-    int wslash = 0, hslash = 0;
-    for (const char *p = want; *p; p++)
-        wslash += *p == '/';
-    for (const char *p = have; *p; p++)
-        hslash += *p == '/';
-    if (wslash == 1 && hslash == 2 && hl > wl && !strncmp(want, have, wl) && have[wl] == '/')
-        return true;
-    if (wslash == 2 && hslash == 1 && wl > hl && !strncmp(want, have, hl) && want[hl] == '/' &&
-        !strcmp(want + hl, "/v8") && strstr(have, "/arm64"))
-        return true;
-    return false;
+    return oci_platform_matches(want, have);
 }
 
 void source_platform_from(source_image *img, const char *os, const char *arch, const char *variant)
