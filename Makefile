@@ -163,7 +163,7 @@ selftest:
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 LSAN_OPTIONS=exitcode=86
 TSAN_ENV := TSAN_OPTIONS=exitcode=66:halt_on_error=1
-ASAN_SUITES ?= verify_hostile pack_inputs pack_badinput load_oci load_archive delta split_parts parity dense trust
+ASAN_SUITES ?= verify_hostile pack_inputs pack_badinput load_oci load_archive delta split_parts parity dense trust read_error
 asan: deps-check
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" build-asan/airpack $(UNIT_BIN:$(BUILD)/%=build-asan/%)

@@ -8,13 +8,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../formats/have_list.h"
-#include "../formats/minisign.h"
-#include "../formats/stream.h"
-#include "../load/inventory.h"
+#include "../formats/formats.h"
+#include "../load/load.h"
 #include "commands.h"
 #include "keys.h"
 #include "options.h"
+#include "status.h"
 
 static const char usage_text[] =
     "usage: airpack inventory --from TARGET -o have.json [options]\n"
@@ -77,7 +76,7 @@ int cmd_inventory(int argc, char **argv)
     if (inventory_target(from, &lo, epoch, &have, &err) < 0) {
         fprintf(stderr, "airpack inventory: %s\nairpack inventory: nothing was written\n", err.msg);
         ap_seckey_wipe(&key);
-        return err.code == AP_ERR_USAGE ? 2 : 1;
+        return exit_status(&err);
     }
     if (!(json = ap_have_write(&have, &len, &err)))
         goto fail;
@@ -105,7 +104,7 @@ int cmd_inventory(int argc, char **argv)
     goto out;
 fail:
     fprintf(stderr, "airpack inventory: %s\n", err.msg);
-    status = 1;
+    status = exit_status(&err);
 out:
     free(json);
     free(sig);

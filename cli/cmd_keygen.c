@@ -12,10 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
-#include "../formats/minisign.h"
-#include "../formats/statement.h"
+#include "../formats/formats.h"
 #include "commands.h"
 #include "keys.h"
 #include "options.h"
@@ -63,6 +60,42 @@ static int refuse_existing(const char *path, const char *what)
         return 0;
     fprintf(stderr, "airpack keygen: %s %s already exists; use -f to overwrite it\n", what, path);
     return -1;
+}
+
+/* The password for the new secret key (not empty). */
+static int read_new_password(const char *password_file, char **out)
+{
+    ap_error err;
+    ap_error_clear(&err);
+    char *password = ap_read_password(password_file, "Password for the new secret key: ", true, &err);
+    if (!password) {
+        fprintf(stderr, "airpack keygen: %s (or use -W for a key without a password)\n", err.msg);
+        return -1;
+    }
+    if (!*password) {
+        ap_password_free(password);
+        fprintf(stderr, "airpack keygen: the password is empty; choose one, or use -W for a key without a password\n");
+        return -1;
+    }
+    fprintf(stderr, "Deriving a key from the password (scrypt, about 1 GiB of memory)...\n");
+    *out = password;
+    return 0;
+}
+
+/* What was written, and how to verify with airpack or with minisign. */
+static void print_next_steps(const ap_pubkey *pk, const char *sec_path, const char *pub_path, bool unencrypted)
+{
+    char id[2 * AP_KEYNUM_LEN + 1], pub_b64[AP_PUBKEY_B64_LEN + 1];
+    ap_pubkey_key_id(pk, id);
+    ap_pubkey_base64(pk, pub_b64);
+    printf("key ID %s\n", id);
+    printf("secret key: %s (%s) - keep it secret\n", sec_path,
+           unencrypted ? "NOT encrypted" : "encrypted with your password");
+    printf("public key: %s - give it to whoever verifies your bundles\n", pub_path);
+    printf("\nVerify a bundle with airpack:\n  airpack verify -p %s BUNDLE\n", pub_path);
+    printf("or its signed index with minisign:\n"
+           "  tar -xf BUNDLE airpack/bundle.json airpack/bundle.json.minisig\n"
+           "  minisign -Vm airpack/bundle.json -P %s\n", pub_b64);
 }
 
 int cmd_keygen(int argc, char **argv)
@@ -130,18 +163,10 @@ int cmd_keygen(int argc, char **argv)
         return 2;
 
     char *password = NULL;
-    if (!unencrypted) {
-        password = ap_read_password(password_file, "Password for the new secret key: ", true, &err);
-        if (!password) {
-            fprintf(stderr, "airpack keygen: %s (or use -W for a key without a password)\n", err.msg);
-            return 2;
-        }
-        if (!*password) {
-            ap_password_free(password);
-            fprintf(stderr, "airpack keygen: the password is empty; choose one, or use -W for a key without a password\n");
-            return 2;
-        }
-        fprintf(stderr, "Deriving a key from the password (scrypt, about 1 GiB of memory)...\n");
+    if (!unencrypted && read_new_password(password_file, &password) < 0) {
+        if (rotate_from)
+            ap_seckey_wipe(&old);
+        return 2;
     }
 
     ap_pubkey pk;
@@ -178,23 +203,6 @@ int cmd_keygen(int argc, char **argv)
         return 2;
     }
 
-    char id[2 * AP_KEYNUM_LEN + 1];
-    ap_pubkey_key_id(&pk, id);
-    char pub_b64[128];
-    {
-        uint8_t bin[2 + AP_KEYNUM_LEN + AP_PK_LEN];
-        memcpy(bin, "Ed", 2);
-        memcpy(bin + 2, pk.keynum, AP_KEYNUM_LEN);
-        memcpy(bin + 2 + AP_KEYNUM_LEN, pk.pk, AP_PK_LEN);
-        sodium_bin2base64(pub_b64, sizeof pub_b64, bin, sizeof bin, sodium_base64_VARIANT_ORIGINAL);
-    }
-    printf("key ID %s\n", id);
-    printf("secret key: %s (%s) - keep it secret\n", sec_path,
-           unencrypted ? "NOT encrypted" : "encrypted with your password");
-    printf("public key: %s - give it to whoever verifies your bundles\n", pub_path);
-    printf("\nVerify a bundle with airpack:\n  airpack verify -p %s BUNDLE\n", pub_path);
-    printf("or its signed index with minisign:\n"
-           "  tar -xf BUNDLE airpack/bundle.json airpack/bundle.json.minisig\n"
-           "  minisign -Vm airpack/bundle.json -P %s\n", pub_b64);
+    print_next_steps(&pk, sec_path, pub_path, unencrypted);
     return 0;
 }

@@ -17,14 +17,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../formats/minisign.h"
-#include "../formats/stream.h"
-#include "../verify/bundle_input.h"
-#include "../load/loader.h"
+#include "../formats/formats.h"
+#include "../load/load.h"
+#include "../verify/verify.h"
 #include "commands.h"
 #include "keys.h"
 #include "options.h"
 #include "progress.h"
+#include "status.h"
 
 static const char usage_text[] =
     "usage: airpack load [-p PUBFILE]... [-P BASE64]... --into TARGET [--image NAME]...\n"
@@ -141,218 +141,156 @@ static void print_results(const char *name, const char *target, const ap_load_re
     }
 }
 
-int cmd_load(int argc, char **argv)
+/* The command line. */
+typedef struct {
+    trusted_keys keys;
+    bool as_json, quiet, allow_rollback;
+    const char *into, *spill_dir, *state_dir;
+    unsigned window_log_max;
+    cli_strings images;
+    cli_registry_opts reg;
+    load_options lopts;
+    ap_trust_policy policy;
+    load_state_link *links;     /* the trusted successions, for the rollback check */
+    size_t n_links;
+} load_args;
+
+/* Says why nothing was loaded; returns the exit status. */
+static int say_failure(const char *name, const char *into, const ap_error *err, bool read_failed)
 {
-    trusted_keys keys = {0};
-    bool as_json = false, quiet = false;
-    const char *into = NULL, *spill_dir = NULL;
-    unsigned window_log_max = 0;
-    cli_strings images = {0};
-    cli_registry_opts reg = {.tls_verify = true};
-    load_options lopts = {0};
-    ap_trust_policy policy = {0};
-    ap_revoked_key *revoked = NULL;
-    load_state_link *links = NULL;
-    size_t n_links = 0;
-    bool allow_rollback = false;
-    const char *state_dir = NULL;
-    load_state *state = NULL;
-    const cli_option options[] = {
-        OPT_TRUSTED_KEYS(&keys),
-        OPT_STRING(0, "into", &into),
-        OPT_STRING_LIST(0, "image", &images),
-        OPT_JSON(&as_json),
-        OPT_QUIET(&quiet),
-        OPT_REGISTRY(&reg),
-        OPT_STRING(0, "layer-compression", &lopts.layer_compression),
-        OPT_WINDOW(&window_log_max),
-        OPT_STRING(0, "spill-dir", &spill_dir),
-        OPT_BOOL(0, "allow-expired", &policy.allow_expired),
-        OPT_BOOL(0, "allow-rollback", &allow_rollback),
-        OPT_STRING(0, "state-dir", &state_dir),
-        OPT_END(),
-    };
-    ap_error err;
-    ap_error_clear(&err);
-    load_target *target = NULL;
-    int status = 2;
+    int status = exit_status(err);
+    fprintf(stderr, "airpack load: %s\n", err->msg);
+    if (status == EXIT_VERIFY_FAILED)
+        fprintf(stderr, "airpack load: %s: verification FAILED; nothing was loaded into %s\n", name, into);
+    else if (read_failed)
+        fprintf(stderr, "airpack load: %s: the bundle could not be read (a read error, not a verification failure); "
+                        "nothing was loaded into %s\n", name, into);
+    else if (err->code == AP_ERR_INTERRUPTED)
+        fprintf(stderr, "airpack load: interrupted; nothing was loaded into %s\n", into);
+    else if (!strstr(err->msg, "the images were loaded, but"))
+        fprintf(stderr, "airpack load: loading into %s failed; nothing was loaded\n", into);
+    return status;
+}
 
-    if (ap_minisign_init(&err) < 0)
-        goto fail_run;
-    int first = cli_parse_options("load", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
-    if (first < 0) {
-        status = cli_parse_status(first);
-        goto out;
-    }
-    bool explicit_keys = keys.n > 0;
-    lopts.images = images.v;
-    lopts.n_images = images.n;
-    lopts.tls_verify = reg.tls_verify;
-    lopts.authfile = reg.authfile;
-    lopts.creds = reg.creds;
-    if (!into) {
-        status = cli_usage_error("load", usage_text, "say where to load with --into TARGET");
-        goto out;
-    }
-    if (argc - first != 1) {
-        status = cli_usage_error("load", usage_text, "give exactly one BUNDLE (or - for standard input)");
-        goto out;
-    }
-    const char *path = argv[first];
-    if (!explicit_keys && trusted_keys_add_defaults(&keys, "load", quiet || as_json, &err) < 0)
-        goto fail_run;
-    if (trust_policy_load_revocations(&policy, &revoked, &err) < 0 ||
-        trust_successions_load(&links, &n_links, &err) < 0)
-        goto fail_run;
-
-    /* a SIGINT/SIGTERM stops the read, so the target is aborted cleanly */
-    bundle_input in;
-    if (bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, &interrupted, &err) < 0) {
-        status = err.code == AP_ERR_VERIFY ? 1 : 2;
-        fprintf(stderr, "airpack load: %s\n", err.msg);
-        if (status == 1)
-            fprintf(stderr, "airpack load: %s: verification FAILED; nothing was loaded into %s\n", path, into);
-        if (as_json) {
-            ap_load_report empty = {0};
-            print_json(status, into, &empty, &err);
-        }
-        goto out;
-    }
-    const char *name = in.name;
-    uint64_t total = in.total;
-    target = load_target_open(into, &lopts, &err);
-    if (!target) {
-        bundle_input_close(&in);
-        fprintf(stderr, "airpack load: %s\n", err.msg);
-        if (as_json) {
-            ap_load_report empty = {0};
-            print_json(2, into, &empty, &err);
-        }
-        goto out;
-    }
-
-    /* no rollback: the target's state, locked until the load ends (after the target's own lock) */
-    char state_path[4096];
-    int has_state = load_state_path(into, state_dir, state_path, sizeof state_path, &err);
-    if (has_state < 0 || (has_state && !(state = load_state_open(state_path, into, !strncmp(into, "oci:", 4), true,
-                                                                 &err)))) {
-        bundle_input_close(&in);
-        target->ops->abort(target);
-        fprintf(stderr, "airpack load: %s\nairpack load: nothing was loaded into %s\n", err.msg, into);
-        if (as_json) {
-            ap_load_report empty = {0};
-            print_json(2, into, &empty, &err);
-        }
-        goto out;
-    }
-
+/* Loads from the opened input, with a progress line; SIGINT/SIGTERM stop the read, so the
+ * target is aborted cleanly. */
+static int run_load(bundle_input *in, load_args *a, ap_load_report *rep, char *damage, size_t damage_size,
+                    ap_error *err)
+{
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     signal(SIGPIPE, SIG_IGN);
-
     progress_line pl;
-    progress_init(&pl, "loading", total, quiet || as_json);
-    /* a dense bundle's rebuild spills next to an oci:DIR target */
-    char spill_buf[4096];
-    if (!spill_dir && !strncmp(into, "oci:", 4)) {
-        snprintf(spill_buf, sizeof spill_buf, "%s", into + 4);
-        size_t sl = strlen(spill_buf);
-        while (sl > 1 && spill_buf[sl - 1] == '/')
-            spill_buf[--sl] = 0;
-        char *slash = strrchr(spill_buf, '/');
-        if (!slash)
-            strcpy(spill_buf, ".");
-        else if (slash == spill_buf)
-            spill_buf[1] = 0;
-        else
-            *slash = 0;
-        spill_dir = spill_buf;
-    }
-    ap_load_opts opts = {
-        .keys = keys.keys,
-        .n_keys = keys.n,
-        .progress = progress_update,
-        .progress_ctx = &pl,
-        .spill_dir = spill_dir,
-        .window_log_max = window_log_max,
-        .policy = &policy,
-        .state = state,
-        .allow_rollback = allow_rollback,
-        .successions = links,
-        .n_successions = n_links,
+    progress_init(&pl, "loading", in->total, a->quiet || a->as_json);
+    ap_load_request req = {
+        .into = a->into,
+        .target_opts = &a->lopts,
+        .state_dir = a->state_dir,
+        .opts = {
+            .keys = a->keys.keys,
+            .n_keys = a->keys.n,
+            .progress = progress_update,
+            .progress_ctx = &pl,
+            .spill_dir = a->spill_dir,
+            .window_log_max = a->window_log_max,
+            .policy = &a->policy,
+            .allow_rollback = a->allow_rollback,
+            .successions = a->links,
+            .n_successions = a->n_links,
+        },
     };
-    ap_load_report rep;
-    int r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);
-    if (r < 0 && !rep.verified)
-        bundle_input_explain(&in, &rep.verify, &err);
-    if (r < 0 && !rep.verified && in.retry) {
-        /* damaged parts found on the way (nothing was committed), fewer than the parity parts
-         * rebuild: load again into a fresh target, rebuilding them */
-        load_results_free(rep.results, rep.n_results);
-        target->ops->close(target);
-        target = NULL;
-        ap_error retry_err;
-        ap_error_clear(&retry_err);
-        if (bundle_input_retry(&in, &retry_err) == 1 && (target = load_target_open(into, &lopts, &retry_err))) {
-            ap_error_clear(&err);
-            r = ap_load_stream(in.read, in.read_ctx, name, target, &opts, &rep, &err);
-            if (r < 0 && !rep.verified)
-                bundle_input_explain(&in, &rep.verify, &err);
-        } else {
-            memset(&rep, 0, sizeof rep);
-            err = retry_err;
-            r = -1;
-        }
-    }
+    int r = ap_load_input(in, &req, rep, damage, damage_size, err);
     progress_done(&pl);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    size_t healed = bundle_input_healed(&in);
+    return r;
+}
+
+/* Verifies the bundle at path (or - for standard input) and loads it; returns the exit status. */
+static int load_bundle(const char *path, load_args *a)
+{
+    ap_error err;
+    ap_error_clear(&err);
+    ap_load_report rep;
+    memset(&rep, 0, sizeof rep);
     char damage[4096] = "";
-    if (r == 0 && healed && in.have_damage)
-        ap_parts_damage_describe(in.base, &in.sidecar, &in.damage, damage, sizeof damage);
-    bundle_input_close(&in);
-    if (rep.verify.warning[0])
-        fprintf(stderr, "airpack load: warning: %s: %s\n", name, rep.verify.warning);
-    if (rep.note[0])
-        fprintf(stderr, "airpack load: note: %s: %s\n", name, rep.note);
-    if (damage[0])   /* even with -q: the copy needs mending */
-        fprintf(stderr, "airpack load: note: %s: loaded through its parity parts, every rebuilt part checked "
-                        "against the signed list; %s; run 'airpack repair %s' to mend the copy\n", name, damage, name);
-
+    bundle_input in;
+    bool read_failed = false;
+    int r = bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, &interrupted, &err);
+    const char *name = r < 0 ? path : in.name;
     if (r == 0) {
-        status = 0;
-        if (!as_json)
-            print_results(name, into, &rep);
-    } else {
-        bool bad_bundle = !rep.verified && (err.code == AP_ERR_VERIFY || err.code == AP_ERR_FORMAT ||
-                                            err.code == AP_ERR_CRYPTO);
-        status = bad_bundle ? 1 : 2;
-        fprintf(stderr, "airpack load: %s\n", err.msg);
-        if (bad_bundle)
-            fprintf(stderr, "airpack load: %s: verification FAILED; nothing was loaded into %s\n", name, into);
-        else if (err.code == AP_ERR_INTERRUPTED)
-            fprintf(stderr, "airpack load: interrupted; nothing was loaded into %s\n", into);
-        else if (!strstr(err.msg, "the images were loaded, but"))
-            fprintf(stderr, "airpack load: loading into %s failed; nothing was loaded\n", into);
+        r = run_load(&in, a, &rep, damage, sizeof damage, &err);
+        read_failed = in.read_failed;
+        bundle_input_close(&in);
+        if (rep.verify.warning[0])
+            fprintf(stderr, "airpack load: warning: %s: %s\n", name, rep.verify.warning);
+        if (rep.note[0])
+            fprintf(stderr, "airpack load: note: %s: %s\n", name, rep.note);
+        if (damage[0])   /* even with -q: the copy needs mending */
+            fprintf(stderr, "airpack load: note: %s: loaded through its parity parts, every rebuilt part checked "
+                            "against the signed list; %s; run 'airpack repair %s' to mend the copy\n", name, damage,
+                    name);
     }
-    if (as_json)
-        print_json(status, into, &rep, &err);
+    int status = r == 0 ? 0 : say_failure(name, a->into, &err, read_failed);
+    if (r == 0 && !a->as_json)
+        print_results(name, a->into, &rep);
+    if (a->as_json)
+        print_json(status, a->into, &rep, &err);
     load_results_free(rep.results, rep.n_results);
-    goto out;
+    return status;
+}
 
-fail_run:
-    fprintf(stderr, "airpack load: %s\n", err.msg);
-    status = 2;
-out:
-    load_state_close(state);
-    if (target)
-        target->ops->close(target);
-    trusted_keys_free(&keys);
+int cmd_load(int argc, char **argv)
+{
+    load_args a;
+    memset(&a, 0, sizeof a);
+    a.reg.tls_verify = true;
+    ap_revoked_key *revoked = NULL;
+    const cli_option options[] = {
+        OPT_TRUSTED_KEYS(&a.keys),
+        OPT_STRING(0, "into", &a.into),
+        OPT_STRING_LIST(0, "image", &a.images),
+        OPT_JSON(&a.as_json),
+        OPT_QUIET(&a.quiet),
+        OPT_REGISTRY(&a.reg),
+        OPT_STRING(0, "layer-compression", &a.lopts.layer_compression),
+        OPT_WINDOW(&a.window_log_max),
+        OPT_STRING(0, "spill-dir", &a.spill_dir),
+        OPT_BOOL(0, "allow-expired", &a.policy.allow_expired),
+        OPT_BOOL(0, "allow-rollback", &a.allow_rollback),
+        OPT_STRING(0, "state-dir", &a.state_dir),
+        OPT_END(),
+    };
+    ap_error err;
+    ap_error_clear(&err);
+    int status = 2;
+    if (ap_minisign_init(&err) < 0) {
+        fprintf(stderr, "airpack load: %s\n", err.msg);
+        return 2;
+    }
+    int first = cli_parse_options("load", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
+    a.lopts.images = a.images.v;
+    a.lopts.n_images = a.images.n;
+    a.lopts.tls_verify = a.reg.tls_verify;
+    a.lopts.authfile = a.reg.authfile;
+    a.lopts.creds = a.reg.creds;
+    if (first < 0)
+        status = cli_parse_status(first);
+    else if (!a.into)
+        status = cli_usage_error("load", usage_text, "say where to load with --into TARGET");
+    else if (argc - first != 1)
+        status = cli_usage_error("load", usage_text, "give exactly one BUNDLE (or - for standard input)");
+    else if ((a.keys.n == 0 && trusted_keys_add_defaults(&a.keys, "load", a.quiet || a.as_json, &err) < 0) ||
+             trust_policy_load_revocations(&a.policy, &revoked, &err) < 0 ||
+             trust_successions_load(&a.links, &a.n_links, &err) < 0)
+        fprintf(stderr, "airpack load: %s\n", err.msg);
+    else
+        status = load_bundle(argv[first], &a);
+    trusted_keys_free(&a.keys);
     free(revoked);
-    free(links);
-    cli_strings_free(&images);
+    free(a.links);
+    cli_strings_free(&a.images);
     return status;
 }

@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../formats/bundle_index.h"
-#include "../load/delta_check.h"
-#include "../formats/tar_reader.h"
-#include "../verify/bundle_input.h"
+#include "../formats/formats.h"
+#include "../load/load.h"
+#include "../verify/verify.h"
 #include "commands.h"
 #include "options.h"
+#include "status.h"
 #include "progress.h"
 
 static const char usage_text[] =
@@ -301,7 +301,7 @@ int cmd_ls(int argc, char **argv)
     ap_error_clear(&err);
     if (read_index(path, &idx, &err) < 0) {
         fprintf(stderr, "airpack ls: %s\n", err.msg);
-        return (err.code == AP_ERR_IO || err.code == AP_ERR_USAGE) ? 2 : 1;
+        return exit_status(&err);
     }
     if (json)
         print_json(path, &idx);

@@ -4,20 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "../formats/minisign.h"
-#include "../packer/have_source.h"
-#include "../formats/parity.h"
-#include "../formats/parts.h"
-#include "../packer/pack.h"
-#include "../packer/split_output.h"
-#include "../formats/timefmt.h"
+#include "../formats/formats.h"
+#include "../packer/packer.h"
 #include "commands.h"
 #include "keys.h"
 #include "options.h"
 #include "progress.h"
+#include "status.h"
 
 static const char usage_text[] =
     "usage: airpack pack -o BUNDLE [options] INPUT...\n"
@@ -96,13 +91,6 @@ static void set_total(void *ctx, uint64_t total)
     ((progress_line *)ctx)->total = total;
 }
 
-/* What the options set beyond their own variables. */
-typedef struct {
-    pack_options o;
-    bool codec_given, threads_given;
-    cli_registry_opts reg;
-} pack_cli;
-
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -112,17 +100,6 @@ static int parse_int(const char *s, long lo, long hi, long *out)
         return -1;
     *out = v;
     return 0;
-}
-
-static void human(char *out, size_t n, double b)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
-    while (b >= 1024 && i < 4) {
-        b /= 1024;
-        i++;
-    }
-    snprintf(out, n, i ? "%.1f %s" : "%.0f %s", b, u[i]);
 }
 
 static bool valid_platform(const char *p)
@@ -144,88 +121,11 @@ static bool valid_platform(const char *p)
     return seg > 0 && (slashes == 1 || slashes == 2) && strlen(p) < 100;
 }
 
-/* --images-from: one input a line; blank lines and # comments skipped. */
-static int read_list(const char *path, char **text_out, char ***lines_out, size_t *n_out)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "airpack pack: --images-from %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    char *text = NULL;
-    size_t cap = 0, len = 0;
-    char buf[4096];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (len + got + 1 > (64u << 20)) {
-            fclose(f);
-            free(text);
-            fprintf(stderr, "airpack pack: --images-from %s: larger than 64 MiB\n", path);
-            return -1;
-        }
-        if (len + got + 1 > cap) {
-            cap = (len + got + 1) * 2;
-            char *nt = realloc(text, cap);
-            if (!nt) {
-                fclose(f);
-                free(text);
-                return -1;
-            }
-            text = nt;
-        }
-        memcpy(text + len, buf, got);
-        len += got;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        fprintf(stderr, "airpack pack: --images-from %s: read error\n", path);
-        return -1;
-    }
-    if (!text && !(text = calloc(1, 1)))
-        return -1;
-    text[len] = '\0';
-    char **lines = NULL;
-    size_t n = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *hash = strchr(line, '#');
-        if (hash)
-            *hash = '\0';
-        while (*line == ' ' || *line == '\t' || *line == '\r')
-            line++;
-        size_t l = strlen(line);
-        while (l && (line[l - 1] == ' ' || line[l - 1] == '\t' || line[l - 1] == '\r'))
-            line[--l] = '\0';
-        if (!l)
-            continue;
-        char **grown = realloc(lines, (n + 1) * sizeof *lines);
-        if (!grown) {
-            free(lines);
-            free(text);
-            return -1;
-        }
-        lines = grown;
-        lines[n++] = line;
-    }
-    if (n == 0) {
-        fprintf(stderr, "airpack pack: --images-from %s lists no inputs\n", path);
-        free(lines);
-        free(text);
-        return -1;
-    }
-    *text_out = text;
-    *lines_out = lines;
-    *n_out = n;
-    return 0;
-}
-
 static int opt_codec(void *v, const char *arg, ap_error *err)
 {
-    pack_cli *pc = v;
-    pc->codec_given = true;
-    if (ap_codec_parse(arg, &pc->o.codec, err) < 0 || pc->o.codec == AP_CODEC_XZ)
+    pack_request *req = v;
+    req->codec_given = true;
+    if (ap_codec_parse(arg, &req->o.codec, err) < 0 || req->o.codec == AP_CODEC_XZ)
         return ap_fail(err, AP_ERR_USAGE, "--compression takes zstd, gzip or none, not '%s'", arg);
     return 0;
 }
@@ -241,12 +141,12 @@ static int opt_level(void *v, const char *arg, ap_error *err)
 
 static int opt_threads(void *v, const char *arg, ap_error *err)
 {
-    pack_cli *pc = v;
+    pack_request *req = v;
     long n;
     if (parse_int(arg, 1, 256, &n) < 0)
         return ap_fail(err, AP_ERR_USAGE, "-j takes a number of threads from 1 to 256");
-    pc->o.threads = (int)n;
-    pc->threads_given = true;
+    req->o.threads = (int)n;
+    req->threads_given = true;
     return 0;
 }
 
@@ -324,305 +224,176 @@ static int opt_split(void *v, const char *arg, ap_error *err)
     return 0;
 }
 
-int cmd_pack(int argc, char **argv)
+/* The summary after a bundle was written. */
+static void print_summary(const pack_request *req, const pack_report *r, const ap_seckey *key)
 {
-    pack_cli pc;
-    memset(&pc, 0, sizeof pc);
-    pack_options o;
-    memset(&o, 0, sizeof o);
-    pc.o.codec = AP_CODEC_ZSTD;
-    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    pc.o.threads = nproc > 0 ? (int)nproc : 1;
-    pc.reg.tls_verify = true;
-    const char *output = NULL, *images_from = NULL, *have_path = NULL, *since_path = NULL, *expires = NULL;
-    bool unsigned_bundle = false, quiet = false;
-    cli_secret_key_opts sk = {0};
-    cli_strings images = {0};
-    source_options so;
-    memset(&so, 0, sizeof so);
-    trusted_keys have_keys = {0};
-    const cli_option options[] = {
-        OPT_STRING('o', "output", &output),
-        OPT_SECRET_KEY(&sk),
-        OPT_BOOL(0, "unsigned", &unsigned_bundle),
-        OPT_CALLBACK('c', "compression", &pc, opt_codec),
-        OPT_CALLBACK('l', "level", &pc.o.level, opt_level),
-        OPT_CALLBACK('j', "threads", &pc, opt_threads),
-        OPT_BOOL(0, "dense", &pc.o.dense),
-        OPT_WINDOW(&pc.o.dense_window_log),
-        OPT_CALLBACK(0, "chunk-size", &pc.o.dense_chunk, opt_chunk_size),
-        OPT_STRING_LIST('i', "image", &images),
-        OPT_CALLBACK(0, "on-conflict", &pc.o.on_conflict, opt_on_conflict),
-        OPT_STRING(0, "images-from", &images_from),
-        OPT_CALLBACK(0, "platform", &so.platform, opt_platform),
-        OPT_BOOL(0, "all-platforms", &so.all_platforms),
-        OPT_REGISTRY(&pc.reg),
-        OPT_STRING(0, "have", &have_path),
-        OPT_STRING(0, "since", &since_path),
-        OPT_CALLBACK('p', "public-key", &have_keys, cli_opt_pubkey_file),
-        OPT_CALLBACK(0, "split", &pc.o.split_size, opt_split),
-        OPT_CALLBACK(0, "parity", &pc.o.parity, opt_parity),
-        OPT_STRING(0, "expires", &expires),
-        OPT_CALLBACK(0, "sequence", &pc.o.sequence, opt_sequence),
-        OPT_CALLBACK(0, "channel", &pc.o.channel, opt_channel),
-        OPT_QUIET(&quiet),
-        OPT_END(),
-    };
-    ap_have_list have;
-    memset(&have, 0, sizeof have);
-    ap_error err;
-    ap_error_clear(&err);
-    int first = cli_parse_options("pack", usage_text, options, 0, argc, argv);
-    if (first < 0) {
-        cli_strings_free(&images);
-        trusted_keys_free(&have_keys);
-        return cli_parse_status(first);
+    const pack_options *o = &req->o;
+    const ap_have_list *have = &req->have;
+    char stored[32], refd[32], bundle[32];
+    format_bytes(stored, sizeof stored, (double)r->uncompressed_bytes);
+    format_bytes(refd, sizeof refd, (double)r->referenced_bytes);
+    format_bytes(bundle, sizeof bundle, (double)r->bundle_bytes);
+    printf("%s: %zu images, %zu layers stored once (%zu as the images use them), %s compressed%s\n", o->output,
+           r->n_images, r->n_layers_stored, r->n_layers_referenced, o->dense ? "dense, zstd" : ap_codec_name(o->codec),
+           o->dense && o->codec == AP_CODEC_NONE ? "; a load writes the layers as plain tars" : "");
+    if (o->dense) {
+        char uniq[32];
+        format_bytes(uniq, sizeof uniq, (double)r->dense_unique_bytes);
+        printf("  dense: %s in %llu distinct chunks, %u segments; a load needs a 2^%u-byte window and "
+               "%s of temporary disk\n", uniq, (unsigned long long)r->dense_chunks, r->dense_segments,
+               o->dense_window_log ? o->dense_window_log : 27, uniq);
     }
-    o = pc.o;
-    so.tls_insecure = !pc.reg.tls_verify;
-    so.authfile = pc.reg.authfile;
-    so.creds = pc.reg.creds;
-    bool codec_given = pc.codec_given, threads_given = pc.threads_given;
-    const char *key_path = sk.path, *password_file = sk.password_file;
-    size_t n_images = images.n;
-    if (!output || (first >= argc && !images_from)) {
-        cli_strings_free(&images);
-        trusted_keys_free(&have_keys);
-        return cli_usage_error("pack", usage_text, !output ? "-o BUNDLE is required" : "no inputs given");
+    printf("  layers %s uncompressed as the images use them, %s distinct; bundle %s (%.0f%% of the first)\n", refd,
+           stored, bundle, r->referenced_bytes ? 100.0 * (double)r->bundle_bytes / (double)r->referenced_bytes : 0.0);
+    if (r->n_faithful)
+        printf("  %zu image(s) carried as their source signed them: manifests, configs and layer blobs "
+               "byte for byte (digests kept)\n", r->n_faithful);
+    if (r->n_rewritten)
+        printf("  %zu image(s) recompressed (%s): their manifest digests change (the index records each "
+               "source digest)\n", r->n_rewritten, o->dense ? "--dense" : req->codec_given ? "-c" : "their input");
+    if (r->n_indexes_carried)
+        printf("  %zu multi-platform image index(es) carried byte for byte (digests kept)\n", r->n_indexes_carried);
+    if (r->n_indexes_new)
+        printf("  %zu image index(es) not carried as the source has them: only some of their platforms "
+               "are packed (--all-platforms takes all), so their names get a new index or one platform's "
+               "manifest: a new digest\n", r->n_indexes_new);
+    if (r->n_attestations_skipped)
+        printf("  %zu attestation manifest(s) left out (airpack does not carry them yet)\n",
+               r->n_attestations_skipped);
+    if (r->n_layers_twice) {
+        char twice[32];
+        format_bytes(twice, sizeof twice, (double)r->twice_bytes);
+        printf("  %zu layer(s) stored twice, in another compression, as their images' manifests name them "
+               "(%s)\n", r->n_layers_twice, twice);
     }
-    if ((o.dense_window_log || o.dense_chunk) && !o.dense) {
-        fprintf(stderr, "airpack pack: --window and --chunk-size go with --dense\n");
-        cli_strings_free(&images);
-        return 2;
-    }
-    /* --dense: loaders write plain tars unless told zstd (whose bytes depend on the libzstd version);
-     * one segment compressed at a time unless -j says more (each takes 2^window + 80 MiB) */
-    if (o.dense && !codec_given)
-        o.codec = AP_CODEC_NONE;
-    if (o.dense && threads_given)
-        o.dense_jobs = o.threads;
-    if (o.dense && o.codec == AP_CODEC_GZIP) {
-        fprintf(stderr, "airpack pack: --dense takes --compression zstd (layers loaded as zstd blobs) or none "
-                        "(loaded as plain tars), not gzip\n");
-        cli_strings_free(&images);
-        return 2;
-    }
-    if (o.codec == AP_CODEC_GZIP && o.level > 9) {
-        fprintf(stderr, "airpack pack: gzip levels go from 1 to 9\n");
-        cli_strings_free(&images);
-        return 2;
-    }
-    if (o.parity && !o.split_size) {
-        fprintf(stderr, "airpack pack: --parity needs --split SIZE: parity parts protect the parts of a split bundle\n");
-        cli_strings_free(&images);
-        return 2;
-    }
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    if (sde && *sde) {
-        char *end;
-        errno = 0;
-        long long e = strtoll(sde, &end, 10);
-        if (errno || *end || e < 0 || e > 077777777777LL) {
-            fprintf(stderr, "airpack pack: SOURCE_DATE_EPOCH must be a number of seconds, not '%s'\n", sde);
-            cli_strings_free(&images);
-            return 2;
-        }
-        o.epoch = e;
+    if (r->n_layers_expected)
+        printf("  delta: %zu layer(s) left out, expected in the target (%s)\n", r->n_layers_expected,
+               have->target ? have->target : "");
+    if (o->split_size)
+        printf("  split into %zu parts %s.000 .. %s.%03zu, listed in %s.parts\n", r->n_parts, o->output, o->output,
+               r->n_parts - 1, o->output);
+    if (o->parity)
+        printf("  %zu parity part%s %s.p00 .. %s.p%02zu: any %zu lost or damaged parts can be rebuilt "
+               "('airpack repair')\n", o->parity, o->parity == 1 ? "" : "s", o->output, o->output, o->parity - 1,
+               o->parity);
+    if (o->key) {
+        ap_pubkey pk;
+        char id[2 * AP_KEYNUM_LEN + 1];
+        ap_seckey_public(key, &pk);
+        ap_pubkey_key_id(&pk, id);
+        printf("  signed by key ID %s\n", id);
     } else {
-        o.epoch = (int64_t)time(NULL);
+        printf("  unsigned (--unsigned): airpack verify and load will refuse it\n");
     }
-    if (expires) {
-        if (ap_expiry_parse(expires, o.epoch, &o.expires, &err) < 0 || o.expires <= o.epoch) {
-            if (err.msg[0])
-                fprintf(stderr, "airpack pack: %s\n", err.msg);
-            else
-                fprintf(stderr, "airpack pack: --expires %s is not after the bundle's creation time\n", expires);
-            cli_strings_free(&images);
-            return 2;
-        }
-    }
+}
 
-    int status = 0;
-    ap_seckey key;
-    memset(&key, 0, sizeof key);
-    if (ap_minisign_init(&err) < 0) {
-        fprintf(stderr, "airpack pack: %s\n", err.msg);
-        cli_strings_free(&images);
-        return 2;
+/* Loads the signing key (asking for its password when it is encrypted). */
+static int load_key(const cli_secret_key_opts *sk, ap_seckey *key, ap_error *err)
+{
+    if (secret_key_load(sk->path, sk->password_file, key, err) < 0) {
+        size_t used = strlen(err->msg);
+        if (!sk->path)
+            snprintf(err->msg + used, sizeof err->msg - used, "\nairpack pack: create a key with 'airpack keygen', "
+                     "give one with -s, or pack with --unsigned");
+        return -1;
     }
-    if (!unsigned_bundle) {
-        if (secret_key_load(key_path, password_file, &key, &err) < 0) {
-            fprintf(stderr, "airpack pack: %s\n", err.msg);
-            if (!key_path)
-                fprintf(stderr, "airpack pack: create a key with 'airpack keygen', give one with -s, "
-                                "or pack with --unsigned\n");
-            cli_strings_free(&images);
-            return 2;
-        }
-        o.key = &key;
-    }
-    if ((have_path || since_path) && o.dense) {
-        fprintf(stderr, "airpack pack: --dense cannot make a delta yet: give --dense, or --have/--since\n");
-        ap_seckey_wipe(&key);
-        cli_strings_free(&images);
-        return 2;
-    }
-    if (have_path && since_path) {
-        fprintf(stderr, "airpack pack: give --have or --since, not both\n");
-        ap_seckey_wipe(&key);
-        cli_strings_free(&images);
-        return 2;
-    }
-    if (have_path || since_path) {
-        int hrc = have_path ? have_load_file(have_path, have_keys.keys, have_keys.n, &have, &err)
-                            : have_load_since(since_path, have_keys.keys, have_keys.n, &have, &err);
-        if (hrc < 0) {
-            fprintf(stderr, "airpack pack: %s\nairpack pack: no bundle was written\n", err.msg);
-            ap_seckey_wipe(&key);
-            trusted_keys_free(&have_keys);
-            cli_strings_free(&images);
-            return err.code == AP_ERR_VERIFY || err.code == AP_ERR_FORMAT ? 1 : 2;
-        }
-        o.have = &have;
-        if (since_path && have.base_sequence) {
-            const char *ch = o.channel ? o.channel : AP_DEFAULT_CHANNEL;
-            if (strcmp(ch, have.base_channel)) {
-                fprintf(stderr, "airpack pack: --since %s is on channel '%s', this bundle on '%s': a delta builds "
-                                "on a bundle of its own channel\nairpack pack: no bundle was written\n",
-                        since_path, have.base_channel, ch);
-                ap_seckey_wipe(&key);
-                trusted_keys_free(&have_keys);
-                ap_have_free(&have);
-                cli_strings_free(&images);
-                return 2;
-            }
-            o.base_sequence = have.base_sequence;
-        }
-        if (have_path && o.key) {   /* what the far side last loaded from this key on this channel */
-            ap_pubkey signer;
-            char id[2 * AP_KEYNUM_LEN + 1];
-            ap_seckey_public(o.key, &signer);
-            ap_pubkey_key_id(&signer, id);
-            o.base_sequence = ap_have_loaded_sequence(&have, id, o.channel ? o.channel : AP_DEFAULT_CHANNEL);
-        }
-    }
-    char **listed = NULL, *list_text = NULL;
-    size_t n_listed = 0;
-    if (images_from && read_list(images_from, &list_text, &listed, &n_listed) < 0) {
-        ap_seckey_wipe(&key);
-        cli_strings_free(&images);
-        return 2;
-    }
-    size_t n_inputs = (size_t)(argc - first) + n_listed;
-    const char **inputs = calloc(n_inputs + 1, sizeof *inputs);
-    if (!inputs) {
-        ap_seckey_wipe(&key);
-        cli_strings_free(&images);
-        free(listed);
-        free(list_text);
-        return 2;
-    }
-    for (int i = first; i < argc; i++)
-        inputs[i - first] = argv[i];
-    for (size_t i = 0; i < n_listed; i++)
-        inputs[(size_t)(argc - first) + i] = listed[i];
-    o.inputs = inputs;
-    o.n_inputs = n_inputs;
-    o.faithful = !codec_given && !o.dense;   /* -c or --dense: recompress, new manifests */
-    o.source_opts = &so;
-    o.output = output;
-    o.images = images.v;
-    o.n_images = n_images;
-    o.on_temp = on_temp;
-    uint64_t total = 0;
+    return 0;
+}
+
+/* Writes the bundle, with a progress line and the signals that remove a half-written one. */
+static int run_pack(pack_options *o, bool quiet, pack_report *r, ap_error *err)
+{
     progress_line pl;
-    progress_init(&pl, "packing", total, quiet);
-    o.progress = progress_update;
-    o.progress_total = set_total;
-    o.progress_ctx = &pl;
-
+    progress_init(&pl, "packing", 0, quiet);
+    o->on_temp = on_temp;
+    o->progress = progress_update;
+    o->progress_total = set_total;
+    o->progress_ctx = &pl;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    int rc = pack_run(o, r, err);
+    progress_done(&pl);
+    return rc;
+}
 
-    pack_report r;
-    if (pack_run(&o, &r, &err) < 0) {
-        progress_done(&pl);
-        fprintf(stderr, "airpack pack: %s\nairpack pack: no bundle was written\n", err.msg);
-        status = (err.code == AP_ERR_FORMAT || err.code == AP_ERR_VERIFY) ? 1 : 2;
-    } else {
-        progress_done(&pl);
-        if (!quiet) {
-            char stored[32], refd[32], bundle[32];
-            human(stored, sizeof stored, (double)r.uncompressed_bytes);
-            human(refd, sizeof refd, (double)r.referenced_bytes);
-            human(bundle, sizeof bundle, (double)r.bundle_bytes);
-            printf("%s: %zu images, %zu layers stored once (%zu as the images use them), %s compressed%s\n",
-                   output, r.n_images, r.n_layers_stored, r.n_layers_referenced,
-                   o.dense ? "dense, zstd" : ap_codec_name(o.codec),
-                   o.dense && o.codec == AP_CODEC_NONE ? "; a load writes the layers as plain tars" : "");
-            if (o.dense) {
-                char uniq[32];
-                human(uniq, sizeof uniq, (double)r.dense_unique_bytes);
-                printf("  dense: %s in %llu distinct chunks, %u segments; a load needs a 2^%u-byte window and "
-                       "%s of temporary disk\n", uniq, (unsigned long long)r.dense_chunks, r.dense_segments,
-                       o.dense_window_log ? o.dense_window_log : 27, uniq);
-            }
-            printf("  layers %s uncompressed as the images use them, %s distinct; bundle %s (%.0f%% of the first)\n",
-                   refd, stored, bundle,
-                   r.referenced_bytes ? 100.0 * (double)r.bundle_bytes / (double)r.referenced_bytes : 0.0);
-            if (r.n_faithful)
-                printf("  %zu image(s) carried as their source signed them: manifests, configs and layer blobs "
-                       "byte for byte (digests kept)\n", r.n_faithful);
-            if (r.n_rewritten)
-                printf("  %zu image(s) recompressed (%s): their manifest digests change (the index records each "
-                       "source digest)\n", r.n_rewritten, o.dense ? "--dense" : codec_given ? "-c" : "their input");
-            if (r.n_indexes_carried)
-                printf("  %zu multi-platform image index(es) carried byte for byte (digests kept)\n",
-                       r.n_indexes_carried);
-            if (r.n_indexes_new)
-                printf("  %zu image index(es) not carried as the source has them: only some of their platforms "
-                       "are packed (--all-platforms takes all), so their names get a new index or one platform's "
-                       "manifest: a new digest\n", r.n_indexes_new);
-            if (r.n_attestations_skipped)
-                printf("  %zu attestation manifest(s) left out (airpack does not carry them yet)\n",
-                       r.n_attestations_skipped);
-            if (r.n_layers_twice) {
-                char twice[32];
-                human(twice, sizeof twice, (double)r.twice_bytes);
-                printf("  %zu layer(s) stored twice, in another compression, as their images' manifests name them "
-                       "(%s)\n", r.n_layers_twice, twice);
-            }
-            if (r.n_layers_expected)
-                printf("  delta: %zu layer(s) left out, expected in the target (%s)\n", r.n_layers_expected,
-                       have.target ? have.target : "");
-            if (o.split_size)
-                printf("  split into %zu parts %s.000 .. %s.%03zu, listed in %s.parts\n", r.n_parts, output, output,
-                       r.n_parts - 1, output);
-            if (o.parity)
-                printf("  %zu parity part%s %s.p00 .. %s.p%02zu: any %zu lost or damaged parts can be rebuilt "
-                       "('airpack repair')\n", o.parity, o.parity == 1 ? "" : "s", output, output, o.parity - 1,
-                       o.parity);
-            if (o.key) {
-                ap_pubkey pk;
-                char id[2 * AP_KEYNUM_LEN + 1];
-                ap_seckey_public(&key, &pk);
-                ap_pubkey_key_id(&pk, id);
-                printf("  signed by key ID %s\n", id);
-            } else {
-                printf("  unsigned (--unsigned): airpack verify and load will refuse it\n");
-            }
-        }
+int cmd_pack(int argc, char **argv)
+{
+    pack_request req;
+    pack_request_init(&req);
+    cli_registry_opts reg = {.tls_verify = true};
+    cli_secret_key_opts sk = {0};
+    cli_strings images = {0};
+    trusted_keys have_keys = {0};
+    bool unsigned_bundle = false, quiet = false;
+    const cli_option options[] = {
+        OPT_STRING('o', "output", &req.o.output),
+        OPT_SECRET_KEY(&sk),
+        OPT_BOOL(0, "unsigned", &unsigned_bundle),
+        OPT_CALLBACK('c', "compression", &req, opt_codec),
+        OPT_CALLBACK('l', "level", &req.o.level, opt_level),
+        OPT_CALLBACK('j', "threads", &req, opt_threads),
+        OPT_BOOL(0, "dense", &req.o.dense),
+        OPT_WINDOW(&req.o.dense_window_log),
+        OPT_CALLBACK(0, "chunk-size", &req.o.dense_chunk, opt_chunk_size),
+        OPT_STRING_LIST('i', "image", &images),
+        OPT_CALLBACK(0, "on-conflict", &req.o.on_conflict, opt_on_conflict),
+        OPT_STRING(0, "images-from", &req.images_from),
+        OPT_CALLBACK(0, "platform", &req.so.platform, opt_platform),
+        OPT_BOOL(0, "all-platforms", &req.so.all_platforms),
+        OPT_REGISTRY(&reg),
+        OPT_STRING(0, "have", &req.have_path),
+        OPT_STRING(0, "since", &req.since_path),
+        OPT_CALLBACK('p', "public-key", &have_keys, cli_opt_pubkey_file),
+        OPT_CALLBACK(0, "split", &req.o.split_size, opt_split),
+        OPT_CALLBACK(0, "parity", &req.o.parity, opt_parity),
+        OPT_STRING(0, "expires", &req.expires),
+        OPT_CALLBACK(0, "sequence", &req.o.sequence, opt_sequence),
+        OPT_CALLBACK(0, "channel", &req.o.channel, opt_channel),
+        OPT_QUIET(&quiet),
+        OPT_END(),
+    };
+    ap_error err;
+    ap_error_clear(&err);
+    ap_seckey key;
+    memset(&key, 0, sizeof key);
+    int status = 2;
+    int first = cli_parse_options("pack", usage_text, options, 0, argc, argv);
+    if (first < 0) {
+        status = cli_parse_status(first);
+        goto out;
     }
+    if (!req.o.output || (first >= argc && !req.images_from)) {
+        status = cli_usage_error("pack", usage_text, !req.o.output ? "-o BUNDLE is required" : "no inputs given");
+        goto out;
+    }
+    req.args = (const char *const *)argv + first;
+    req.n_args = (size_t)(argc - first);
+    req.have_keys = have_keys.keys;
+    req.n_have_keys = have_keys.n;
+    req.so.tls_insecure = !reg.tls_verify;
+    req.so.authfile = reg.authfile;
+    req.so.creds = reg.creds;
+    req.o.images = images.v;
+    req.o.n_images = images.n;
+    pack_report r;
+    bool ok = ap_minisign_init(&err) == 0 && pack_request_prepare(&req, &err) == 0 && (unsigned_bundle || load_key(&sk, &key, &err) == 0);
+    pack_request_set_key(&req, unsigned_bundle ? NULL : &key);
+    if (!ok || run_pack(&req.o, quiet, &r, &err) < 0) {
+        fprintf(stderr, "airpack pack: %s\nairpack pack: no bundle was written\n", err.msg);
+        status = exit_status(&err);
+        goto out;
+    }
+    if (!quiet)
+        print_summary(&req, &r, &key);
+    status = 0;
+out:
     ap_seckey_wipe(&key);
-    ap_have_free(&have);
+    pack_request_free(&req);
     trusted_keys_free(&have_keys);
     cli_strings_free(&images);
-    free(inputs);
-    free(listed);
-    free(list_text);
     return status;
 }

@@ -1,35 +1,33 @@
 /* cmd_repair.c: `airpack repair NAME`: rebuild the bad parts of a split bundle
  * from its parity parts (packer/part_repair.h). */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../formats/minisign.h"
-#include "../packer/part_repair.h"
+#include "../formats/formats.h"
+#include "../packer/packer.h"
 #include "commands.h"
 #include "keys.h"
+#include "options.h"
+#include "status.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: airpack repair [-p PUBKEY] [-q] NAME\n"
-            "\n"
-            "Rebuilds, in place, the lost or damaged parts of a split bundle packed with\n"
-            "'pack --split SIZE --parity N' (NAME, NAME.000 or NAME.parts): any N bad parts, data or\n"
-            "parity. Every part is checked against the signed list NAME.parts; each rebuilt part is\n"
-            "written under a temporary name and renamed over the bad one only when its sha256 matches\n"
-            "that list. With more than N bad parts nothing is written, and it names the parts to\n"
-            "bring again.\n"
-            "\n"
-            "  -p, --pubkey FILE         trusted public key (repeatable)\n"
-            "  -P, --pubkey-base64 KEY   trusted public key given inline\n"
-            "  -q, --quiet               print nothing when all is well\n"
-            "\n"
-            "Without -p or -P: the keys in the trusted-keys directory, as for verify.\n"
-            "Exit status: 0 repaired (or nothing was bad), 1 not repairable or the list's signature\n"
-            "failed, 2 could not run.\n");
-}
+static const char usage_text[] =
+    "usage: airpack repair [-p PUBKEY] [-q] NAME\n"
+    "\n"
+    "Rebuilds, in place, the lost or damaged parts of a split bundle packed with\n"
+    "'pack --split SIZE --parity N' (NAME, NAME.000 or NAME.parts): any N bad parts, data or\n"
+    "parity. Every part is checked against the signed list NAME.parts; each rebuilt part is\n"
+    "written under a temporary name and renamed over the bad one only when its sha256 matches\n"
+    "that list. With more than N bad parts nothing is written, and it names the parts to\n"
+    "bring again.\n"
+    "\n"
+    "  -p, --pubkey FILE         trusted public key (repeatable)\n"
+    "  -P, --pubkey-base64 KEY   trusted public key given inline\n"
+    "  -q, --quiet               print nothing when all is well\n"
+    "\n"
+    "Without -p or -P: the keys in the trusted-keys directory, as for verify.\n"
+    "Exit status: 0 repaired (or nothing was bad), 1 not repairable or the list's signature\n"
+    "failed, 2 could not run.\n";
 
 static volatile sig_atomic_t interrupted;
 
@@ -41,55 +39,30 @@ static void on_signal(int sig)
 
 int cmd_repair(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"pubkey", required_argument, NULL, 'p'},
-        {"pubkey-base64", required_argument, NULL, 'P'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     trusted_keys keys = {0};
+    bool quiet = false;
+    const cli_option options[] = {
+        OPT_TRUSTED_KEYS(&keys),
+        OPT_QUIET(&quiet),
+        OPT_END(),
+    };
     ap_error err;
     ap_error_clear(&err);
-    bool quiet = false, explicit_keys = false;
     if (ap_minisign_init(&err) < 0) {
         fprintf(stderr, "airpack repair: %s\n", err.msg);
         return 2;
     }
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+p:P:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-        case 'P':
-            explicit_keys = true;
-            if ((c == 'p' ? trusted_keys_add_file(&keys, optarg, &err) : trusted_keys_add_base64(&keys, optarg, &err)) <
-                0) {
-                fprintf(stderr, "airpack repair: %s\n", err.msg);
-                trusted_keys_free(&keys);
-                return 2;
-            }
-            break;
-        case 'q': quiet = true; break;
-        case 'h':
-            usage(stdout);
-            trusted_keys_free(&keys);
-            return 0;
-        default:
-            fprintf(stderr, "airpack repair: option %s is not known\n", argv[optind - 1]);
-            usage(stderr);
-            trusted_keys_free(&keys);
-            return 2;
-        }
-    }
-    if (argc - optind != 1) {
-        fprintf(stderr, "airpack repair: give exactly one NAME (the split bundle: NAME, NAME.000 or NAME.parts)\n");
-        usage(stderr);
+    int first = cli_parse_options("repair", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
+    if (first < 0) {
         trusted_keys_free(&keys);
-        return 2;
+        return cli_parse_status(first);
     }
-    if (!explicit_keys && trusted_keys_add_defaults(&keys, "repair", quiet, &err) < 0) {
+    if (argc - first != 1) {
+        trusted_keys_free(&keys);
+        return cli_usage_error("repair", usage_text,
+                               "give exactly one NAME (the split bundle: NAME, NAME.000 or NAME.parts)");
+    }
+    if (keys.n == 0 && trusted_keys_add_defaults(&keys, "repair", quiet, &err) < 0) {
         fprintf(stderr, "airpack repair: %s\n", err.msg);
         trusted_keys_free(&keys);
         return 2;
@@ -99,17 +72,16 @@ int cmd_repair(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     part_repair_result res;
-    int rc = part_repair(argv[optind], keys.keys, keys.n, &res, &interrupted, &err);
+    int rc = part_repair(argv[first], keys.keys, keys.n, &res, &interrupted, &err);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     trusted_keys_free(&keys);
     if (rc < 0) {
         fprintf(stderr, "airpack repair: %s\n", err.msg);
-        if (err.code == AP_ERR_VERIFY) {
-            fprintf(stderr, "airpack repair: %s: NOT repaired; nothing was changed\n", res.base[0] ? res.base : argv[optind]);
-            return 1;
-        }
-        return 2;
+        int status = exit_status(&err);
+        if (status == EXIT_VERIFY_FAILED)
+            fprintf(stderr, "airpack repair: %s: NOT repaired; nothing was changed\n", res.base[0] ? res.base : argv[first]);
+        return status;
     }
     if (res.n_bad == 0) {
         if (!quiet)

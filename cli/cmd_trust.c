@@ -9,7 +9,6 @@
  *
  * The work is in verify/trust_store.c; this parses, calls and prints. Exit status:
  * 0 done, 1 a statement or key was refused, 2 could not run. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,49 +16,42 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../formats/minisign.h"
-#include "../formats/statement.h"
-#include "../verify/trust_store.h"
+#include "../formats/formats.h"
+#include "../verify/verify.h"
 #include "commands.h"
 #include "keys.h"
+#include "options.h"
+#include "status.h"
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: airpack trust list\n"
-            "       airpack trust add NEW.pub [--statement FILE | --force]\n"
-            "       airpack trust rotate STATEMENT\n"
-            "       airpack trust revoke KEYID [--reason TEXT]\n"
-            "       airpack trust revoke KEYID --sign KEY.key -o STATEMENT [--reason TEXT]\n"
-            "       airpack trust import STATEMENT\n"
-            "\n"
-            "The trusted-keys directory ($AIRPACK_TRUSTED_KEYS, else $AIRPACK_CONFIG_DIR/trusted.d,\n"
-            "else ~/.airpack/trusted.d) holds the keys verify and load trust, how each came to be\n"
-            "trusted, and which keys are revoked.\n"
-            "\n"
-            "  list     every trusted key (and the key it succeeds), and every revoked key\n"
-            "  add      trust NEW.pub: only with a succession statement signed by a key trusted\n"
-            "           here (--statement FILE, default NEW.pub.succession, as 'airpack keygen\n"
-            "           --rotate-from' writes it), or with --force\n"
-            "  rotate   trust the successor a succession statement names (same checks as add)\n"
-            "  revoke   record here that KEYID is revoked: its bundles are refused from now on;\n"
-            "           with --sign, instead write a revocation statement signed by KEY.key (the\n"
-            "           revoked key itself, or its successor) to carry to the far side\n"
-            "  import   apply a signed statement carried in: a succession (as rotate), or a\n"
-            "           revocation signed by the revoked key or its accepted successor\n"
-            "\n"
-            "  -o, --output FILE      revoke --sign: where to write the statement (and FILE.minisig)\n"
-            "      --password-file F  the password of --sign's key (or set AIRPACK_PASSWORD)\n"
-            "\n"
-            "Statements are files with a minisign signature beside them (FILE.minisig):\n"
-            "'minisign -Vm FILE -p SIGNER.pub' checks one. Exit status: 0 done, 1 refused,\n"
-            "2 could not run.\n");
-}
-
-static int status_of(const ap_error *err)
-{
-    return err->code == AP_ERR_VERIFY || err->code == AP_ERR_FORMAT ? 1 : 2;
-}
+static const char usage_text[] =
+    "usage: airpack trust list\n"
+    "       airpack trust add NEW.pub [--statement FILE | --force]\n"
+    "       airpack trust rotate STATEMENT\n"
+    "       airpack trust revoke KEYID [--reason TEXT]\n"
+    "       airpack trust revoke KEYID --sign KEY.key -o STATEMENT [--reason TEXT]\n"
+    "       airpack trust import STATEMENT\n"
+    "\n"
+    "The trusted-keys directory ($AIRPACK_TRUSTED_KEYS, else $AIRPACK_CONFIG_DIR/trusted.d,\n"
+    "else ~/.airpack/trusted.d) holds the keys verify and load trust, how each came to be\n"
+    "trusted, and which keys are revoked.\n"
+    "\n"
+    "  list     every trusted key (and the key it succeeds), and every revoked key\n"
+    "  add      trust NEW.pub: only with a succession statement signed by a key trusted\n"
+    "           here (--statement FILE, default NEW.pub.succession, as 'airpack keygen\n"
+    "           --rotate-from' writes it), or with --force\n"
+    "  rotate   trust the successor a succession statement names (same checks as add)\n"
+    "  revoke   record here that KEYID is revoked: its bundles are refused from now on;\n"
+    "           with --sign, instead write a revocation statement signed by KEY.key (the\n"
+    "           revoked key itself, or its successor) to carry to the far side\n"
+    "  import   apply a signed statement carried in: a succession (as rotate), or a\n"
+    "           revocation signed by the revoked key or its accepted successor\n"
+    "\n"
+    "  -o, --output FILE      revoke --sign: where to write the statement (and FILE.minisig)\n"
+    "      --password-file F  the password of --sign's key (or set AIRPACK_PASSWORD)\n"
+    "\n"
+    "Statements are files with a minisign signature beside them (FILE.minisig):\n"
+    "'minisign -Vm FILE -p SIGNER.pub' checks one. Exit status: 0 done, 1 refused,\n"
+    "2 could not run.\n";
 
 static int do_list(const char *dir, ap_error *err)
 {
@@ -159,39 +151,27 @@ static int do_revoke(const char *dir, const char *id, const char *reason, const 
 
 int cmd_trust(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"statement", required_argument, NULL, 'S'},
-        {"force", no_argument, NULL, 'f'},
-        {"reason", required_argument, NULL, 'r'},
-        {"sign", required_argument, NULL, 's'},
-        {"output", required_argument, NULL, 'o'},
-        {"password-file", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     const char *statement = NULL, *reason = NULL, *sign = NULL, *out = NULL, *password_file = NULL;
     bool force = false;
+    const cli_option options[] = {
+        OPT_STRING(0, "statement", &statement),
+        OPT_BOOL('f', "force", &force),
+        OPT_STRING(0, "reason", &reason),
+        OPT_STRING('s', "sign", &sign),
+        OPT_STRING('o', "output", &out),
+        OPT_STRING(0, "password-file", &password_file),
+        OPT_END(),
+    };
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(argc < 2 ? stderr : stdout);
+        fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
     const char *sub = argv[1];
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc - 1, argv + 1, "fs:o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'S': statement = optarg; break;
-        case 'f': force = true; break;
-        case 'r': reason = optarg; break;
-        case 's': sign = optarg; break;
-        case 'o': out = optarg; break;
-        case 'P': password_file = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    int nargs = argc - 1 - optind;
-    char **args = argv + 1 + optind;
+    int first = cli_parse_options("trust", usage_text, options, 0, argc - 1, argv + 1);
+    if (first < 0)
+        return cli_parse_status(first);
+    int nargs = argc - 1 - first;
+    char **args = argv + 1 + first;
     ap_error err;
     ap_error_clear(&err);
     char dir[4096];
@@ -208,12 +188,12 @@ int cmd_trust(int argc, char **argv)
     if (strcmp(sub, "list") && strcmp(sub, "add") && strcmp(sub, "rotate") && strcmp(sub, "revoke") &&
         strcmp(sub, "import")) {
         fprintf(stderr, "airpack trust: unknown subcommand '%s'\n", sub);
-        usage(stderr);
+        fputs(usage_text, stderr);
         return 2;
     }
     if (nargs != want) {
         fprintf(stderr, "airpack trust %s: %s\n", sub, want ? "give exactly one argument" : "takes no argument");
-        usage(stderr);
+        fputs(usage_text, stderr);
         return 2;
     }
     if (!strcmp(sub, "list"))
@@ -242,7 +222,7 @@ int cmd_trust(int argc, char **argv)
     }
     if (rc < 0) {
         fprintf(stderr, "airpack trust %s: %s\n", sub, err.msg);
-        return status_of(&err);
+        return exit_status(&err);
     }
     return 0;
 }

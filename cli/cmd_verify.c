@@ -15,16 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../formats/minisign.h"
-#include "../formats/stream.h"
-#include "../load/delta_check.h"
-#include "../load/load_state.h"
-#include "../verify/bundle_input.h"
-#include "../verify/verifier.h"
+#include "../formats/formats.h"
+#include "../load/load.h"
+#include "../verify/verify.h"
 #include "commands.h"
 #include "keys.h"
 #include "options.h"
 #include "progress.h"
+#include "status.h"
 #include "verify_part.h"
 
 static const char usage_text[] =
@@ -158,151 +156,139 @@ static void print_json(const char *bundle, int verdict_ok, const ap_verify_repor
     json_decref(o);
 }
 
+/* The command line. */
+typedef struct {
+    trusted_keys keys;
+    bool deep, as_json, quiet, one_part;
+    const char *spill_dir, *state_dir, *into;
+    unsigned window_log_max;
+    ap_trust_policy policy;
+} verify_args;
+
+/* A retry through the parity parts: forget what the first reading collected. */
+static void report_reset(void *ctx)
+{
+    report_ctx *r = ctx;
+    json_decref(r->images);
+    free(r->delta);
+    *r = (report_ctx){.images = json_array(), .state_dir = r->state_dir, .into = r->into};
+}
+
+/* Says why the bundle did not verify; returns the exit status. */
+static int say_failure(const char *name, const ap_error *err, bool read_failed)
+{
+    int status = exit_status(err);
+    fprintf(stderr, "airpack verify: %s\n", err->msg);
+    if (status == EXIT_VERIFY_FAILED)
+        fprintf(stderr, "airpack verify: %s: verification FAILED\n", name);
+    else if (read_failed)
+        fprintf(stderr, "airpack verify: %s: the bundle could not be read (a read error, not a verification "
+                        "failure)\n", name);
+    return status;
+}
+
+/* Runs the verifier over the opened input; returns what bundle_verify returns. */
+static int run_verify(bundle_input *in, verify_args *a, report_ctx *rc, ap_verify_report *rep, char *damage,
+                      size_t damage_size, ap_error *err)
+{
+    progress_line pl;
+    progress_init(&pl, "verifying", in->total, a->quiet);
+    ap_verify_opts opts = {
+        .keys = a->keys.keys,
+        .n_keys = a->keys.n,
+        .deep = a->deep,
+        .spill_dir = a->spill_dir,
+        .window_log_max = a->window_log_max,
+        .progress = progress_update,
+        .progress_ctx = &pl,
+        .policy = &a->policy,
+    };
+    ap_verify_sink sink = {.on_index = on_index};
+    int r = bundle_verify(in, &opts, &sink, rc, report_reset, rep, damage, damage_size, err);
+    progress_done(&pl);
+    return r;
+}
+
+/* Verifies the bundle at path (or - for standard input) in one pass; returns the exit status. */
+static int verify_bundle(const char *path, verify_args *a)
+{
+    ap_error err;
+    ap_error_clear(&err);
+    ap_verify_report rep;
+    memset(&rep, 0, sizeof rep);
+    report_ctx rc = {.images = json_array(), .state_dir = a->state_dir, .into = a->into};
+    char damage[4096] = "";
+    bundle_input in;
+    bool read_failed = false;
+    int r = bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, NULL, &err);
+    const char *name = r < 0 ? path : in.name;
+    if (r == 0) {
+        r = run_verify(&in, a, &rc, &rep, damage, sizeof damage, &err);
+        read_failed = in.read_failed;
+        bundle_input_close(&in);
+        if (rep.warning[0])
+            fprintf(stderr, "airpack verify: warning: %s: %s\n", name, rep.warning);
+        if (rc.note[0])
+            fprintf(stderr, "airpack verify: note: %s: %s\n", name, rc.note);
+    }
+    int status = r == 0 ? 0 : r == 1 ? exit_status(&err) : say_failure(name, &err, read_failed);
+    if (r == 1) {
+        fprintf(stderr, "airpack verify: %s\n", damage);
+        fprintf(stderr, "airpack verify: %s: the bundle verified (%zu image%s, signed by key ID %s) through its parity "
+                        "parts, but its parts are damaged: run 'airpack repair %s'\n",
+                name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.sig.key_id, name);
+    } else if (r == 0 && !a->as_json) {
+        printf("%s: verified: %zu image%s, %zu entries, %llu bytes, signed by key ID %s (trusted comment: %s)\n",
+               name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.entries_checked, (unsigned long long)rep.bytes,
+               rep.sig.key_id, rep.sig.trusted_comment);
+        if (rc.delta)
+            printf("%s", rc.delta);
+    }
+    if (a->as_json)
+        print_json(name, r == 0, &rep, rc.images, &err);
+    json_decref(rc.images);
+    free(rc.delta);
+    return status;
+}
+
 int cmd_verify(int argc, char **argv)
 {
-    trusted_keys keys = {0};
-    bool deep = false, as_json = false, quiet = false, one_part = false;
-    const char *spill_dir = NULL;
-    unsigned window_log_max = 0;
-    ap_trust_policy policy = {0};
+    verify_args a;
+    memset(&a, 0, sizeof a);
     ap_revoked_key *revoked = NULL;
-    const char *state_dir = NULL, *into = NULL;
     const cli_option options[] = {
-        OPT_TRUSTED_KEYS(&keys),
-        OPT_BOOL(0, "deep", &deep),
-        OPT_BOOL(0, "part", &one_part),
-        OPT_WINDOW(&window_log_max),
-        OPT_STRING(0, "spill-dir", &spill_dir),
-        OPT_BOOL(0, "allow-expired", &policy.allow_expired),
-        OPT_STRING(0, "state-dir", &state_dir),
-        OPT_STRING(0, "into", &into),
-        OPT_JSON(&as_json),
-        OPT_QUIET(&quiet),
+        OPT_TRUSTED_KEYS(&a.keys),
+        OPT_BOOL(0, "deep", &a.deep),
+        OPT_BOOL(0, "part", &a.one_part),
+        OPT_WINDOW(&a.window_log_max),
+        OPT_STRING(0, "spill-dir", &a.spill_dir),
+        OPT_BOOL(0, "allow-expired", &a.policy.allow_expired),
+        OPT_STRING(0, "state-dir", &a.state_dir),
+        OPT_STRING(0, "into", &a.into),
+        OPT_JSON(&a.as_json),
+        OPT_QUIET(&a.quiet),
         OPT_END(),
     };
     ap_error err;
     ap_error_clear(&err);
     int status = 2;
-
     if (ap_minisign_init(&err) < 0) {
         fprintf(stderr, "airpack verify: %s\n", err.msg);
         return 2;
     }
     int first = cli_parse_options("verify", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
-    if (first < 0) {
-        trusted_keys_free(&keys);
-        return cli_parse_status(first);
-    }
-    bool explicit_keys = keys.n > 0;
-    if (argc - first != 1) {
-        trusted_keys_free(&keys);
-        return cli_usage_error("verify", usage_text, "give exactly one BUNDLE (or - for standard input)");
-    }
-    const char *path = argv[first];
-    if (!explicit_keys && trusted_keys_add_defaults(&keys, "verify", quiet, &err) < 0)
-        goto fail_run;
-    if (trust_policy_load_revocations(&policy, &revoked, &err) < 0)
-        goto fail_run;
-
-    if (one_part || bundle_input_is_later_part(path)) {
-        status = verify_one_part(path, &keys, as_json);
-        trusted_keys_free(&keys);
-        free(revoked);
-        return status;
-    }
-    bundle_input in;
-    if (bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, NULL, &err) < 0) {
-        int st = err.code == AP_ERR_VERIFY ? 1 : 2;
+    if (first < 0)
+        status = cli_parse_status(first);
+    else if (argc - first != 1)
+        status = cli_usage_error("verify", usage_text, "give exactly one BUNDLE (or - for standard input)");
+    else if ((a.keys.n == 0 && trusted_keys_add_defaults(&a.keys, "verify", a.quiet, &err) < 0) ||
+             trust_policy_load_revocations(&a.policy, &revoked, &err) < 0)
         fprintf(stderr, "airpack verify: %s\n", err.msg);
-        if (st == 1)
-            fprintf(stderr, "airpack verify: %s: verification FAILED\n", path);
-        if (as_json) {
-            ap_verify_report none;
-            memset(&none, 0, sizeof none);
-            json_t *no_images = json_array();
-            print_json(path, 0, &none, no_images, &err);
-            json_decref(no_images);
-        }
-        trusted_keys_free(&keys);
-        free(revoked);
-        return st;
-    }
-    const char *name = in.name;
-
-    progress_line pl;
-    progress_init(&pl, "verifying", in.total, quiet);
-    ap_verify_opts opts = {
-        .keys = keys.keys,
-        .n_keys = keys.n,
-        .deep = deep,
-        .spill_dir = spill_dir,
-        .window_log_max = window_log_max,
-        .progress = progress_update,
-        .progress_ctx = &pl,
-        .policy = &policy,
-    };
-    report_ctx rc = {.images = json_array(), .state_dir = state_dir, .into = into};
-    ap_verify_sink sink = {.on_index = on_index};
-    ap_verify_report rep;
-    int r = ap_verify_stream(in.read, in.read_ctx, name, &opts, &sink, &rc, &rep, &err);
-    if (r < 0)
-        bundle_input_explain(&in, &rep, &err);
-    if (r < 0 && bundle_input_retry(&in, &err) == 1) {
-        /* damaged parts found on the way, fewer than the parity parts rebuild: again through them */
-        json_decref(rc.images);
-        free(rc.delta);
-        rc = (report_ctx){.images = json_array()};
-        ap_error_clear(&err);
-        r = ap_verify_stream(in.read, in.read_ctx, name, &opts, &sink, &rc, &rep, &err);
-        if (r < 0)
-            bundle_input_explain(&in, &rep, &err);
-    }
-    progress_done(&pl);
-    /* parity parts: the damage found (and whether it is repairable), even when the bundle verified */
-    char damage[4096] = "";
-    int n_bad = r == 0 ? bundle_input_damage(&in, damage, sizeof damage, &err) : 0;
-    if (n_bad < 0)
-        r = -1;
-    bundle_input_close(&in);
-    if (rep.warning[0])
-        fprintf(stderr, "airpack verify: warning: %s: %s\n", name, rep.warning);
-    if (rc.note[0])
-        fprintf(stderr, "airpack verify: note: %s: %s\n", name, rc.note);
-
-    if (r == 0 && n_bad > 0) {
-        status = 1;
-        fprintf(stderr, "airpack verify: %s\n", damage);
-        fprintf(stderr, "airpack verify: %s: the bundle verified (%zu image%s, signed by key ID %s) through its parity "
-                        "parts, but its parts are damaged: run 'airpack repair %s'\n",
-                name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.sig.key_id, name);
-        ap_fail(&err, AP_ERR_VERIFY, "%s", damage);
-        r = -1;
-    } else if (r == 0) {
-        status = 0;
-        if (!as_json)
-            printf("%s: verified: %zu image%s, %zu entries, %llu bytes, signed by key ID %s "
-                   "(trusted comment: %s)\n",
-                   name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.entries_checked,
-                   (unsigned long long)rep.bytes, rep.sig.key_id, rep.sig.trusted_comment);
-        if (!as_json && rc.delta)
-            printf("%s", rc.delta);
-    } else if (status != 1) {
-        status = (err.code == AP_ERR_IO || err.code == AP_ERR_NOMEM || err.code == AP_ERR_USAGE) ? 2 : 1;
-        fprintf(stderr, "airpack verify: %s\n", err.msg);
-        if (status == 1)
-            fprintf(stderr, "airpack verify: %s: verification FAILED\n", name);
-    }
-    if (as_json)
-        print_json(name, r == 0, &rep, rc.images, &err);
-    json_decref(rc.images);
-    free(rc.delta);
-    trusted_keys_free(&keys);
+    else if (a.one_part || bundle_input_is_later_part(argv[first]))
+        status = verify_one_part(argv[first], &a.keys, a.as_json);
+    else
+        status = verify_bundle(argv[first], &a);
+    trusted_keys_free(&a.keys);
     free(revoked);
     return status;
-
-fail_run:
-    fprintf(stderr, "airpack verify: %s\n", err.msg);
-    trusted_keys_free(&keys);
-    free(revoked);
-    return 2;
 }

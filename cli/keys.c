@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "../verify/trust_store.h"
+#include "../verify/verify.h"
 
 int config_dir(char *out, size_t n, ap_error *err)
 {
@@ -173,6 +173,14 @@ void trusted_keys_free(trusted_keys *t)
     t->n = 0;
 }
 
+/* A secret key that is not one is a key problem (could not run), not a failed verification. */
+static int key_failed(ap_error *err)
+{
+    if (err && err->code == AP_ERR_FORMAT)
+        err->code = AP_ERR_CRYPTO;
+    return -1;
+}
+
 int secret_key_load(const char *path, const char *password_file, ap_seckey *out, ap_error *err)
 {
     char def[4096];
@@ -186,7 +194,7 @@ int secret_key_load(const char *path, const char *password_file, ap_seckey *out,
         if (err && err->code == AP_ERR_IO && access(path, F_OK) != 0 && path == def)
             ap_fail(err, AP_ERR_IO,
                     "reading secret key %s: no such file (create a key with 'airpack keygen' or pass -s FILE)", path);
-        return -1;
+        return key_failed(err);
     }
     char *password = NULL;
     if (encrypted) {
@@ -200,7 +208,7 @@ int secret_key_load(const char *path, const char *password_file, ap_seckey *out,
     }
     int rc = ap_seckey_load(path, password, out, err);
     ap_password_free(password);
-    return rc;
+    return rc < 0 ? key_failed(err) : 0;
 }
 
 int trusted_keys_add_defaults(trusted_keys *t, const char *cmd, bool quiet, ap_error *err)

@@ -11,10 +11,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../formats/error.h"
-#include "../formats/minisign.h"
-#include "../load/load_state.h"
-#include "../verify/trust_policy.h"
+#include "../formats/formats.h"
+#include "../load/load.h"
+#include "../verify/verify.h"
 
 typedef struct {
     ap_pubkey *keys;
@@ -33,7 +32,8 @@ void trusted_keys_free(trusted_keys *t);
 int trusted_keys_add_defaults(trusted_keys *t, const char *cmd, bool quiet, ap_error *err);
 
 /* Loads the secret key (path NULL = the default), asking for the password when
- * the key is encrypted: AIRPACK_PASSWORD, then password_file, then the terminal. */
+ * the key is encrypted: AIRPACK_PASSWORD, then password_file, then the terminal.
+ * A file that is not a secret key is AP_ERR_CRYPTO (exit status 2, as a wrong password). */
 int secret_key_load(const char *path, const char *password_file, ap_seckey *out, ap_error *err);
 
 /* The trusted-keys directory: $AIRPACK_TRUSTED_KEYS, else $AIRPACK_CONFIG_DIR/trusted.d,

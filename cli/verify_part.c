@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../verify/part_check.h"
+#include "../verify/verify.h"
+#include "status.h"
 
 /* verify --part NAME.NNN: 0 good, 1 bad (or the sidecar's signature fails), 2 could not check. */
 int verify_one_part(const char *path, const trusted_keys *keys, bool as_json)
@@ -14,7 +15,7 @@ int verify_one_part(const char *path, const trusted_keys *keys, bool as_json)
     ap_error err;
     ap_error_clear(&err);
     int rc = part_check(path, keys->keys, keys->n, &res, &err);
-    int status = rc < 0 ? (err.code == AP_ERR_VERIFY ? 1 : 2) : res.good ? 0 : 1;
+    int status = rc < 0 ? exit_status(&err) : res.good ? EXIT_GOOD : EXIT_VERIFY_FAILED;
     if (as_json) {
         json_t *o = json_object();
         json_object_set_new(o, "verdict", json_string(status == 0 ? "good" : status == 1 ? "bad" : "failed"));
@@ -34,8 +35,11 @@ int verify_one_part(const char *path, const trusted_keys *keys, bool as_json)
     }
     if (rc < 0) {
         fprintf(stderr, "airpack verify: %s\n", err.msg);
-        if (status == 1)
+        if (status == EXIT_VERIFY_FAILED)
             fprintf(stderr, "airpack verify: %s: part verification FAILED\n", path);
+        else if (res.read_failed)
+            fprintf(stderr, "airpack verify: %s: the part could not be read (a read error, not a verification "
+                            "failure)\n", path);
     } else if (res.good) {
         if (!as_json)
             printf("%s: good: %spart %zu of %zu, %llu bytes, matches the sidecar signed by key ID %s\n", path,

@@ -121,6 +121,10 @@ int ap_load_stream(ap_read_fn read, void *read_ctx, const char *name, load_targe
         sink_abort(&c);
         load_results_free(c.results, c.n_results);
         report->verified = c.completed;
+        /* once the whole bundle verified, a failure is the target's, not a verdict on the bundle */
+        if (c.completed && err && (err->code == AP_ERR_VERIFY || err->code == AP_ERR_FORMAT ||
+                                   err->code == AP_ERR_CRYPTO))
+            err->code = AP_ERR_TARGET;
         return -1;
     }
     report->verified = true;

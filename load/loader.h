@@ -49,8 +49,10 @@ typedef struct {
 /* Verifies the bundle from `read` and loads it into `t`. Returns 0 when the
  * bundle verified and the target committed. On failure returns -1 with err
  * naming what failed: AP_ERR_VERIFY / AP_ERR_FORMAT (the bundle is bad;
- * nothing was loaded), AP_ERR_TARGET (the target refused or failed),
- * AP_ERR_IO, AP_ERR_INTERRUPTED. The target is aborted on every failure. */
+ * nothing was loaded; only before the whole bundle verified: after that every
+ * failure is AP_ERR_TARGET), AP_ERR_TARGET (the target refused or failed),
+ * AP_ERR_IO (a read error too), AP_ERR_INTERRUPTED. The target is aborted on
+ * every failure. */
 int ap_load_stream(ap_read_fn read, void *read_ctx, const char *name, load_target *t,
                    const ap_load_opts *opts, ap_load_report *report, ap_error *err);
 

@@ -28,6 +28,16 @@ static ssize_t fd_read_cancellable(void *ctx, void *buf, size_t n, ap_error *err
     }
 }
 
+/* in->read: the source's read, noting when it failed (a read error, not a bad bundle). */
+static ssize_t read_noting_failure(void *ctx, void *buf, size_t n, ap_error *err)
+{
+    bundle_input *in = ctx;
+    ssize_t got = in->source_read(in->source_ctx, buf, n, err);
+    if (got < 0 && (!err || err->code == AP_ERR_IO))
+        in->read_failed = true;
+    return got;
+}
+
 static bool exists(const char *path)
 {
     struct stat st;
@@ -123,8 +133,10 @@ int bundle_input_open(bundle_input *in, const char *arg, unsigned flags, volatil
             in->split = true;
             in->total = ap_part_reader_total(in->parts);
             in->n_parts = ap_part_reader_count(in->parts);
-            in->read = ap_part_read;
-            in->read_ctx = in->parts;
+            in->source_read = ap_part_read;
+            in->source_ctx = in->parts;
+            in->read = read_noting_failure;
+            in->read_ctx = in;
             return 0;
         }
         in->fd = open(arg, O_RDONLY | O_CLOEXEC);
@@ -138,7 +150,9 @@ int bundle_input_open(bundle_input *in, const char *arg, unsigned flags, volatil
     }
     in->fdr.fd = in->fd;
     in->fdr.name = in->name;
-    in->read = fd_read_cancellable;
+    in->source_read = fd_read_cancellable;
+    in->source_ctx = in;
+    in->read = read_noting_failure;
     in->read_ctx = in;
     return 0;
 }
@@ -194,7 +208,8 @@ int bundle_input_retry(bundle_input *in, ap_error *err)
         return -1;
     if ((in->flags & BUNDLE_INPUT_ALL_PARTS) && ap_part_reader_check_all(in->parts, err) < 0)
         return -1;
-    in->read_ctx = in->parts;
+    in->source_ctx = in->parts;
+    in->read_failed = false;
     return 1;
 }
 

@@ -31,7 +31,12 @@ typedef struct {
     size_t n_parts;
     ap_read_fn read;                  /* read with read_ctx */
     void *read_ctx;
+    bool read_failed;                 /* a read failed (I/O error, connection reset, a part
+                                         missing): the bundle could not be read, which is
+                                         not a verification failure */
     /* private */
+    ap_read_fn source_read;           /* the file's, stdin's or the parts' own read */
+    void *source_ctx;
     int fd;
     ap_fd_reader fdr;
     volatile sig_atomic_t *cancel;

@@ -75,6 +75,7 @@ int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part
     int fd = open(part_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         ap_fail_errno(err, AP_ERR_IO, "cannot open %s", part_path);
+        res->read_failed = true;
         goto out;
     }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -86,6 +87,7 @@ int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part
             ap_fail(err, AP_ERR_NOMEM, "out of memory");
         else
             ap_fail_errno(err, AP_ERR_IO, "reading %s", part_path);
+        res->read_failed = hashed != AP_READ_NOMEM;
         close(fd);
         goto out;
     }

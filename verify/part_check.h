@@ -24,6 +24,7 @@ typedef struct {
     ap_sig_info sig;        /* who signed the sidecar */
     bool good;              /* size and sha256 match */
     char why[1024];         /* when not good: what differs */
+    bool read_failed;       /* the part could not be opened or read (err: AP_ERR_IO): not a verdict */
 } part_check_result;
 
 /* Returns 0 with res->good telling the verdict, or -1 when the part could not
