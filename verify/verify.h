@@ -3,6 +3,7 @@
  *
  *   bundle_input.h  where a bundle is read from: a file, standard input, or the parts of a
  *                   split bundle (and which part a failure lies in)
+ *   bundle_peek.h   the index at the front of a bundle, not verified (airpack ls)
  *   bundle_verify.h verify a bundle_input start to end: failures named by part, damaged
  *                   parts read again through the parity parts, the damage described
  *   verifier.h      the one-pass streaming verifier: signature, index, every entry's digest,
@@ -14,6 +15,7 @@
 #define AIRPACK_VERIFY_H
 
 #include "bundle_input.h"
+#include "bundle_peek.h"
 #include "bundle_verify.h"
 #include "verifier.h"
 #include "part_check.h"
