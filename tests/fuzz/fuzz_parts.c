@@ -8,7 +8,11 @@
  *   >= 0xc0      the rest is a bundle cut into up to three part files (sizes from the
  *                next two bytes) and read back through the part reader, with a
  *                sidecar made from the same bytes with one byte changed at an offset
- *                the fuzzer picks (or no sidecar), then explain() on the result. */
+ *                the fuzzer picks (or no sidecar), then explain() on the result; with bit 6
+ *                of the next byte set, the bytes are instead up to three data parts of 256
+ *                bytes and two parity parts encoded from them, one part deleted or cut and
+ *                one byte flipped where the fuzzer says, read back through the healing
+ *                reader: a read that ends cleanly must give exactly the original bytes. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 #include "../../formats/digest.h"
 #include "../../formats/parity.h"
 #include "../../formats/part_reader.h"
+#include "../../formats/part_scan.h"
 #include "../../formats/parts.h"
 
 static const char valid[] =
@@ -86,6 +91,112 @@ static void write_part(const char *base, size_t i, const uint8_t *data, size_t l
     fclose(f);
 }
 
+static void write_named(const char *name, const uint8_t *data, size_t len)
+{
+    FILE *f = fopen(name, "wb");
+    if (!f)
+        abort();
+    if (len && fwrite(data, 1, len, f) != len)
+        abort();
+    fclose(f);
+}
+
+/* Parity parts: any damage the reader does not refuse must leave the bytes intact. */
+static void check_heal(const char *base, uint8_t mode, uint8_t cut1, uint8_t cut2, uint8_t flip, const uint8_t *data,
+                       size_t size)
+{
+    enum { PS = 256, KMAX = 3, N = 2 };
+    if (size == 0)
+        return;
+    if (size > KMAX * PS)
+        size = KMAX * PS;
+    size_t k = (size + PS - 1) / PS;
+    unsigned char stripes[KMAX + N][PS];
+    unsigned char *in[KMAX], *out[N];
+    memset(stripes, 0, sizeof stripes);
+    for (size_t i = 0; i < k; i++) {
+        size_t n = size - i * PS < PS ? size - i * PS : PS;
+        memcpy(stripes[i], data + i * PS, n);
+        in[i] = stripes[i];
+    }
+    for (size_t j = 0; j < N; j++)
+        out[j] = stripes[k + j];
+    ap_error err;
+    ap_rs *rs = ap_rs_encoder(k, N, &err);
+    if (!rs)
+        abort();
+    ap_rs_run(rs, PS, in, out);
+    ap_rs_free(rs);
+    ap_part_info parts[KMAX], parity[N];
+    memset(parts, 0, sizeof parts);
+    memset(parity, 0, sizeof parity);
+    ap_parts_manifest m = {.version = 2, .size = size, .part_size = PS, .parts = parts, .n_parts = k,
+                           .parity = parity, .n_parity = N};
+    snprintf(m.bundle, sizeof m.bundle, "f.tar");
+    char name[160];
+    for (size_t i = 0; i < k + N; i++) {
+        ap_part_info *pi = i < k ? &parts[i] : &parity[i - k];
+        pi->size = i < k ? (i + 1 < k ? PS : size - i * PS) : PS;
+        if (i < k)
+            ap_part_name(pi->name, sizeof pi->name, "f.tar", i);
+        else
+            ap_parity_name(pi->name, sizeof pi->name, "f.tar", i - k);
+        ap_sha256_hex(stripes[i], pi->size, pi->sha256);
+        ap_parts_any_name(base, &m, i, name, sizeof name);
+        write_named(name, stripes[i], pi->size);
+    }
+    /* the damage: one part deleted or cut short, one byte flipped (maybe none) */
+    size_t gone = cut1 % (k + N + 1), hit = cut2 % (k + N + 1);
+    if (gone < k + N) {
+        ap_parts_any_name(base, &m, gone, name, sizeof name);
+        if (mode & 1)
+            truncate(name, (off_t)(ap_parts_any(&m, gone)->size / 2));
+        else
+            unlink(name);
+    }
+    if (hit < k + N && hit != gone) {
+        ap_parts_any_name(base, &m, hit, name, sizeof name);
+        FILE *f = fopen(name, "r+b");
+        if (f) {
+            fseek(f, (long)(flip % ap_parts_any(&m, hit)->size), SEEK_SET);
+            int c = fgetc(f);
+            fseek(f, (long)(flip % ap_parts_any(&m, hit)->size), SEEK_SET);
+            fputc((c ^ (1 + (mode >> 1 & 7))) & 0xff, f);
+            fclose(f);
+        }
+    }
+    ap_parts_damage d;
+    if (ap_parts_scan(base, &m, (mode & 16) ? AP_SCAN_HASH_ALL : AP_SCAN_STAT, &d, NULL, &err) < 0)
+        return;
+    bool bad[KMAX + N];
+    for (size_t i = 0; i < k + N; i++)
+        bad[i] = ap_part_bad(d.st[i].state);
+    char desc[2048];
+    ap_parts_damage_describe(base, &m, &d, desc, sizeof desc);
+    bool repairable = ap_parts_damage_repairable(&d);
+    ap_parts_damage_free(&d);
+    ap_part_reader *r = ap_part_reader_open(base, &m, &err);
+    if (!r)
+        return;
+    if (repairable && ap_part_reader_heal(r, bad, &err) == 0 && ap_part_reader_check_all(r, &err) == 0) {
+        uint8_t got_all[KMAX * PS];
+        size_t total = 0;
+        ssize_t got;
+        while ((got = ap_part_read(r, got_all + total, sizeof got_all - total > 97 ? 97 : sizeof got_all - total,
+                                   &err)) > 0)
+            total += (size_t)got;
+        if (got == 0 && (total != size || memcmp(got_all, data, size)))
+            abort();    /* a clean end with other bytes than the original */
+        if (got < 0)
+            ap_part_reader_explain(r, NULL, 0, false, &err);
+    }
+    ap_part_reader_free(r);
+    for (size_t i = 0; i < k + N; i++) {
+        ap_parts_any_name(base, &m, i, name, sizeof name);
+        unlink(name);
+    }
+}
+
 static void check_reader(const uint8_t *data, size_t size)
 {
     if (!dir[0]) {
@@ -103,6 +214,10 @@ static void check_reader(const uint8_t *data, size_t size)
     size_t len[3] = {a, b - a, size - b};
     char base[128];
     snprintf(base, sizeof base, "%s/f.tar", dir);
+    if (mode & 64) {
+        check_heal(base, mode, cut1, cut2, flip, data, size);
+        return;
+    }
     for (size_t i = 0; i < 4; i++) {
         char name[128];
         ap_part_name(name, sizeof name, base, i);

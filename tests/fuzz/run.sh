@@ -81,6 +81,8 @@ seed() { # target: fills $OUT/corpus/<target> if it is empty
         printf '\200' >"$dir/edit-v1"
         printf '\201' >"$dir/edit-parity"
         printf '\201\001\020\060' >"$dir/edit-parity-1"
+        head -c 700 /dev/urandom | { printf '\300\100\002\001\007'; cat; } >"$dir/heal-delete"
+        head -c 600 /dev/urandom | { printf '\300\121\004\003\011'; cat; } >"$dir/heal-cut-hashed"
         for f in "$seed_dir"/*.tar; do [ -f "$f" ] && { printf '\300\100\100\000'; head -c 2000 "$f"; } >"$dir/reader-$(basename "$f")"; done ;;
     fuzz_have_list)
         d="sha256:$(printf 'a%.0s' $(seq 64))"
