@@ -159,8 +159,11 @@ int cmd_keygen(int argc, char **argv)
             return 2;
         }
     }
-    if (make_parent_dir(sec_path) != 0)
+    if (make_parent_dir(sec_path) != 0) {
+        if (rotate_from)
+            ap_seckey_wipe(&old);
         return 2;
+    }
 
     char *password = NULL;
     if (!unencrypted && read_new_password(password_file, &password) < 0) {
