@@ -68,6 +68,8 @@ static void *writer_main(void *arg)
                 }
                 done += (size_t)put;
             }
+            if (rc == 0)    /* start writing it back now: the fsync at the end is then short */
+                sync_file_range(st->out_fd[j], (off_t)set->off, (off_t)n, SYNC_FILE_RANGE_WRITE);
         }
         for (size_t i = 1; i < st->n_in; i += 2)
             if (st->in_hash[i]) {
