@@ -88,7 +88,16 @@ seed() { # target: fills $OUT/corpus/<target> if it is empty
         d="sha256:$(printf 'a%.0s' $(seq 64))"
         printf '\000{"airpack_have":1,"kind":"oci","target":"oci:/x","created":"x","layers":[{"digest":"%s","size":1,"media_type":"application/vnd.oci.image.layer.v1.tar+gzip","diff_id":"%s","repository":"r/a"}]}' "$d" "$d" >"$dir/oci"
         printf '\000{"airpack_have":1,"kind":"docker","target":"d","created":"x","layers":[],"chains":[["%s","%s"]]}' "$d" "$d" >"$dir/docker"
-        printf '\201\000\001x' >"$dir/edit" ;;
+        printf '\201\000\001x' >"$dir/edit"
+        printf '\000{"airpack_have":1,"kind":"oci","target":"o","created":"x","layers":[],"loaded":[{"key":"0123456789ABCDEF","channel":"default","sequence":5}]}' >"$dir/loaded" ;;
+    fuzz_load_state)
+        printf '\000{"airpack_state":1,"target":"containerd:","streams":[{"key":"0123456789ABCDEF","channel":"apps","sequence":7,"created":"2026-11-30T00:53:20Z","loaded":"2026-12-02T17:37:48Z"}]}' >"$dir/state"
+        printf '\000{"airpack_state":1,"streams":[]}' >"$dir/empty"
+        printf '\200\000\020Z' >"$dir/edit" ;;
+    fuzz_statement)
+        printf '\000{"airpack_statement":1,"type":"revocation","created":"2026-12-02T17:45:39Z","key":"93149FD187DEB494","reason":"r"}\n' >"$dir/revocation"
+        printf '\000{"airpack_statement":1,"type":"succession","created":"2026-12-02T17:45:39Z","key":"93149FD187DEB494","successor":"RWTrLec/7Z6A1TKb4ynPte8EeVJAj3e6SdFGBQ0JpdPotLlYzzgafkdb"}\n' >"$dir/succession"
+        printf '\201\000\060A' >"$dir/edit" ;;
     *)
         for f in "$seed_dir"/*.tar; do [ -f "$f" ] && cp "$f" "$dir/"; done
         for f in "$seed_dir"/t.*; do [ -f "$f" ] && cp "$f" "$dir/"; done ;;
