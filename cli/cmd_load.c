@@ -139,6 +139,13 @@ static void print_results(const char *name, const char *target, const ap_load_re
         printf("  %s  %s  manifest %s  %s\n", r->name ? r->name : "(untagged)", r->id,
                r->manifest[0] ? r->manifest : "-", r->is_new ? "new" : "already present");
     }
+    /* signatures and other referrers: kept by targets that keep manifests */
+    bool keeps = !strncmp(target, "oci:", 4) || !strncmp(target, "docker://", 9);
+    if (rep->n_referrers)
+        printf(keeps ? "  %zu signature(s), attestation(s) or SBOM(s) loaded with their images, under their tags\n"
+                     : "  %zu signature(s), attestation(s) or SBOM(s) not loaded: %s keeps no manifests to sign "
+                       "(load into oci: or docker:// to keep them)\n",
+               rep->n_referrers, target);
 }
 
 /* The command line. */

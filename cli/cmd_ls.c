@@ -98,6 +98,12 @@ static void print_json(const char *path, const ap_bundle_index *idx)
         json_object_set_new(j, "manifest_media_type", json_string(ap_index_image_manifest_type(im)));
         json_object_set_new(j, "source_manifest", im->source_manifest[0] ? json_string(im->source_manifest)
                                                                          : json_null());
+        json_t *refs = json_array();
+        for (size_t q = 0; q < idx->n_referrers; q++)
+            if (!strcmp(idx->referrers[q].subject, im->manifest.digest))
+                json_array_append_new(refs, json_pack("{s:s,s:s}", "tag", idx->referrers[q].tag, "manifest",
+                                                      idx->referrers[q].manifest.digest));
+        json_object_set_new(j, "referrers", refs);
         json_object_set_new(j, "platform", im->platform ? json_string(im->platform) : json_null());
         json_t *ls = json_array();
         for (size_t k = 0; k < im->n_layers; k++) {
@@ -184,6 +190,9 @@ static void print_text(const char *path, const ap_bundle_index *idx)
         printf("  manifest %s%s%s%s\n", im->manifest.digest,
                im->source_manifest[0] ? " (recompressed; the source's was " : " (as the source signed it or as airpack wrote it)",
                im->source_manifest[0] ? im->source_manifest : "", im->source_manifest[0] ? ")" : "");
+        for (size_t q = 0; q < idx->n_referrers; q++)
+            if (!strcmp(idx->referrers[q].subject, im->manifest.digest))
+                printf("  referrer %s (manifest %s)\n", idx->referrers[q].tag, idx->referrers[q].manifest.digest);
         for (size_t k = 0; k < im->n_layers; k++) {
             const ap_index_layer *l = &im->layers[k];
             char cs[32], us[32];

@@ -46,6 +46,8 @@ static const char usage_text[] =
     "      --platform OS/ARCH[/VARIANT]  which image of a multi-platform one (default: this machine's)\n"
     "      --all-platforms      every platform of a multi-platform image (docker's manifest.json names\n"
     "                           only the default platform's)\n"
+    "      --no-referrers       leave cosign signatures, attestations and SBOMs (sha256-<digest>.sig, .att,\n"
+    "                           .sbom tags) behind; by default they travel with their images\n"
     "      --tls-verify=false   do not verify registry certificates (and allow plain http)\n"
     "      --authfile FILE      registry credentials (Docker config format)\n"
     "      --creds USER:PASS    registry credentials\n"
@@ -251,6 +253,8 @@ static void print_summary(const pack_request *req, const pack_report *r, const a
     if (r->n_rewritten)
         printf("  %zu image(s) recompressed (%s): their manifest digests change (the index records each "
                "source digest)\n", r->n_rewritten, o->dense ? "--dense" : req->codec_given ? "-c" : "their input");
+    if (r->n_referrers)
+        printf("  %zu signature(s), attestation(s) or SBOM(s) carried with their images\n", r->n_referrers);
     if (r->n_indexes_carried)
         printf("  %zu multi-platform image index(es) carried byte for byte (digests kept)\n", r->n_indexes_carried);
     if (r->n_indexes_new)
@@ -344,6 +348,7 @@ int cmd_pack(int argc, char **argv)
         OPT_STRING(0, "images-from", &req.images_from),
         OPT_CALLBACK(0, "platform", &req.so.platform, opt_platform),
         OPT_BOOL(0, "all-platforms", &req.so.all_platforms),
+        OPT_BOOL(0, "no-referrers", &req.so.no_referrers),
         OPT_REGISTRY(&reg),
         OPT_STRING(0, "have", &req.have_path),
         OPT_STRING(0, "since", &req.since_path),

@@ -322,6 +322,7 @@ static int cmp_layer_ref(const void *a, const void *b)
 /* Cross-checks: no path twice, every image blob listed with its size, and a layer
  * blob named by several images described the same way each time. */
 static int check_indexes(const ap_bundle_index *idx, const ap_index_entry **s, ap_error *err);
+static int check_referrers(const ap_bundle_index *idx, const ap_index_entry **s, ap_error *err);
 
 static int check_references(const ap_bundle_index *idx, ap_error *err)
 {
@@ -386,7 +387,7 @@ static int check_references(const ap_bundle_index *idx, ap_error *err)
         }
         n_refs += im->n_layers;
     }
-    if (check_indexes(idx, s, err) < 0)
+    if (check_indexes(idx, s, err) < 0 || check_referrers(idx, s, err) < 0)
         goto out;
     refs = malloc((n_refs ? n_refs : 1) * sizeof *refs);
     if (!refs) {
@@ -620,10 +621,116 @@ static json_t *indexes_json(const ap_bundle_index *idx)
     return xs;
 }
 
+/* ---- "referrers": signatures, attestations, SBOMs carried with their subjects ---- */
+
+static int parse_referrer(json_t *x, ap_index_referrer *out, size_t i, ap_error *err)
+{
+    static const char *const keys[] = {"subject", "tag", "media_type", "manifest", "blobs"};
+    char where[64];
+    snprintf(where, sizeof where, "referrers[%zu]", i);
+    if (!json_is_object(x))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: not an object", where);
+    if (ap_json_check_keys(x, keys, 5, where, err) < 0 || get_digest(x, "subject", out->subject, where, err) < 0 ||
+        get_dup_string(x, "tag", &out->tag, where, err) < 0 ||
+        get_dup_string(x, "media_type", &out->media_type, where, err) < 0 ||
+        parse_blob(x, "manifest", &out->manifest, where, err) < 0)
+        return -1;
+    size_t tl = strlen(out->tag);
+    if (tl < 7 + AP_HEX_LEN || strncmp(out->tag, "sha256-", 7) || strncmp(out->tag + 7, out->subject + 7, AP_HEX_LEN) ||
+        (tl != 7 + AP_HEX_LEN && strcmp(out->tag + 7 + AP_HEX_LEN, ".sig") &&
+         strcmp(out->tag + 7 + AP_HEX_LEN, ".att") && strcmp(out->tag + 7 + AP_HEX_LEN, ".sbom")))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: tag \"%.200s\" is not sha256-<subject hex>[.sig|.att|.sbom]", where,
+                       out->tag);
+    if (strcmp(out->media_type, AP_OCI_MANIFEST_MEDIA_TYPE) && strcmp(out->media_type, AP_DOCKER_MANIFEST_MEDIA_TYPE))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: media_type \"%.200s\" is not an image manifest's", where,
+                       out->media_type);
+    json_t *bs = get_typed(x, "blobs", JSON_ARRAY, "an array", where, err);
+    if (!bs)
+        return -1;
+    size_t n = json_array_size(bs);
+    if (!(out->blobs = calloc(n ? n : 1, sizeof *out->blobs)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        json_t *b = json_array_get(bs, k);
+        static const char *const bkeys[] = {"digest", "size"};
+        if (!json_is_object(b) || ap_json_check_keys(b, bkeys, 2, where, err) < 0 ||
+            get_digest(b, "digest", out->blobs[k].digest, where, err) < 0 ||
+            get_size(b, "size", &out->blobs[k].size, where, err) < 0)
+            return json_is_object(b) ? -1 : ap_fail(err, AP_ERR_FORMAT, "%s: blobs[%zu] is not an object", where, k);
+        out->n_blobs = k + 1;
+    }
+    return 0;
+}
+
+static int parse_referrers(json_t *root, ap_bundle_index *out, ap_error *err)
+{
+    json_t *xs = json_object_get(root, "referrers");
+    if (!xs)
+        return 0;
+    if (!json_is_array(xs) || json_array_size(xs) == 0)
+        return ap_fail(err, AP_ERR_FORMAT, "index: \"referrers\" is not a non-empty array");
+    size_t n = json_array_size(xs);
+    if (!(out->referrers = calloc(n, sizeof *out->referrers)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        out->n_referrers = i + 1;
+        if (parse_referrer(json_array_get(xs, i), &out->referrers[i], i, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Each referrer's subject is an image's manifest or an index of the bundle; its manifest
+ * and blobs are listed entries. */
+static int check_referrers(const ap_bundle_index *idx, const ap_index_entry **s, ap_error *err)
+{
+    for (size_t i = 0; i < idx->n_referrers; i++) {
+        const ap_index_referrer *x = &idx->referrers[i];
+        char where[160];
+        snprintf(where, sizeof where, "referrers[%zu] (%.80s)", i, x->tag);
+        bool found = false;
+        for (size_t m = 0; m < idx->n_images && !found; m++)
+            found = !strcmp(idx->images[m].manifest.digest, x->subject);
+        for (size_t m = 0; m < idx->n_indexes && !found; m++)
+            found = !strcmp(idx->indexes[m].blob.digest, x->subject);
+        if (!found)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: subject %s is no image or index of the bundle", where, x->subject);
+        if (check_blob_listed(s, idx->n_entries, x->manifest.digest, x->manifest.size, where, err) < 0)
+            return -1;
+        for (size_t k = 0; k < x->n_blobs; k++)
+            if (check_blob_listed(s, idx->n_entries, x->blobs[k].digest, x->blobs[k].size, where, err) < 0)
+                return -1;
+    }
+    return 0;
+}
+
+static int put(json_t *obj, const char *key, json_t *v);
+static json_t *size_value(uint64_t n);
+static json_t *blob_json(const ap_index_blob *b);
+
+static json_t *referrers_json(const ap_bundle_index *idx)
+{
+    json_t *xs = json_array();
+    for (size_t i = 0; xs && i < idx->n_referrers; i++) {
+        const ap_index_referrer *x = &idx->referrers[i];
+        json_t *o = json_object(), *bs = json_array();
+        for (size_t k = 0; bs && k < x->n_blobs; k++)
+            json_array_append_new(bs, blob_json(&x->blobs[k]));
+        if (!o || put(o, "subject", json_string(x->subject)) < 0 || put(o, "tag", json_string(x->tag ? x->tag : "")) < 0 ||
+            put(o, "media_type", json_string(x->media_type ? x->media_type : "")) < 0 ||
+            put(o, "manifest", blob_json(&x->manifest)) < 0 || put(o, "blobs", bs) < 0 ||
+            json_array_append_new(xs, o) < 0) {
+            json_decref(xs);
+            return NULL;
+        }
+    }
+    return xs;
+}
+
 static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
 {
     static const char *const keys[] = {"airpack_bundle", "created", "tool", "compression", "images",
-                                       "entries", "dense", "trust", "indexes"};
+                                       "entries", "dense", "trust", "indexes", "referrers"};
     if (!json_is_object(root))
         return ap_fail(err, AP_ERR_FORMAT, "not a JSON object");
     /* The version first: an index from a newer airpack is refused as such. */
@@ -664,7 +771,7 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
                            (unsigned long long)wl);
         out->dense_window_log = (unsigned)wl;
     }
-    if (ap_json_check_keys(root, keys, 9, "index", err) < 0 ||
+    if (ap_json_check_keys(root, keys, 10, "index", err) < 0 ||
         get_dup_string(root, "created", &out->created, "index", err) < 0 ||
         get_dup_string(root, "tool", &out->tool, "index", err) < 0 ||
         get_dup_string(root, "compression", &out->compression, "index", err) < 0 ||
@@ -687,7 +794,7 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
             return -1;
     }
 
-    if (parse_indexes(root, out, err) < 0)
+    if (parse_indexes(root, out, err) < 0 || parse_referrers(root, out, err) < 0)
         return -1;
     json_t *entries = get_typed(root, "entries", JSON_ARRAY, "an array", "index", err);
     if (!entries)
@@ -751,6 +858,12 @@ void ap_bundle_index_free(ap_bundle_index *idx)
         free(idx->indexes[i].media_type);
     }
     free(idx->indexes);
+    for (size_t i = 0; i < idx->n_referrers; i++) {
+        free(idx->referrers[i].tag);
+        free(idx->referrers[i].media_type);
+        free(idx->referrers[i].blobs);
+    }
+    free(idx->referrers);
     for (size_t i = 0; i < idx->n_entries; i++)
         free(idx->entries[i].path);
     free(idx->entries);
@@ -924,6 +1037,8 @@ char *ap_bundle_index_write(const ap_bundle_index *idx, size_t *len, ap_error *e
     if (put(root, "images", tmp) < 0)
         goto fail;
     if (idx->n_indexes && put(root, "indexes", indexes_json(idx)) < 0)
+        goto fail;
+    if (idx->n_referrers && put(root, "referrers", referrers_json(idx)) < 0)
         goto fail;
     tmp = entries;
     entries = NULL;

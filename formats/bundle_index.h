@@ -81,6 +81,17 @@ typedef struct {
     bool carried;                     /* the source's index byte for byte */
 } ap_index_index;
 
+/* A referrer the bundle carries with its subject: a cosign signature, attestation or SBOM
+ * (tag sha256-<subject hex>.sig / .att / .sbom), its manifest and blobs byte for byte. */
+typedef struct {
+    char subject[AP_DIGEST_LEN + 1];  /* an image's manifest digest or an index's */
+    char *tag;                        /* "sha256-<hex>.sig" */
+    char *media_type;                 /* of its manifest: OCI image manifest or Docker schema 2 */
+    ap_index_blob manifest;
+    ap_index_blob *blobs;             /* its config and layers (listed entries) */
+    size_t n_blobs;
+} ap_index_referrer;
+
 typedef struct {
     int version;                      /* AP_BUNDLE_FORMAT_VERSION, or _DELTA_VERSION when a layer is expected */
     char *created;                    /* RFC 3339 UTC, from SOURCE_DATE_EPOCH or the clock */
@@ -90,6 +101,8 @@ typedef struct {
     size_t n_images;
     ap_index_index *indexes;          /* optional "indexes" (after "images") */
     size_t n_indexes;
+    ap_index_referrer *referrers;     /* optional "referrers" (after "indexes") */
+    size_t n_referrers;
     ap_index_entry *entries;          /* every entry after the signature, in tar order */
     size_t n_entries;
     /* Dense bundles only (version AP_BUNDLE_FORMAT_DENSE, "dense" in the JSON): layer blobs

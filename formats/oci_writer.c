@@ -342,6 +342,8 @@ int oci_write_metadata(oci_w_image *imgs, size_t n, oci_w_opts *o, ap_error *err
     int rc = write_manifests(&w, imgs, n, err);
     if (rc == 0)
         rc = write_indexes(&w, imgs, n, err);
+    if (rc == 0 && o->before_layout)
+        rc = o->before_layout(o->ctx, o, err);
     if (rc == 0) {
         const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
         rc = o->put(o->ctx, "oci-layout", layout, strlen(layout), err);

@@ -69,12 +69,15 @@ typedef struct {
 
 typedef int (*oci_w_put_fn)(void *ctx, const char *path, const void *data, size_t len, ap_error *err);
 
-typedef struct {
+typedef struct oci_w_opts {
     oci_w_put_fn put;                /* blobs/sha256/<hex>, oci-layout, index.json, manifest.json */
     void *ctx;
     const char *default_platform;    /* the platform a name's first descriptor and Docker get */
     bool ref_full_name;              /* ref.name = the full name (else its tag, as docker save) */
     bool docker_manifest;            /* write manifest.json (last) */
+    /* called (may be NULL) once the manifests and indexes are written (o->indexes set),
+     * before oci-layout: the caller's other blobs go here */
+    int (*before_layout)(void *ctx, struct oci_w_opts *o, ap_error *err);
     const oci_w_source_index *sources;
     size_t n_sources;
     /* out: the indexes written (caller frees *indexes) */

@@ -181,6 +181,26 @@ static int oci_holds(void *ctx, const ap_index_image *im, size_t k, ap_error *er
     return stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == im->layers[k].size;
 }
 
+/* The name a referrer is kept under: its subject's first loaded name with the referrer's
+ * tag ("docker.io/library/nginx:sha256-<hex>.sig"); false when its subject is not loaded. */
+static bool referrer_name(const ap_bundle_index *idx, const bool *sel, const ap_index_referrer *f, char *out,
+                          size_t n)
+{
+    for (size_t i = 0; i < idx->n_images; i++) {
+        const ap_index_image *im = &idx->images[i];
+        for (size_t k = 0; sel[i] && k < im->n_names; k++) {
+            const ap_index_index *x = load_index_for(idx, sel, im->names[k]);
+            if (strcmp(f->subject, im->manifest.digest) && !(x && !strcmp(f->subject, x->blob.digest)))
+                continue;
+            const char *tag = image_ref_tag(im->names[k]);
+            if (out)
+                snprintf(out, n, "%.*s%s", (int)(tag - im->names[k]), im->names[k], f->tag);
+            return true;
+        }
+    }
+    return false;
+}
+
 static int oci_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
 {
     oci_target *o = t->impl;
@@ -189,6 +209,8 @@ static int oci_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
     o->n_want = 0;
     o->sel = calloc(idx->n_images ? idx->n_images : 1, sizeof *o->sel);
     size_t cap = idx->n_indexes;
+    for (size_t i = 0; i < idx->n_referrers; i++)
+        cap += 1 + idx->referrers[i].n_blobs;
     for (size_t i = 0; i < idx->n_images; i++)
         cap += 2 + idx->images[i].n_layers;
     o->want = calloc(cap ? cap : 1, sizeof *o->want);
@@ -212,6 +234,16 @@ static int oci_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
         if (load_index_for(idx, o->sel, idx->indexes[i].names[0]) == &idx->indexes[i] &&
             ap_digest_parse(idx->indexes[i].blob.digest, o->want[o->n_want++], "index digest", err) < 0)
             return -1;
+    for (size_t i = 0; i < idx->n_referrers; i++) {   /* signatures of what is loaded */
+        const ap_index_referrer *f = &idx->referrers[i];
+        if (!referrer_name(idx, o->sel, f, NULL, 0))
+            continue;
+        if (ap_digest_parse(f->manifest.digest, o->want[o->n_want++], "referrer digest", err) < 0)
+            return -1;
+        for (size_t k = 0; k < f->n_blobs; k++)
+            if (ap_digest_parse(f->blobs[k].digest, o->want[o->n_want++], "referrer blob digest", err) < 0)
+                return -1;
+    }
     qsort(o->want, o->n_want, sizeof *o->want, cmp_hex);
     char name[BIG_PATH];
     snprintf(name, sizeof name, "oci:%s", o->dir);
@@ -433,6 +465,33 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
             if (load_results_add(results, n_results, full, im->config.digest, is_new, err) < 0)
                 goto out;
         }
+    }
+    for (size_t i = 0; i < idx->n_referrers; i++) {   /* kept, each under its name */
+        const ap_index_referrer *f = &idx->referrers[i];
+        char full[1024];
+        if (!referrer_name(idx, o->sel, f, full, sizeof full))
+            continue;
+        json_t *d = oci_descriptor(f->media_type, f->manifest.digest, f->manifest.size);
+        json_t *a = json_object();
+        json_object_set_new(a, OCI_REF_ANNOTATION, json_string(full));
+        json_object_set_new(d, "annotations", a);
+        ssize_t at = -1;
+        size_t q;
+        json_t *e;
+        json_array_foreach(manifests, q, e) {
+            const char *ref = annotation(e, OCI_REF_ANNOTATION);
+            if (ref && !strcmp(ref, full))
+                at = (ssize_t)q;
+        }
+        if (at >= 0 && json_equal(json_array_get(manifests, (size_t)at), d)) {
+            json_decref(d);
+            continue;
+        }
+        if (at >= 0)
+            json_array_set_new(manifests, (size_t)at, d);
+        else
+            json_array_append_new(manifests, d);
+        changed = true;
     }
     char layout_path[BIG_PATH];
     snprintf(layout_path, sizeof layout_path, "%s/oci-layout", o->dir);

@@ -338,6 +338,17 @@ static int reg_begin(load_target *t, const ap_bundle_index *idx, ap_error *err)
             const ap_index_index *x = load_index_for(idx, r->sel, r->names[k].source);
             if (x && need_blob(r, x->blob.digest, x->blob.size, "manifest", i, repo, err) < 0)
                 return -1;
+            /* what refers to it or its index (signatures): blobs uploaded, manifest held */
+            for (size_t q = 0; q < idx->n_referrers; q++) {
+                const ap_index_referrer *f = &idx->referrers[q];
+                if (strcmp(f->subject, im->manifest.digest) && !(x && !strcmp(f->subject, x->blob.digest)))
+                    continue;
+                for (size_t b = 0; b < f->n_blobs; b++)
+                    if (need_blob(r, f->blobs[b].digest, f->blobs[b].size, "signature", i, repo, err) < 0)
+                        return -1;
+                if (need_blob(r, f->manifest.digest, f->manifest.size, "manifest", i, repo, err) < 0)
+                    return -1;
+            }
         }
     }
     return ap_bundle_index_n_expected(idx) ? reg_check_expected(r, idx, err) : 0;
@@ -499,6 +510,39 @@ static int reg_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
     return rc < 0 ? blob_fail(r, b, err) : 0;
 }
 
+/* After their subjects: each referrer under its own tag (sha256-<hex>.sig) in every
+ * repository its subject went to, once per repository. */
+static int push_referrers(registry_target *r, const ap_bundle_index *idx, ap_error *err)
+{
+    for (size_t q = 0; q < idx->n_referrers; q++) {
+        const ap_index_referrer *f = &idx->referrers[q];
+        for (size_t i = 0; i < r->n_names; i++) {
+            const reg_name *n = &r->names[i];
+            const ap_index_image *im = &idx->images[n->image];
+            const ap_index_index *x = load_index_for(idx, r->sel, n->source);
+            if (strcmp(f->subject, im->manifest.digest) && !(x && !strcmp(f->subject, x->blob.digest)))
+                continue;
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++) {
+                const ap_index_image *jm = &idx->images[r->names[j].image];
+                const ap_index_index *jx = load_index_for(idx, r->sel, r->names[j].source);
+                dup = !strcmp(r->names[j].repo, n->repo) &&
+                      (!strcmp(f->subject, jm->manifest.digest) || (jx && !strcmp(f->subject, jx->blob.digest)));
+            }
+            reg_blob *mb = dup ? NULL : find_blob(r, f->manifest.digest);
+            if (dup)
+                continue;
+            if (!mb || !mb->data)
+                return ap_fail(err, AP_ERR_TARGET, "image %s: %s (%s) missing", n->source, f->tag, f->manifest.digest);
+            if (reg_manifest_put(r->client, n->repo, f->tag, f->media_type, mb->data, mb->data_len, err) < 0) {
+                ap_error_prefix(err, "image %s: %s", n->source, f->tag);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 static int reg_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
                       size_t *n_results, ap_error *err)
 {
@@ -594,6 +638,8 @@ static int reg_commit(load_target *t, const ap_bundle_index *idx, load_result **
                 pushed_tags++;
         }
     }
+    if (push_referrers(r, idx, err) < 0)
+        goto out;
     for (size_t i = 0; i < r->n_names; i++) {
         reg_name *n = &r->names[i];
         char name[2048];

@@ -17,6 +17,7 @@ typedef struct {
     bool aborted;
     load_result *results;
     size_t n_results;
+    size_t n_referrers;
 } load_sink_ctx;
 
 static int sink_index(void *ctx, const ap_bundle_index *idx, const ap_sig_info *sig, ap_error *err)
@@ -68,6 +69,7 @@ static int sink_complete(void *ctx, const ap_bundle_index *idx, ap_error *err)
     if (c->t->ops->commit(c->t, idx, &c->results, &c->n_results, err) < 0)
         return -1;
     load_results_set_manifests(c->results, c->n_results, idx);
+    c->n_referrers = idx->n_referrers;
     c->committed = true;
     if (c->opts->state && load_state_record(c->opts->state, c->key_id, idx, err) < 0) {
         ap_error_prefix(err, "the images were loaded, but their sequence could not be recorded");
@@ -130,5 +132,6 @@ int ap_load_stream(ap_read_fn read, void *read_ctx, const char *name, load_targe
     report->verified = true;
     report->results = c.results;
     report->n_results = c.n_results;
+    report->n_referrers = c.n_referrers;
     return 0;
 }

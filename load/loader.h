@@ -44,6 +44,7 @@ typedef struct {
     size_t n_results;
     bool verified;              /* the whole bundle verified (a failure then is the target's) */
     char note[640];             /* what the state check had to say (rollback allowed, delta base); may be empty */
+    size_t n_referrers;         /* signatures, attestations, SBOMs the bundle carries */
 } ap_load_report;
 
 /* Verifies the bundle from `read` and loads it into `t`. Returns 0 when the

@@ -430,6 +430,144 @@ static int index_indexes(packer *p, bool placeholder, ap_bundle_index *idx, ap_e
     return 0;
 }
 
+/* ---- referrers (signatures, attestations, SBOMs) ---------------------------------- */
+
+/* Does referrer x travel? Only with the manifest or index it signs, carried byte for byte
+ * (after -c its subject's digest changed). Before the metadata is written (`early`), an
+ * index of a packed name may still be carried. */
+static bool referrer_wanted(const packer *p, const source_referrer *x, bool early)
+{
+    for (size_t i = 0; i < p->n_images; i++)
+        if (p->images[i].faithful && !strcmp(p->images[i].src->manifest_digest, x->subject))
+            return true;
+    if (!early) {
+        for (size_t q = 0; q < p->n_w_indexes; q++)
+            if (p->w_indexes[q].carried && !strcmp(p->w_indexes[q].digest, x->subject))
+                return true;
+        return false;
+    }
+    for (size_t s = 0; p->opts->faithful && s < p->n_sources; s++)
+        for (size_t i = 0; i < p->sources[s].n_indexes; i++)
+            if (!strcmp(p->sources[s].indexes[i].digest, x->subject))
+                return true;
+    return false;
+}
+
+/* Calls fn for each referrer that travels. */
+#define FOR_REFERRERS(p, early, x)                                                                         \
+    for (size_t s_ = 0; s_ < (p)->n_sources; s_++)                                                        \
+        for (size_t r_ = 0; r_ < (p)->sources[s_].n_referrers; r_++)                                     \
+            for (const source_referrer *x = &(p)->sources[s_].referrers[r_]; x && referrer_wanted(p, x, early); \
+                 x = NULL)
+
+static bool path_listed(char (*paths)[AP_HEX_LEN + 16], size_t n, const char *hex)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(paths[i] + 13, hex))
+            return true;
+    return false;
+}
+
+/* The distinct blob paths of the referrers that may travel (an upper bound), written to
+ * paths when given; returns how many. */
+static size_t referrer_paths(const packer *p, char (*paths)[AP_HEX_LEN + 16])
+{
+    size_t n = 0;
+    FOR_REFERRERS(p, true, x) {
+        for (size_t k = 0; k <= x->n_blobs; k++) {
+            const char *d = k == 0 ? x->manifest_digest : x->blobs[k - 1].digest;
+            bool config = false;   /* an image's config is listed already */
+            for (size_t i = 0; i < p->n_images && !config; i++)
+                config = !strcmp(p->images[i].src->config_digest, d);
+            if (config || (paths && path_listed(paths, n, d + 7)))
+                continue;
+            if (paths)
+                snprintf(paths[n], sizeof paths[n], "blobs/sha256/%s", d + 7);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* In the placeholder index a subject is its image's or index's dummy digest. */
+static void placeholder_subject(const packer *p, const ap_bundle_index *idx, char subject[AP_DIGEST_LEN + 1])
+{
+    for (size_t i = 0; i < p->n_images; i++)
+        if (!strcmp(p->images[i].src->manifest_digest, subject)) {
+            memcpy(subject, idx->images[i].manifest.digest, AP_DIGEST_LEN + 1);
+            return;
+        }
+    for (size_t s = 0; s < p->n_sources; s++)
+        for (size_t i = 0; i < p->sources[s].n_indexes; i++) {
+            const source_index *si = &p->sources[s].indexes[i];
+            if (strcmp(si->digest, subject) || !si->name)
+                continue;
+            for (size_t j = 0; j < idx->n_indexes; j++)
+                if (!strcmp(idx->indexes[j].names[0], si->name)) {
+                    memcpy(subject, idx->indexes[j].blob.digest, AP_DIGEST_LEN + 1);
+                    return;
+                }
+        }
+}
+
+static int index_referrers(packer *p, bool placeholder, ap_bundle_index *idx, ap_error *err)
+{
+    const uint64_t wide = 9223372036854775807ULL;
+    size_t n = 0;
+    FOR_REFERRERS(p, placeholder, x) n++;
+    if (n == 0)
+        return 0;
+    if (!(idx->referrers = calloc(n, sizeof *idx->referrers)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    FOR_REFERRERS(p, placeholder, x) {
+        ap_index_referrer *o = &idx->referrers[idx->n_referrers++];
+        snprintf(o->subject, sizeof o->subject, "%s", x->subject);
+        if (placeholder)
+            placeholder_subject(p, idx, o->subject);
+        o->tag = (char *)x->tag;
+        if (placeholder) {   /* names the dummy subject, same length */
+            if (!(o->tag = malloc(sizeof x->tag)))
+                return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            snprintf(o->tag, sizeof x->tag, "sha256-%s%s", o->subject + 7, x->tag + 7 + AP_HEX_LEN);
+        }
+        o->media_type = (char *)x->media_type;
+        snprintf(o->manifest.digest, sizeof o->manifest.digest, "%s", x->manifest_digest);
+        o->manifest.size = placeholder ? wide : x->manifest_len;
+        if (!(o->blobs = calloc(x->n_blobs + 1, sizeof *o->blobs)))
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        for (size_t k = 0; k < x->n_blobs; k++) {
+            snprintf(o->blobs[k].digest, sizeof o->blobs[k].digest, "%s", x->blobs[k].digest);
+            o->blobs[k].size = placeholder ? wide : x->blobs[k].len;
+        }
+        o->n_blobs = x->n_blobs;
+    }
+    return 0;
+}
+
+static int put_entry(void *ctx, const char *path, const void *data, size_t len, ap_error *err);
+
+/* The referrers' blobs and manifests, each once, before the layout's metadata (the writer
+ * calls this once it wrote the indexes, so a referrer of an index goes only with it). */
+static int write_referrers(void *ctx, oci_w_opts *o, ap_error *err)
+{
+    packer *p = ctx;
+    p->w_indexes = o->indexes;
+    p->n_w_indexes = o->n_indexes;
+    FOR_REFERRERS(p, false, x) {
+        for (size_t k = 0; k < x->n_blobs; k++) {
+            char path[AP_HEX_LEN + 16];
+            snprintf(path, sizeof path, "blobs/sha256/%s", x->blobs[k].digest + 7);
+            if (put_entry(p, path, x->blobs[k].data, x->blobs[k].len, err) < 0)
+                return -1;
+        }
+        char path[AP_HEX_LEN + 16];
+        snprintf(path, sizeof path, "blobs/sha256/%s", x->manifest_digest + 7);
+        if (put_entry(p, path, x->manifest, x->manifest_len, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* The placeholder index's entries: layers, then each image's config and manifest, the
  * indexes, then the three fixed files, every size as wide as it can be. */
 static int placeholder_entries(packer *p, ap_bundle_index *idx, size_t n_layer_entries, size_t n_nested,
@@ -463,6 +601,7 @@ static int placeholder_entries(packer *p, ap_bundle_index *idx, size_t n_layer_e
         placeholder_digest(p->store.n + p->n_images + j, d);
         snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", d + 7);
     }
+    e += referrer_paths(p, paths + e);
     strcpy(paths[e++], "oci-layout");
     strcpy(paths[e++], "index.json");
     strcpy(paths[e++], "manifest.json");
@@ -514,7 +653,8 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
     idx->n_images = p->n_images;
     size_t n_nested = count_nested(p);
     size_t n_layer_entries = p->dense ? dense_pack_n_entries(p->dense) : p->store.n;
-    size_t n_entries = n_layer_entries + 2 * p->n_images + n_nested + 3;
+    size_t n_ref_paths = referrer_paths(p, NULL);
+    size_t n_entries = n_layer_entries + 2 * p->n_images + n_nested + n_ref_paths + 3;
     if (placeholder) {
         idx->entries = calloc(n_entries, sizeof *idx->entries);
         if (!idx->entries)
@@ -557,7 +697,7 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
             il->expected = l->expected;
         }
     }
-    if (index_indexes(p, placeholder, idx, err) < 0)
+    if (index_indexes(p, placeholder, idx, err) < 0 || index_referrers(p, placeholder, idx, err) < 0)
         return -1;
     if (!placeholder) {
         idx->entries = p->entries;
@@ -569,6 +709,12 @@ static int build_index(packer *p, bool placeholder, ap_bundle_index *idx, char *
 
 static void free_built_index(ap_bundle_index *idx, bool placeholder)
 {
+    for (size_t i = 0; i < idx->n_referrers; i++) {
+        free(idx->referrers[i].blobs);
+        if (placeholder)
+            free(idx->referrers[i].tag);
+    }
+    free(idx->referrers);
     for (size_t i = 0; i < idx->n_indexes; i++) {
         free(idx->indexes[i].names);
         free(idx->indexes[i].manifests);
@@ -980,6 +1126,7 @@ static int write_metadata(packer *p, ap_error *err)
         return -1;
     }
     oci_w_opts o = {.put = put_entry, .ctx = p, .default_platform = want, .docker_manifest = true,
+                    .before_layout = write_referrers,
                     .sources = srcs, .n_sources = n_sources};
     int rc = oci_write_metadata(w, p->n_images, &o, err);
     for (size_t i = 0; rc == 0 && i < p->n_images; i++) {
@@ -1109,6 +1256,7 @@ static void fill_report(const packer *p, pack_report *report)
                 break;
             }
     index_report(p, report);
+    FOR_REFERRERS(p, false, x) report->n_referrers++;
     for (size_t i = 0; i < p->n_images; i++) {
         report->n_faithful += p->images[i].faithful;
         report->n_rewritten += !p->images[i].faithful && p->images[i].src->manifest;

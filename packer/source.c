@@ -1018,6 +1018,13 @@ void source_close(source *s)
     }
     free(s->images);
     free(s->indexes);
+    for (size_t i = 0; i < s->n_referrers; i++) {
+        free(s->referrers[i].manifest);
+        for (size_t k = 0; k < s->referrers[i].n_blobs; k++)
+            free(s->referrers[i].blobs[k].data);
+        free(s->referrers[i].blobs);
+    }
+    free(s->referrers);
     if (s->in) {
         if (s->in->remote_ops)
             s->in->remote_ops->free(s->in->remote);

@@ -60,6 +60,28 @@ typedef struct {
     size_t n_manifests;
 } source_index;
 
+/* Something that refers to an image by its manifest digest and travels with it:
+ * a cosign signature, attestation or SBOM (tag sha256-<hex>.sig / .att / .sbom).
+ * Its manifest and blobs are small documents, held in memory as found. */
+typedef struct {
+    char digest[AP_DIGEST_LEN + 1];
+    unsigned char *data;
+    size_t len;
+} source_blob;
+
+typedef struct {
+    char subject[AP_DIGEST_LEN + 1];   /* the manifest (or index) it refers to */
+    char tag[AP_HEX_LEN + 16];         /* "sha256-<hex>.sig" */
+    char media_type[128];
+    unsigned char *manifest;
+    size_t manifest_len;
+    char manifest_digest[AP_DIGEST_LEN + 1];
+    source_blob *blobs;                /* its config and layers */
+    size_t n_blobs;
+} source_referrer;
+
+#define SOURCE_REFERRER_BLOB_MAX (16u << 20)
+
 typedef struct source_internal source_internal;
 
 typedef struct {
@@ -75,6 +97,8 @@ typedef struct {
     source_index *indexes;     /* multi-platform images' indexes */
     size_t n_indexes;
     size_t n_skipped_attestations; /* attestation manifests left out (not carried yet) */
+    source_referrer *referrers;        /* unless source_options.no_referrers */
+    size_t n_referrers;
     source_internal *in;
 } source;
 
@@ -84,6 +108,7 @@ typedef struct {
 typedef struct {
     const char *platform;      /* "os/arch[/variant]"; NULL = this machine's */
     bool all_platforms;        /* every platform of an index */
+    bool no_referrers;         /* registry: leave signatures, attestations and SBOMs behind */
     bool tls_insecure;         /* --tls-verify=false */
     const char *authfile;
     const char *creds;         /* "USER:PASSWORD" */

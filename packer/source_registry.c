@@ -392,6 +392,127 @@ static int describe_index(source *s, remote_state *st, json_t *idx, const char *
     return 0;
 }
 
+/* ---- referrers: cosign's sha256-<hex>.sig / .att / .sbom tags ------------------ */
+
+/* GET a manifest by tag: 1 found (r filled), 0 the registry has no such tag, -1 error. */
+static int try_manifest(source *s, remote_state *st, const char *tag, reg_response *r, ap_error *err)
+{
+    char url[1200];
+    snprintf(url, sizeof url, "/v2/%s/manifests/%s", st->repo, tag);
+    reg_request rq;
+    reg_request_init(&rq, "GET", url, st->scope);
+    rq.accept = ACCEPT_MANIFESTS;
+    rq.max_body = REG_MANIFEST_MAX;
+    if (reg_do(st->client, &rq, r, err) < 0) {
+        ap_error_prefix(err, "%s: GET manifest %s", s->spec, tag);
+        return -1;
+    }
+    if (r->status == 404) {
+        reg_response_free(r);
+        return 0;
+    }
+    if (r->status != 200 || r->body_truncated || !r->body) {
+        char d[600];
+        reg_describe(r, d, sizeof d);
+        reg_response_free(r);
+        return ap_fail(err, AP_ERR_IO, "%s: GET manifest %s from %s: %s", s->spec, tag, st->host, d);
+    }
+    return 1;
+}
+
+/* The referrer's config and layers, each fetched whole (small) and checked. */
+static int fetch_referrer_blobs(source *s, remote_state *st, source_referrer *x, json_t *man, ap_error *err)
+{
+    json_t *layers = json_object_get(man, "layers");
+    size_t n = 1 + json_array_size(layers);
+    if (!(x->blobs = calloc(n, sizeof *x->blobs)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < n; k++) {
+        json_t *d = k == 0 ? json_object_get(man, "config") : json_array_get(layers, k - 1);
+        const char *dg = json_string_value(json_object_get(d, "digest"));
+        char hex[AP_HEX_LEN + 1], url[1200], what[300];
+        if (!dg || ap_digest_parse(dg, hex, "digest", NULL) < 0)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: %s (%s) names a blob without a valid digest", s->spec, x->tag,
+                           x->manifest_digest);
+        snprintf(url, sizeof url, "/v2/%s/blobs/sha256:%s", st->repo, hex);
+        snprintf(what, sizeof what, "blob sha256:%s of %s", hex, x->tag);
+        reg_response r;
+        if (fetch_small(s, st, url, NULL, SOURCE_REFERRER_BLOB_MAX, dg, what, &r, err) < 0)
+            return -1;
+        snprintf(x->blobs[k].digest, sizeof x->blobs[k].digest, "sha256:%s", hex);
+        x->blobs[k].data = (unsigned char *)r.body;   /* taken over */
+        x->blobs[k].len = r.body_len;
+        r.body = NULL;
+        reg_response_free(&r);
+        x->n_blobs = k + 1;
+    }
+    return 0;
+}
+
+static int add_referrer(source *s, remote_state *st, const char *subject, const char *tag, reg_response *r,
+                        ap_error *err)
+{
+    json_t *man = parse_doc(s, r, tag, err);
+    if (!man)
+        return -1;
+    source_referrer *grown = realloc(s->referrers, (s->n_referrers + 1) * sizeof *grown);
+    if (!grown) {
+        json_decref(man);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    s->referrers = grown;
+    source_referrer *x = &s->referrers[s->n_referrers++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->subject, sizeof x->subject, "%s", subject);
+    snprintf(x->tag, sizeof x->tag, "%s", tag);
+    const char *mt = json_string_value(json_object_get(man, "mediaType"));
+    snprintf(x->media_type, sizeof x->media_type, "%s",
+             mt && strlen(mt) < sizeof x->media_type ? mt : "application/vnd.oci.image.manifest.v1+json");
+    char hex[AP_HEX_LEN + 1];
+    ap_sha256_hex(r->body, r->body_len, hex);
+    snprintf(x->manifest_digest, sizeof x->manifest_digest, "sha256:%s", hex);
+    x->manifest = (unsigned char *)r->body;   /* taken over */
+    x->manifest_len = r->body_len;
+    r->body = NULL;
+    int rc = json_is_object(json_object_get(man, "config"))
+                 ? fetch_referrer_blobs(s, st, x, man, err)
+                 : ap_fail(err, AP_ERR_FORMAT, "%s: %s is not an image manifest (no config)", s->spec, tag);
+    json_decref(man);
+    return rc;
+}
+
+/* cosign's tags for one digest: sha256-<hex>.sig, .att, .sbom */
+static int find_referrers(source *s, remote_state *st, const char *subject, ap_error *err)
+{
+    static const char *const suffixes[] = {".sig", ".att", ".sbom"};
+    for (size_t i = 0; i < 3; i++) {
+        char tag[AP_HEX_LEN + 16];
+        snprintf(tag, sizeof tag, "sha256-%s%s", subject + 7, suffixes[i]);
+        reg_response r;
+        int got = try_manifest(s, st, tag, &r, err);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            continue;
+        int rc = add_referrer(s, st, subject, tag, &r, err);
+        reg_response_free(&r);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int find_all_referrers(source *s, remote_state *st, ap_error *err)
+{
+    for (size_t i = 0; i < s->n_images; i++)
+        if (s->images[i].manifest && find_referrers(s, st, s->images[i].manifest_digest, err) < 0)
+            return -1;
+    for (size_t i = 0; i < s->n_indexes; i++)
+        if (find_referrers(s, st, s->indexes[i].digest, err) < 0)
+            return -1;
+    return 0;
+}
+
 static int registry_open(source *s, const char *ref, const source_options *o, remote_state **out,
                          ap_error *err)
 {
@@ -437,6 +558,8 @@ static int registry_open(source *s, const char *ref, const source_options *o, re
     }
     json_decref(doc);
     reg_response_free(&r);
+    if (rc == 0 && !o->no_referrers)
+        rc = find_all_referrers(s, st, err);
     if (rc == 0)
         for (size_t i = 0; i < st->n_blobs; i++)
             s->size += st->blobs[i].size;

@@ -10,7 +10,7 @@ STATIC_PKGS="libacl1-dev liblz4-dev libbz2-dev libnghttp2-dev librtmp-dev libssh
 # make static-aarch64 (and its test under qemu-user); the arm64 -dev packages it links
 # against are fetched into a private sysroot by static/aarch64-sysroot.sh, not installed
 CROSS_PKGS="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static"
-TOOL_PKGS="zstd xz-utils gzip tar jq minisign skopeo podman uidmap docker.io containerd docker-registry umoci openssl apache2-utils clang libclang-rt-14-dev time libc6-dev iproute2 curl python3 runc util-linux mandoc groff-base man-db"
+TOOL_PKGS="zstd xz-utils gzip tar jq minisign python3-cryptography skopeo podman uidmap docker.io containerd docker-registry umoci openssl apache2-utils clang libclang-rt-14-dev time libc6-dev iproute2 curl python3 runc util-linux mandoc groff-base man-db"
 missing=""
 for p in $BUILD_PKGS $STATIC_PKGS $CROSS_PKGS $TOOL_PKGS; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

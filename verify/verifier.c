@@ -41,6 +41,7 @@ enum {
     ROLE_OCI_LAYOUT = 1 << 3,
     ROLE_INDEX_JSON = 1 << 4,
     ROLE_MANIFEST_JSON = 1 << 5,
+    ROLE_REFERRER = 1 << 7,       /* a signature's, attestation's or SBOM's manifest or blob: checked by sha256 */
     ROLE_NESTED_INDEX = 1 << 6,   /* any other blob: under --deep it must be an OCI index (--all-platforms) */
 };
 #define ROLE_SMALL (ROLE_CONFIG | ROLE_MANIFEST | ROLE_OCI_LAYOUT | ROLE_INDEX_JSON | ROLE_MANIFEST_JSON | \
@@ -312,6 +313,15 @@ static int deep_setup(verifier *v)
             rc = entry_fail(v, AP_INDEX_PATH, 0, "the index lists no %s (--deep)", fixed[f].path);
         else
             v->roles[k] |= fixed[f].role;
+    }
+    for (size_t i = 0; i < idx->n_referrers; i++) {
+        const ap_index_referrer *x = &idx->referrers[i];
+        ssize_t k = blob_entry(idx, sorted, x->manifest.digest);
+        if (k >= 0)
+            v->roles[k] |= ROLE_REFERRER;
+        for (size_t b = 0; b < x->n_blobs; b++)
+            if ((k = blob_entry(idx, sorted, x->blobs[b].digest)) >= 0)
+                v->roles[k] |= ROLE_REFERRER;
     }
     /* A blob that is no image's manifest, config or layer is a nested OCI index
      * (one name over several platforms); it is checked as one. */

@@ -79,7 +79,7 @@ stop_dockerd() {
     kill -9 "$DPID" 2>/dev/null; DPID=""
 }
 # dockerd --bridge=none can leave its default network namespace mounted
-trap 'stop_dockerd; umount "$R/docker/exec/netns/default" 2>/dev/null; rm -rf "$R/docker" 2>/dev/null' EXIT
+trap '[ -n "${REG_PID:-}" ] && kill "$REG_PID" 2>/dev/null; stop_dockerd; umount "$R/docker/exec/netns/default" 2>/dev/null; rm -rf "$R/docker" 2>/dev/null' EXIT
 mkdir -p "$R/docker"
 dockerd --data-root "$R/docker/root" --exec-root "$R/docker/exec" --storage-driver vfs \
     --iptables=false --ip6tables=false --bridge=none \
@@ -154,7 +154,34 @@ scratch on $(df -h --output=source,fstype,size "$CACHE" | tail -1 | tr -s ' ')"
 say "machine: $MACHINE"
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 say "$(stat -c %s "$ALL") bytes of docker save, ${#IMAGES[@]} images; $RUNS runs; page cache: $CACHE_MODE; load average $LOAD0"
+# the faithful pack (issue 14): the set pushed with gzip layers into a local registry (untimed),
+# packed from docker:// as it is there, against skopeo copy --all of each image into one layout
+REG_REFS=()
+if ! skipped faithful && command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
+    REGP=$(( 20000 + RANDOM % 20000 ))
+    mkdir -p "$R/registry"
+    printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+        "$R/registry/data" "$REGP" >"$R/registry/config.yml"
+    docker-registry serve "$R/registry/config.yml" >"$R/registry/log" 2>&1 &
+    REG_PID=$!
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$REGP/v2/" && break; sleep 0.1; done
+    for img in "${IMAGES[@]}"; do
+        ref="127.0.0.1:$REGP/bench/$(echo "${img%:*}" | tr '/' '-'):${img##*:}"
+        skopeo --insecure-policy copy -q --dest-tls-verify=false --dest-compress-format gzip \
+            "docker-archive:$ALL:$img" "docker://$ref" >>"$R/registry/push.log" 2>&1 && REG_REFS+=("$ref")
+    done
+    say "pushed ${#REG_REFS[@]} images (gzip) to the local registry"
+fi
 for run in $(seq "$RUNS"); do
+    if [ ${#REG_REFS[@]} -gt 0 ]; then
+        rm -f "$P/bundle-faithful.tar"
+        measure airpack_pack_faithful "$run" "" "$AIRPACK" pack -q --tls-verify=false -s "$R/keys/sec" \
+            -o "$P/bundle-faithful.tar" "${REG_REFS[@]/#/docker://}"
+        rm -rf "$P/skopeo-reg-oci"
+        measure skopeo_copy_registry "$run" "" bash -c "for ref in ${REG_REFS[*]}; do
+            skopeo --insecure-policy copy -q --all --src-tls-verify=false \"docker://\$ref\" \
+                \"oci:$P/skopeo-reg-oci:\$(echo \"\$ref\" | tr '/:' '__')\" || exit 1; done"
+    fi
     # pack
     rm -f "$P/all.tar.zst"
     measure base_zstd "$run" "$ALL" bash -c "zstd -3 -T0 -q -c '$ALL' >'$P/all.tar.zst'"
@@ -259,6 +286,8 @@ size bundle_dense_zstd "$B_DENSE_ZSTD"
 [ -d "$P/oci-load-dense-zstd" ] && size airpack_oci_load_dense_zstd "$P/oci-load-dense-zstd"
 [ -d "$P/skopeo-oci" ] && size skopeo_oci_zstd "$P/skopeo-oci"
 [ -d "$P/oci-load" ] && size airpack_oci_load "$P/oci-load"
+[ -f "$P/bundle-faithful.tar" ] && size bundle_faithful "$P/bundle-faithful.tar"
+[ -d "$P/skopeo-reg-oci" ] && size skopeo_oci_registry "$P/skopeo-reg-oci"
 SKOPEO_MT=$(cat "$P"/skopeo-oci/blobs/sha256/* 2>/dev/null | grep -aoE 'application/vnd\.oci\.image\.layer\.v1\.tar[+a-z]*' | sort | uniq -c | tr -s ' \n' ' ')
 
 mkdir -p "$(dirname "$JSON")" "$CACHE/results"
