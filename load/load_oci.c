@@ -405,6 +405,40 @@ static int write_atomic(oci_target *o, const char *name, const char *data, size_
     return 0;
 }
 
+/* Each referrer of a loaded image (a signature) under its name; true when index.json changed. */
+static bool keep_referrers(const oci_target *o, const ap_bundle_index *idx, json_t *manifests)
+{
+    bool changed = false;
+    for (size_t i = 0; i < idx->n_referrers; i++) {   /* kept, each under its name */
+        const ap_index_referrer *f = &idx->referrers[i];
+        char full[1024];
+        if (!referrer_name(idx, o->sel, f, full, sizeof full))
+            continue;
+        json_t *d = oci_descriptor(f->media_type, f->manifest.digest, f->manifest.size);
+        json_t *a = json_object();
+        json_object_set_new(a, OCI_REF_ANNOTATION, json_string(full));
+        json_object_set_new(d, "annotations", a);
+        ssize_t at = -1;
+        size_t q;
+        json_t *e;
+        json_array_foreach(manifests, q, e) {
+            const char *ref = annotation(e, OCI_REF_ANNOTATION);
+            if (ref && !strcmp(ref, full))
+                at = (ssize_t)q;
+        }
+        if (at >= 0 && json_equal(json_array_get(manifests, (size_t)at), d)) {
+            json_decref(d);
+            continue;
+        }
+        if (at >= 0)
+            json_array_set_new(manifests, (size_t)at, d);
+        else
+            json_array_append_new(manifests, d);
+        changed = true;
+    }
+    return changed;
+}
+
 static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
                       size_t *n_results, ap_error *err)
 {
@@ -466,33 +500,7 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
                 goto out;
         }
     }
-    for (size_t i = 0; i < idx->n_referrers; i++) {   /* kept, each under its name */
-        const ap_index_referrer *f = &idx->referrers[i];
-        char full[1024];
-        if (!referrer_name(idx, o->sel, f, full, sizeof full))
-            continue;
-        json_t *d = oci_descriptor(f->media_type, f->manifest.digest, f->manifest.size);
-        json_t *a = json_object();
-        json_object_set_new(a, OCI_REF_ANNOTATION, json_string(full));
-        json_object_set_new(d, "annotations", a);
-        ssize_t at = -1;
-        size_t q;
-        json_t *e;
-        json_array_foreach(manifests, q, e) {
-            const char *ref = annotation(e, OCI_REF_ANNOTATION);
-            if (ref && !strcmp(ref, full))
-                at = (ssize_t)q;
-        }
-        if (at >= 0 && json_equal(json_array_get(manifests, (size_t)at), d)) {
-            json_decref(d);
-            continue;
-        }
-        if (at >= 0)
-            json_array_set_new(manifests, (size_t)at, d);
-        else
-            json_array_append_new(manifests, d);
-        changed = true;
-    }
+    changed |= keep_referrers(o, idx, manifests);
     char layout_path[BIG_PATH];
     snprintf(layout_path, sizeof layout_path, "%s/oci-layout", o->dir);
     if (access(layout_path, F_OK) < 0) {

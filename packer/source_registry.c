@@ -403,9 +403,20 @@ static int try_manifest(source *s, remote_state *st, const char *tag, reg_respon
     reg_request_init(&rq, "GET", url, st->scope);
     rq.accept = ACCEPT_MANIFESTS;
     rq.max_body = REG_MANIFEST_MAX;
-    if (reg_do(st->client, &rq, r, err) < 0) {
-        ap_error_prefix(err, "%s: GET manifest %s", s->spec, tag);
-        return -1;
+    for (int attempt = 0;; attempt++) {   /* transient failures retried, as for every manifest */
+        int rc = reg_do(st->client, &rq, r, err);
+        if (rc == 0 && !transient(r->status))
+            break;
+        if (attempt + 1 >= ATTEMPTS) {
+            if (rc < 0) {
+                ap_error_prefix(err, "%s: GET manifest %s (after %d attempts)", s->spec, tag, ATTEMPTS);
+                return -1;
+            }
+            break;
+        }
+        if (rc == 0)
+            reg_response_free(r);
+        backoff(attempt);
     }
     if (r->status == 404) {
         reg_response_free(r);
