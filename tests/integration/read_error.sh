@@ -60,7 +60,16 @@ if mode != "all":
     data = data[:cut]
 c.sendall(data)
 if mode == "rst":
-    time.sleep(1)   # the reader has taken the bytes (and verified the entries in them)
+    # an RST drops what this side has not sent yet: wait until the reader's side has
+    # acknowledged every byte (SIOCOUTQ, the unacknowledged bytes, is 0), then reset
+    import array, fcntl, termios
+    q = array.array("i", [0])
+    for _ in range(600):
+        fcntl.ioctl(c.fileno(), termios.TIOCOUTQ, q)
+        if q[0] == 0:
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 c.close()
 print("sent", len(data), flush=True)
