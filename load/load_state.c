@@ -469,11 +469,17 @@ static int check_doc(const load_state_doc *d, const char *where, const load_stat
     return 0;
 }
 
-int load_state_check(const load_state *s, const load_state_signer *signer, const ap_bundle_index *idx,
+int load_state_check(load_state *s, const load_state_signer *signer, const ap_bundle_index *idx,
                      bool allow_rollback, char *note, size_t note_len, ap_error *err)
 {
     if (note_len)
         note[0] = 0;
+    load_state_doc_free(&s->doc);
+    if (read_state_file(s, err) < 0) {
+        if (err && err->code != AP_ERR_NOMEM)
+            err->code = AP_ERR_TARGET;
+        return -1;
+    }
     return check_doc(&s->doc, s->target ? s->target : s->path, signer, idx, allow_rollback, note, note_len, err);
 }
 

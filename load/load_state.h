@@ -89,8 +89,10 @@ typedef struct {
  * channel from the signer or any key that (transitively) succeeds it is AP_ERR_VERIFY
  * naming both sequences and created times and when the newer was loaded, unless
  * allow_rollback (then `note` says so). For a delta, `note` says when the store is not at
- * its base sequence. */
-int load_state_check(const load_state *s, const load_state_signer *signer, const ap_bundle_index *idx,
+ * its base sequence. The file is read again first: a load that starts over (damaged parts
+ * rebuilt) lets go of the store's lock and takes it again, and another load may have
+ * recorded a sequence meanwhile. A file that became unusable is AP_ERR_TARGET. */
+int load_state_check(load_state *s, const load_state_signer *signer, const ap_bundle_index *idx,
                      bool allow_rollback, char *note, size_t note_len, ap_error *err);
 /* The same check against every state file in a state directory (verify --state-dir). */
 int load_state_check_dir(const char *dir, const load_state_signer *signer, const ap_bundle_index *idx,

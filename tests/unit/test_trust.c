@@ -316,6 +316,33 @@ static void test_statements(void **state)
     ap_seckey_wipe(&sk);
 }
 
+/* A load that starts over holds its state open while the store's lock is let go: the check
+ * reads the file again, so what another load recorded meanwhile counts. */
+static void test_state_check_reads_again(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/airpack-test-state.XXXXXX", path[256], note[640];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/%s", dir, AP_STATE_FILE);
+    ap_error err;
+    ap_bundle_index older = base_index(), newer = base_index();
+    older.sequence = 100;
+    newer.sequence = 200;
+    load_state_signer sg = {"0123456789ABCDEF", NULL, 0};
+    load_state *mine = load_state_open(path, "oci:x", true, true, &err);
+    load_state *other = load_state_open(path, "oci:x", true, true, &err);
+    assert_non_null(mine);
+    assert_non_null(other);
+    assert_int_equal(load_state_record(other, "0123456789ABCDEF", &newer, &err), 0);
+    assert_int_equal(load_state_check(mine, &sg, &older, false, note, sizeof note, &err), -1);
+    assert_non_null(strstr(err.msg, "already loaded sequence 200"));
+    load_state_close(other);
+    load_state_close(mine);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_state_parse_strict),
         cmocka_unit_test(test_state_record_and_check),
         cmocka_unit_test(test_statements),
+        cmocka_unit_test(test_state_check_reads_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
