@@ -509,43 +509,6 @@ static bool media_is_index(const char *mt)
                   !strcmp(mt, "application/vnd.docker.distribution.manifest.list.v2+json"));
 }
 
-/* Keeps an image's manifest as found (bytes, digest, media type) and each
- * layer's blob as the manifest names it: what a faithful pack carries. */
-int source_set_manifest(source *s, source_image *img, const void *bytes, size_t len, json_t *man, ap_error *err)
-{
-    json_t *layers = json_object_get(man, "layers");
-    if (json_array_size(layers) != img->n_layers)
-        return ap_fail(err, AP_ERR_FORMAT, "%s: image %s: the manifest lists %zu layers, the config %zu",
-                       s->spec, img->config_digest, json_array_size(layers), img->n_layers);
-    img->manifest = malloc(len ? len : 1);
-    if (!img->manifest)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    memcpy(img->manifest, bytes, len);
-    img->manifest_len = len;
-    char hex[AP_HEX_LEN + 1];
-    ap_sha256_hex(bytes, len, hex);
-    snprintf(img->manifest_digest, sizeof img->manifest_digest, "sha256:%s", hex);
-    const char *mt = json_string_value(json_object_get(man, "mediaType"));
-    snprintf(img->manifest_media_type, sizeof img->manifest_media_type, "%s",
-             mt && strlen(mt) < sizeof img->manifest_media_type ? mt : "application/vnd.oci.image.manifest.v1+json");
-    for (size_t k = 0; k < img->n_layers; k++) {
-        json_t *l = json_array_get(layers, k);
-        const char *d = json_string_value(json_object_get(l, "digest"));
-        const char *lmt = json_string_value(json_object_get(l, "mediaType"));
-        json_t *size = json_object_get(l, "size");
-        char lhex[AP_HEX_LEN + 1];
-        if (!d || ap_digest_parse(d, lhex, "layer digest", NULL) < 0 || !json_is_integer(size) ||
-            json_integer_value(size) < 0)
-            return ap_fail(err, AP_ERR_FORMAT, "%s: manifest %s: layer %zu has no valid digest and size",
-                           s->spec, img->manifest_digest, k + 1);
-        snprintf(img->layers[k].blob_digest, sizeof img->layers[k].blob_digest, "sha256:%s", lhex);
-        img->layers[k].blob_size = (uint64_t)json_integer_value(size);
-        if (lmt && !(img->layers[k].media_type = strdup(lmt)))
-            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    }
-    return 0;
-}
-
 /* Reads a JSON blob named by a descriptor and checks its digest; with `keep`,
  * also a copy of its bytes (*keep_len long). */
 static json_t *load_blob_json_keep(source *s, json_t *desc, unsigned char **keep, size_t *keep_len, ap_error *err)
