@@ -8,7 +8,7 @@
 # -c recompresses (new digests, said, source digest in the index). A layer whose blob is
 # not the one its manifest names is refused at pack.
 . "$(dirname "$0")/../lib.sh"
-plan 36
+plan 37
 skip_unless docker-registry skopeo jq minisign curl
 make_samples || exit 1
 make_keys || exit 1
@@ -270,6 +270,13 @@ if "$AIRPACK" load -p "$KEYS/pub" --into "oci:$T/so" "$BS" >"$T/so.out" 2>&1 &&
    skopeo inspect --raw "oci:$T/so:$R/src/app-a:sha256-$DA.sig" 2>/dev/null | cmp -s - <(raw "$R/src/app-a:sha256-$DA.sig"); then
     pass oci-keeps-signature
 else fail oci-keeps-signature "$(head -c 300 "$T/so.out")"; fi
+# a Docker engine keeps no manifests: the load says it left the signature out
+if [ -n "${DOCKERD_PID:-}" ]; then
+    if "$AIRPACK" load -p "$KEYS/pub" --into docker-daemon: "$BS" >"$T/dd.out" 2>&1 &&
+       grep -q "1 signature(s), attestation(s) or SBOM(s) not loaded: docker-daemon: keeps no manifests" "$T/dd.out"; then
+        pass docker-daemon-says-signature-skipped
+    else fail docker-daemon-says-signature-skipped "$(head -c 300 "$T/dd.out")"; fi
+else skip docker-daemon-says-signature-skipped "no dockerd"; fi
 # a tampered signature manifest is refused by verify, naming it
 sm=$(index_json "$BS" | jq -r '.referrers[0].manifest.digest | ltrimstr("sha256:")')
 flip_byte "$BS" "$T/tampered.tar" "blobs/sha256/$sm"

@@ -397,6 +397,71 @@ static int parse_dense(const char *compression, const char *media_type, const ch
     return rc;
 }
 
+/* Faithful images: a Docker manifest, an index for the name, a cosign signature; each
+ * round-trips, and each inconsistency is refused with its reason. */
+static void test_faithful_indexes_referrers(void **state)
+{
+    (void)state;
+    static ap_index_entry ents[] = {
+        {"blobs/sha256/" HEX_A, 111, HEX_A}, {"blobs/sha256/" HEX_B, 222, HEX_B},
+        {"blobs/sha256/" HEX_C, 333, HEX_C}, {"blobs/sha256/" HEX_D, 44, HEX_D},
+        {"blobs/sha256/" HEX_E, 55, HEX_E},  {"oci-layout", 30, HEX_E},
+        {"index.json", 400, HEX_E},          {"manifest.json", 500, HEX_E},
+    };
+    ap_index_image im = image;
+    im.manifest_media_type = AP_DOCKER_MANIFEST_MEDIA_TYPE;
+    char mdigest[][AP_DIGEST_LEN + 1] = {"sha256:" HEX_C};
+    char *iname[] = {names[0]};
+    ap_index_index ix = {.names = iname, .n_names = 1, .blob = {"sha256:" HEX_D, 44},
+                         .media_type = AP_DOCKER_LIST_MEDIA_TYPE, .manifests = mdigest, .n_manifests = 1,
+                         .carried = true};
+    ap_index_blob rblob = {"sha256:" HEX_B, 222};
+    ap_index_referrer rf = {.subject = "sha256:" HEX_C, .tag = "sha256-" HEX_C ".sig",
+                            .media_type = AP_OCI_MANIFEST_MEDIA_TYPE, .manifest = {"sha256:" HEX_E, 55},
+                            .blobs = &rblob, .n_blobs = 1};
+    ap_bundle_index b = sample;
+    b.images = &im;
+    b.entries = ents;
+    b.n_entries = 8;
+    b.indexes = &ix;
+    b.n_indexes = 1;
+    b.referrers = &rf;
+    b.n_referrers = 1;
+    size_t len;
+    ap_error err;
+    char *s = ap_bundle_index_write(&b, &len, &err);
+    if (!s)
+        fail_msg("write failed: %s", err.msg);
+    ap_bundle_index back;
+    assert_int_equal(ap_bundle_index_parse(s, len, &back, &err), 0);
+    assert_string_equal(ap_index_image_manifest_type(&back.images[0]), AP_DOCKER_MANIFEST_MEDIA_TYPE);
+    assert_int_equal(back.n_indexes, 1);
+    assert_true(back.indexes[0].carried);
+    assert_string_equal(back.indexes[0].manifests[0], "sha256:" HEX_C);
+    assert_int_equal(back.n_referrers, 1);
+    assert_string_equal(back.referrers[0].tag, "sha256-" HEX_C ".sig");
+    ap_bundle_index_free(&back);
+    /* refusals */
+    struct { const char *from, *to, *why; } bad[] = {
+        {"manifest.v2+json\"", "manifest.v3+json\"", "manifest_media_type"},
+        {"\"manifests\":[\"sha256:" HEX_C, "\"manifests\":[\"sha256:" HEX_A, "is no image of the index"},
+        {"list.v2+json\",\"manifests", "list.v9+json\",\"manifests", "is not an image index's"},
+        {"\"tag\":\"sha256-" HEX_C ".sig", "\"tag\":\"sha256-" HEX_C ".xyz", "is not sha256-<subject hex>"},
+        {"\"subject\":\"sha256:" HEX_C, "\"subject\":\"sha256:" HEX_A, "is not sha256-<subject hex>"},
+        {"\"size\":55}", "\"size\":56}", "has size"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *at = strstr(s, bad[i].from);
+        if (!at)
+            fail_msg("'%s' not in the JSON", bad[i].from);
+        char *t = strdup(s);
+        memcpy(t + (at - s), bad[i].to, strlen(bad[i].to));
+        assert_refused(t, bad[i].why);
+        free(t);
+    }
+    free(s);
+}
+
 static void test_dense_layer_forms(void **state)
 {
     (void)state;
@@ -437,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_no_platform_no_names),
         cmocka_unit_test(test_expected_layer),
         cmocka_unit_test(test_dense_layer_forms),
+        cmocka_unit_test(test_faithful_indexes_referrers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
