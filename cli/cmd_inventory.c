@@ -65,35 +65,18 @@ int cmd_inventory(int argc, char **argv)
         fprintf(stderr, "airpack inventory: %s\n", err.msg);
         return 2;
     }
-    int64_t epoch = (int64_t)time(NULL);
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    if (sde && *sde)
-        epoch = strtoll(sde, NULL, 10);
+    int64_t epoch;
     ap_have_list have;
     int status = 0;
-    char *json = NULL, *sig = NULL;
-    size_t len = 0, sig_len = 0;
-    if (inventory_target(from, &lo, epoch, &have, &err) < 0) {
+    if (ap_source_date_epoch(&epoch, &err) < 0 || inventory_target(from, &lo, epoch, &have, &err) < 0) {
         fprintf(stderr, "airpack inventory: %s\nairpack inventory: nothing was written\n", err.msg);
         ap_seckey_wipe(&key);
         return exit_status(&err);
     }
-    if (!(json = ap_have_write(&have, &len, &err)))
-        goto fail;
-    if (key_path) {
-        char tc[128];
-        snprintf(tc, sizeof tc, "timestamp:%lld\tfile:have.json\thashed", (long long)epoch);
-        if (ap_sign(&key, json, len, "signature from airpack secret key", tc, &sig, &sig_len, &err) < 0)
-            goto fail;
-        char sig_path[4200];
-        snprintf(sig_path, sizeof sig_path, "%s.minisig", output);
-        /* the signature first: a have.json never sits next to a stale signature of another */
-        if (ap_write_file_atomic(sig_path, sig, sig_len, 0644, &err) < 0)
-            goto fail;
-    }
-    if (ap_write_file_atomic(output, json, len, 0644, &err) < 0)
-        goto fail;
-    if (!quiet) {
+    if (ap_have_save(&have, output, key_path ? &key : NULL, epoch, &err) < 0) {
+        fprintf(stderr, "airpack inventory: %s\n", err.msg);
+        status = exit_status(&err);
+    } else if (!quiet) {
         if (!strcmp(have.kind, "docker"))
             printf("%s: %s holds %zu image layer chains\n", output, from, have.n_chains);
         else
@@ -101,13 +84,6 @@ int cmd_inventory(int argc, char **argv)
         if (key_path)
             printf("  signed: %s.minisig\n", output);
     }
-    goto out;
-fail:
-    fprintf(stderr, "airpack inventory: %s\n", err.msg);
-    status = exit_status(&err);
-out:
-    free(json);
-    free(sig);
     ap_have_free(&have);
     ap_seckey_wipe(&key);
     return status;

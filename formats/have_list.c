@@ -7,6 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "minisign.h"
+#include "stream.h"
+
 static const char *const kinds[] = {"oci", "docker", "registry", "bundle"};
 
 #define N(a) (sizeof a / sizeof a[0])
@@ -411,4 +414,24 @@ char *ap_have_write(const ap_have_list *h, size_t *len, ap_error *err)
     if (len)
         *len = strlen(out);
     return out;
+}
+
+int ap_have_save(const ap_have_list *h, const char *path, const ap_seckey *key, int64_t epoch, ap_error *err)
+{
+    size_t len = 0, sig_len = 0;
+    char *json = ap_have_write(h, &len, err), *sig = NULL;
+    int rc = json ? 0 : -1;
+    if (rc == 0 && key) {
+        char tc[128], sig_path[4200];
+        snprintf(tc, sizeof tc, "timestamp:%lld\tfile:have.json\thashed", (long long)epoch);
+        snprintf(sig_path, sizeof sig_path, "%s.minisig", path);
+        rc = ap_sign(key, json, len, "signature from airpack secret key", tc, &sig, &sig_len, err);
+        if (rc == 0)
+            rc = ap_write_file_atomic(sig_path, sig, sig_len, 0644, err);
+    }
+    if (rc == 0)
+        rc = ap_write_file_atomic(path, json, len, 0644, err);
+    free(json);
+    free(sig);
+    return rc;
 }

@@ -18,6 +18,7 @@
 #include "bundle_index.h"
 #include "digest.h"
 #include "error.h"
+#include "minisign.h"
 
 #define AP_HAVE_FORMAT_VERSION 1
 #define AP_HAVE_MAX_SIZE (64u << 20)
@@ -74,6 +75,10 @@ bool ap_have_media_type_known(const char *media_type);
 int ap_have_parse(const char *buf, size_t len, ap_have_list *out, ap_error *err);
 /* Canonical compact JSON, NUL-terminated; caller frees. */
 char *ap_have_write(const ap_have_list *h, size_t *len, ap_error *err);
+/* Writes the list to path (under a temporary name, renamed when complete) and, with a key,
+ * its minisign signature to path.minisig first (so a have.json never sits next to a stale
+ * signature of another); the trusted comment carries epoch. */
+int ap_have_save(const ap_have_list *h, const char *path, const ap_seckey *key, int64_t epoch, ap_error *err);
 void ap_have_free(ap_have_list *h);
 
 /* Building a list: strings are copied. A layer whose digest is already listed is not added twice

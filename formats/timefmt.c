@@ -2,7 +2,9 @@
 #include "timefmt.h"
 
 #include <stdbool.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -124,4 +126,20 @@ void ap_duration_format(int64_t secs, char *out, size_t n)
         snprintf(out, n, "%lld min", (long long)m);
     else
         snprintf(out, n, "%lld s", (long long)s);
+}
+
+int ap_source_date_epoch(int64_t *out, ap_error *err)
+{
+    const char *sde = getenv("SOURCE_DATE_EPOCH");
+    if (!sde || !*sde) {
+        *out = (int64_t)time(NULL);
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long e = strtoll(sde, &end, 10);
+    if (errno || *end || e < 0 || e > 077777777777LL)
+        return ap_fail(err, AP_ERR_USAGE, "SOURCE_DATE_EPOCH must be a number of seconds, not '%s'", sde);
+    *out = e;
+    return 0;
 }

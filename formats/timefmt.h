@@ -22,6 +22,10 @@ void ap_time_format(int64_t t, char out[AP_TIME_LEN + 1]);
 
 /* "N" + s|m|h|d|w -> seconds (at least 1, at most 100 years). AP_ERR_USAGE otherwise. */
 int ap_duration_parse(const char *s, int64_t *out, ap_error *err);
+
+/* The time a reproducible output is made at: SOURCE_DATE_EPOCH when it is set (a whole
+ * number of seconds from 0 to 2^33-1; anything else is AP_ERR_USAGE), else now. */
+int ap_source_date_epoch(int64_t *out, ap_error *err);
 /* An expiry given as a duration from `from` ("30d") or a date ("2027-01-31T00:00:00Z",
  * or "2027-01-31" for its midnight UTC) -> seconds since the epoch. AP_ERR_USAGE. */
 int ap_expiry_parse(const char *s, int64_t from, int64_t *out, ap_error *err);

@@ -60,17 +60,8 @@ static int check_combinations(pack_request *req, ap_error *err)
 /* The bundle's time: SOURCE_DATE_EPOCH (reproducible bytes) or now; then --expires after it. */
 static int set_times(pack_request *req, ap_error *err)
 {
-    const char *sde = getenv("SOURCE_DATE_EPOCH");
-    if (sde && *sde) {
-        char *end;
-        errno = 0;
-        long long e = strtoll(sde, &end, 10);
-        if (errno || *end || e < 0 || e > 077777777777LL)
-            return ap_fail(err, AP_ERR_USAGE, "SOURCE_DATE_EPOCH must be a number of seconds, not '%s'", sde);
-        req->o.epoch = e;
-    } else {
-        req->o.epoch = (int64_t)time(NULL);
-    }
+    if (ap_source_date_epoch(&req->o.epoch, err) < 0)
+        return -1;
     if (!req->expires)
         return 0;
     if (ap_expiry_parse(req->expires, req->o.epoch, &req->o.expires, err) < 0)
