@@ -209,36 +209,6 @@ static int part_fd(split_output *s, size_t i, ap_error *err)
     return s->fd;
 }
 
-/* Keeps the in-order hash of part i up to date with a write at poff. */
-static void track(split_output *s, size_t i, uint64_t poff, const void *buf, size_t n)
-{
-    part_state *p = &s->parts[i];
-    if (p->dirty)
-        return;
-    if (poff != p->hashed_to || (s->seq_active && s->seq_part != i && p->hashed_to > 0)) {
-        p->dirty = true;
-        p->have_digest = false;
-        if (s->seq_active && s->seq_part == i)
-            s->seq_active = false;
-        return;
-    }
-    if (!s->seq_active || s->seq_part != i) {
-        if (s->seq_active)  /* the part being hashed was left unfinished: hash it from disk */
-            s->parts[s->seq_part].dirty = true;
-        char scratch[AP_HEX_LEN + 1];
-        ap_sha256_final_hex(s->hash, scratch);   /* resets the context */
-        s->seq_active = true;
-        s->seq_part = i;
-    }
-    ap_sha256_update(s->hash, buf, n);
-    p->hashed_to += n;
-    if (p->hashed_to == s->part_size) {
-        ap_sha256_final_hex(s->hash, p->sha256);
-        p->have_digest = true;
-        s->seq_active = false;
-    }
-}
-
 int split_output_pwrite(split_output *s, const void *buf, size_t n, uint64_t off, ap_error *err)
 {
     const unsigned char *p = buf;
@@ -255,7 +225,9 @@ int split_output_pwrite(split_output *s, const void *buf, size_t n, uint64_t off
         int fd = part_fd(s, (size_t)idx, err);
         if (fd < 0)
             return -1;
-        track(s, (size_t)idx, poff, p, take);
+        /* no hashing here: a part is hashed once, in the background, when it is final
+         * (split_output_stable), or at the end; hashing as it is written was wasted on
+         * every part whose entry header is filled in later */
         size_t done = 0;
         while (done < take) {
             ssize_t put = pwrite(fd, p + done, take - done, (off_t)(poff + done));

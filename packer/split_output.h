@@ -5,10 +5,11 @@
  * as the bundle writer issues them (it rewrites entry headers and, at commit,
  * the reserved head), and maps them onto part files in a temporary directory
  * next to the output (.NAME.airpack-tmp-XXXXXX/000, 001, ...), one file open
- * at a time. Each part's sha256 is computed while it is written in order; a
- * part written out of order (the head in part 000, a header rewritten after it
- * was flushed, a truncation) is marked and hashed at the end, in one pass over
- * the parts (formats/part_stripes.h, two threads) that with --parity N also
+ * at a time. Each part is hashed once, from the page cache, by a background
+ * thread as soon as the writer says it is final (split_output_stable: no entry
+ * header in it is still to be filled in); the rest (the head's part 000, the
+ * last part) at the end, in one pass over the parts
+ * (formats/part_stripes.h, two threads) that with --parity N also
  * encodes the N parity parts (temporary names p00 ..), streaming, a stripe at a
  * time, hashing them as they are written.
  * split_output_commit() writes the sidecar and its signature, then renames the
