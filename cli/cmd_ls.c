@@ -52,6 +52,20 @@ static bool first_use(const ap_bundle_index *idx, size_t i, size_t k)
     return true;
 }
 
+/* Whether layer k of image i is the first use of its blob: a diff_id carried byte for byte
+ * as two blobs (a gzip and a zstd manifest of one image) is stored twice. */
+static bool first_blob_use(const ap_bundle_index *idx, size_t i, size_t k)
+{
+    const char *digest = idx->images[i].layers[k].digest;
+    for (size_t a = 0; a <= i; a++) {
+        size_t end = a == i ? k : idx->images[a].n_layers;
+        for (size_t b = 0; b < end; b++)
+            if (!strcmp(idx->images[a].layers[b].digest, digest))
+                return false;
+    }
+    return true;
+}
+
 static uint64_t bundle_bytes(const ap_bundle_index *idx)
 {
     uint64_t total = 0;
@@ -161,7 +175,8 @@ static void print_json(const char *path, const ap_bundle_index *idx)
 static void print_text(const char *path, const ap_bundle_index *idx)
 {
     uint64_t referenced = 0, distinct = 0, stored = 0;
-    size_t n_distinct = 0, n_refs = 0;
+    size_t n_distinct = 0, n_refs = 0, n_twice = 0;
+    uint64_t twice = 0;   /* layers stored again as another blob */
     bool plain_dense = idx->dense_window_log && idx->compression && !strcmp(idx->compression, "none");
     printf("%s: airpack bundle v%d, %zu image%s, %s layers, created %s by %s\n", path, idx->version,
            idx->n_images, idx->n_images == 1 ? "" : "s",
@@ -210,6 +225,9 @@ static void print_text(const char *path, const ap_bundle_index *idx)
                 distinct += l->uncompressed_size;
                 stored += l->expected ? 0 : l->size;
                 n_distinct++;
+            } else if (first_blob_use(idx, i, k) && !l->expected) {
+                n_twice++;
+                twice += l->size;
             }
         }
     }
@@ -229,6 +247,12 @@ static void print_text(const char *path, const ap_bundle_index *idx)
     } else
         printf("\n%zu layers as the images use them (%s uncompressed); %zu stored once (%s), compressed to %s.\n",
                n_refs, r, n_distinct, d, s);
+    if (n_twice) {
+        char t[32];
+        format_bytes(t, sizeof t, (double)twice);
+        printf("%zu of them stored again as another blob (another compression, as their images' manifests name "
+               "them): %s more.\n", n_twice, t);
+    }
     printf("Bundle entries: %zu, %s: %.0f%% of the layers' uncompressed size.\n", idx->n_entries, b,
            referenced ? 100.0 * (double)bundle_bytes(idx) / (double)referenced : 0.0);
     char *delta = delta_describe(idx);

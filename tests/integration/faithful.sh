@@ -8,7 +8,7 @@
 # -c recompresses (new digests, said, source digest in the index). A layer whose blob is
 # not the one its manifest names is refused at pack.
 . "$(dirname "$0")/../lib.sh"
-plan 37
+plan 38
 skip_unless docker-registry skopeo jq minisign curl
 make_samples || exit 1
 make_keys || exit 1
@@ -46,6 +46,8 @@ got=$(index_json "$B" | jq -r '[.images[].manifest.digest | ltrimstr("sha256:")]
 want=$(printf '%s\n' "$DA" "$DB" "$DC" | sort | tr '\n' ' ' | sed 's/ $//')
 if [ "$got" = "$want" ]; then pass index-has-source-digests; else fail index-has-source-digests "$got vs $want"; fi
 why=$(bundle_check "$B") && pass faithful-bundle-format || fail faithful-bundle-format "$why"
+if "$AIRPACK" ls "$B" | grep -q "stored again as another blob"; then pass ls-says-layers-stored-twice
+else fail ls-says-layers-stored-twice "$("$AIRPACK" ls "$B" | tail -4)"; fi
 if "$AIRPACK" verify -q --deep -p "$KEYS/pub" "$B" >"$T/v.out" 2>&1; then pass faithful-verifies-deep
 else fail faithful-verifies-deep "$(head -c 400 "$T/v.out")"; fi
 # the manifest bytes in the bundle are the registry's
