@@ -255,6 +255,9 @@ static void print_summary(const pack_request *req, const pack_report *r, const a
                "source digest)\n", r->n_rewritten, o->dense ? "--dense" : req->codec_given ? "-c" : "their input");
     if (r->n_referrers)
         printf("  %zu signature(s), attestation(s) or SBOM(s) carried with their images\n", r->n_referrers);
+    if (r->n_referrers_skipped)
+        printf("  %zu manifest(s) that refer to another (OCI 1.1 subject) left out of the OCI layout input: airpack "
+               "does not carry those yet\n", r->n_referrers_skipped);
     if (r->n_indexes_carried)
         printf("  %zu multi-platform image index(es) carried byte for byte (digests kept)\n", r->n_indexes_carried);
     if (r->n_indexes_new)

@@ -1170,6 +1170,7 @@ static void index_report(const packer *p, pack_report *report)
         report->n_indexes_carried += p->w_indexes[q].carried;
     for (size_t s = 0; s < p->n_sources; s++) {
         report->n_attestations_skipped += p->sources[s].n_skipped_attestations;
+        report->n_referrers_skipped += p->sources[s].n_skipped_referrers;
         for (size_t i = 0; i < p->sources[s].n_indexes; i++) {
             const source_index *si = &p->sources[s].indexes[i];
             bool packed = false, carried = false;

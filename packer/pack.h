@@ -89,7 +89,8 @@ typedef struct {
     size_t n_indexes_carried;       /* source image indexes carried byte for byte */
     size_t n_indexes_new;           /* source indexes of packed names not carried as they are */
     size_t n_attestations_skipped;
-    size_t n_referrers;             /* signatures, attestations, SBOMs carried */  /* attestation manifests left out (not carried yet) */
+    size_t n_referrers;             /* signatures, attestations, SBOMs carried */
+    size_t n_referrers_skipped;     /* OCI layout manifests with a subject left out */  /* attestation manifests left out (not carried yet) */
     size_t n_layers_twice;          /* diff_ids stored as more than one blob (other compressions) */
     uint64_t twice_bytes;           /* what those extra blobs cost */
 } pack_report;

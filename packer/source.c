@@ -615,6 +615,13 @@ static int describe_oci_manifest(source *s, json_t *desc, const char *name, ap_e
         json_decref(man);
         return describe_oci_nested(s, desc, name, err);
     }
+    if (json_object_get(man, "subject") || json_object_get(man, "artifactType")) {
+        /* an OCI 1.1 referrer (signature, SBOM ...) of another manifest: not an image */
+        s->n_skipped_referrers++;
+        free(bytes);
+        json_decref(man);
+        return 0;
+    }
     source_image *grown = realloc(s->images, (s->n_images + 1) * sizeof *s->images);
     if (!grown) {
         free(bytes);

@@ -97,6 +97,7 @@ typedef struct {
     source_index *indexes;     /* multi-platform images' indexes */
     size_t n_indexes;
     size_t n_skipped_attestations; /* attestation manifests left out (not carried yet) */
+    size_t n_skipped_referrers;        /* OCI layout manifests with a subject, left out (not carried yet) */
     source_referrer *referrers;        /* unless source_options.no_referrers */
     size_t n_referrers;
     source_internal *in;

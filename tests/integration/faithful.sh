@@ -8,7 +8,7 @@
 # -c recompresses (new digests, said, source digest in the index). A layer whose blob is
 # not the one its manifest names is refused at pack.
 . "$(dirname "$0")/../lib.sh"
-plan 38
+plan 39
 skip_unless docker-registry skopeo jq minisign curl
 make_samples || exit 1
 make_keys || exit 1
@@ -199,6 +199,23 @@ if "$AIRPACK" pack --all-platforms -o "$O/att.tar" -s "$KEYS/sec" "oci:$MA:att" 
    grep -q "1 attestation manifest(s) left out" "$T/at.out" && grep -q "not carried as the source has them" "$T/at.out" &&
    [ "$(index_json "$O/att.tar" | jq '.images | length')" = 2 ]; then pass attestation-skipped-with-notice
 else fail attestation-skipped-with-notice "$(cat "$T/at.out")"; fi
+
+# an OCI layout that holds a referrer (a manifest whose subject is app-a's): packed without it, said
+RL="$T/reflay"; cp -r "$S/oci" "$RL"; chmod -R u+w "$RL"
+am=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "app-a") | .digest' "$RL/index.json")
+echo '{}' >"$T/empty.json"; eh=$(sha256sum <"$T/empty.json" | cut -d' ' -f1); cp "$T/empty.json" "$RL/blobs/sha256/$eh"
+jq -nc --arg s "$am" --argjson ss "$(stat -c %s "$RL/blobs/sha256/${am#sha256:}")" --arg e "sha256:$eh" \
+    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", artifactType: "application/example.sbom",
+      config: {mediaType: "application/vnd.oci.empty.v1+json", digest: $e, size: 3}, layers: [],
+      subject: {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $s, size: $ss}}' >"$T/ref.json"
+rh=$(sha256sum <"$T/ref.json" | cut -d' ' -f1); cp "$T/ref.json" "$RL/blobs/sha256/$rh"
+jq -c --arg d "sha256:$rh" --argjson z "$(stat -c %s "$T/ref.json")" \
+    '.manifests += [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $z}]' "$RL/index.json" >"$T/ri.json" &&
+    cp "$T/ri.json" "$RL/index.json"
+if "$AIRPACK" pack -o "$O/reflay.tar" -s "$KEYS/sec" "oci:$RL" >"$T/rl.out" 2>&1 &&
+   grep -q "1 manifest(s) that refer to another" "$T/rl.out" && [ "$(index_json "$O/reflay.tar" | jq '.images | length')" = 3 ]; then
+    pass oci-layout-referrer-left-out-and-said
+else fail oci-layout-referrer-left-out-and-said "$(head -c 300 "$T/rl.out")"; fi
 
 # ---- containerd: the target and ctr import of the OCI archive keep the index digest ----
 if have containerd && have ctr; then
