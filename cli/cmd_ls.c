@@ -25,31 +25,70 @@ static const char usage_text[] =
     "and what deduplication and compression saved. Reads only the bundle's index and does not\n"
     "check its signature: use 'airpack verify' for that.\n";
 
-/* How many images use the layer with this diff_id. */
-static size_t layer_uses(const ap_bundle_index *idx, const char *diff_id)
+/* Per layer reference (image i, layer k, flat at off[i] + k): how many images use its
+ * diff_id, and whether it is the first use, so each distinct layer is counted once.
+ * One sort of every reference by diff_id: no scan of the images per layer. */
+typedef struct {
+    size_t *off;        /* per image: its first layer's flat index */
+    size_t *uses;       /* per flat layer */
+    bool *first;        /* per flat layer */
+} layer_stats;
+
+typedef struct {
+    const char *diff_id;
+    size_t image, flat;
+} layer_ref;
+
+static int cmp_ref(const void *a, const void *b)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < idx->n_images; i++)
-        for (size_t k = 0; k < idx->images[i].n_layers; k++)
-            if (!strcmp(idx->images[i].layers[k].diff_id, diff_id)) {
-                n++;
-                break;
-            }
-    return n;
+    const layer_ref *x = a, *y = b;
+    int c = strcmp(x->diff_id, y->diff_id);
+    return c ? c : x->flat < y->flat ? -1 : x->flat > y->flat;
 }
 
-/* Whether layer k of image i is the first use of its diff_id, so each
- * distinct layer is counted once. */
-static bool first_use(const ap_bundle_index *idx, size_t i, size_t k)
+static void layer_stats_free(layer_stats *st)
 {
-    const char *diff_id = idx->images[i].layers[k].diff_id;
-    for (size_t a = 0; a <= i; a++) {
-        size_t end = a == i ? k : idx->images[a].n_layers;
-        for (size_t b = 0; b < end; b++)
-            if (!strcmp(idx->images[a].layers[b].diff_id, diff_id))
-                return false;
+    free(st->off);
+    free(st->uses);
+    free(st->first);
+}
+
+static int layer_stats_make(const ap_bundle_index *idx, layer_stats *st, ap_error *err)
+{
+    size_t n = 0;
+    memset(st, 0, sizeof *st);
+    st->off = malloc((idx->n_images + 1) * sizeof *st->off);
+    if (!st->off)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < idx->n_images; i++) {
+        st->off[i] = n;
+        n += idx->images[i].n_layers;
     }
-    return true;
+    st->off[idx->n_images] = n;
+    layer_ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    st->uses = calloc(n ? n : 1, sizeof *st->uses);
+    st->first = calloc(n ? n : 1, sizeof *st->first);
+    if (!refs || !st->uses || !st->first) {
+        free(refs);
+        layer_stats_free(st);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < idx->n_images; i++)
+        for (size_t k = 0; k < idx->images[i].n_layers; k++)
+            refs[st->off[i] + k] = (layer_ref){idx->images[i].layers[k].diff_id, i, st->off[i] + k};
+    qsort(refs, n, sizeof *refs, cmp_ref);
+    for (size_t a = 0; a < n;) {
+        size_t b = a, images = 0;
+        for (; b < n && !strcmp(refs[b].diff_id, refs[a].diff_id); b++)
+            if (b == a || refs[b].image != refs[b - 1].image)
+                images++;   /* sorted by flat index, so one image's references are adjacent */
+        st->first[refs[a].flat] = true;
+        for (size_t c = a; c < b; c++)
+            st->uses[refs[c].flat] = images;
+        a = b;
+    }
+    free(refs);
+    return 0;
 }
 
 /* Whether layer k of image i is the first use of its blob: a diff_id carried byte for byte
@@ -84,7 +123,7 @@ static uint64_t dense_stored(const ap_bundle_index *idx)
     return t;
 }
 
-static void print_json(const char *path, const ap_bundle_index *idx)
+static void print_json(const char *path, const ap_bundle_index *idx, const layer_stats *st)
 {
     json_t *o = json_object();
     json_object_set_new(o, "bundle", json_string(path));
@@ -128,11 +167,11 @@ static void print_json(const char *path, const ap_bundle_index *idx)
             json_object_set_new(lj, "size", json_integer((json_int_t)l->size));
             json_object_set_new(lj, "uncompressed_size", json_integer((json_int_t)l->uncompressed_size));
             json_object_set_new(lj, "media_type", json_string(l->media_type));
-            json_object_set_new(lj, "shared", json_boolean(layer_uses(idx, l->diff_id) > 1));
+            json_object_set_new(lj, "shared", json_boolean(st->uses[st->off[i] + k] > 1));
             json_object_set_new(lj, "expected", json_boolean(l->expected));
             json_array_append_new(ls, lj);
             referenced += l->uncompressed_size;
-            if (first_use(idx, i, k)) {
+            if (st->first[st->off[i] + k]) {
                 distinct += l->uncompressed_size;
                 stored += l->expected ? 0 : l->size;
                 json_t *u = json_object();
@@ -140,7 +179,7 @@ static void print_json(const char *path, const ap_bundle_index *idx)
                 json_object_set_new(u, "diff_id", json_string(l->diff_id));
                 json_object_set_new(u, "size", json_integer((json_int_t)l->size));
                 json_object_set_new(u, "uncompressed_size", json_integer((json_int_t)l->uncompressed_size));
-                json_object_set_new(u, "used_by", json_integer((json_int_t)layer_uses(idx, l->diff_id)));
+                json_object_set_new(u, "used_by", json_integer((json_int_t)st->uses[st->off[i] + k]));
                 json_object_set_new(u, "expected", json_boolean(l->expected));
                 json_array_append_new(layers, u);
             }
@@ -172,7 +211,7 @@ static void print_json(const char *path, const ap_bundle_index *idx)
     json_decref(o);
 }
 
-static void print_text(const char *path, const ap_bundle_index *idx)
+static void print_text(const char *path, const ap_bundle_index *idx, const layer_stats *st)
 {
     uint64_t referenced = 0, distinct = 0, stored = 0;
     size_t n_distinct = 0, n_refs = 0, n_twice = 0;
@@ -213,7 +252,7 @@ static void print_text(const char *path, const ap_bundle_index *idx)
             char cs[32], us[32];
             format_bytes(cs, sizeof cs, (double)l->size);
             format_bytes(us, sizeof us, (double)l->uncompressed_size);
-            size_t uses = layer_uses(idx, l->diff_id);
+            size_t uses = st->uses[st->off[i] + k];
             if (l->expected)
                 printf("    %.19s  expected in the target: blob %.19s, %s\n", l->diff_id, l->digest, cs);
             else
@@ -221,7 +260,7 @@ static void print_text(const char *path, const ap_bundle_index *idx)
                        idx->dense_window_log ? "loaded" : "stored", us, uses > 1 ? "  shared" : "");
             referenced += l->uncompressed_size;
             n_refs++;
-            if (first_use(idx, i, k)) {
+            if (st->first[st->off[i] + k]) {
                 distinct += l->uncompressed_size;
                 stored += l->expected ? 0 : l->size;
                 n_distinct++;
@@ -281,10 +320,17 @@ int cmd_ls(int argc, char **argv)
         fprintf(stderr, "airpack ls: %s\n", err.msg);
         return exit_status(&err);
     }
+    layer_stats st;
+    if (layer_stats_make(&idx, &st, &err) < 0) {
+        fprintf(stderr, "airpack ls: %s: %s\n", path, err.msg);
+        ap_bundle_index_free(&idx);
+        return exit_status(&err);
+    }
     if (json)
-        print_json(path, &idx);
+        print_json(path, &idx, &st);
     else
-        print_text(path, &idx);
+        print_text(path, &idx, &st);
+    layer_stats_free(&st);
     ap_bundle_index_free(&idx);
     return 0;
 }

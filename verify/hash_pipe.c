@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#define INLINE_MAX (128u << 10)   /* buffers up to this size are hashed in the caller's thread */
+
 struct ap_hash_pipe {
     ap_sha256 *hash;
     size_t n, size;
@@ -196,8 +198,9 @@ void ap_hash_pipe_submit(ap_hash_pipe *p, unsigned char *buf, size_t n)
     if (n == 0)
         return;
     size_t i = p->give;
-    if (!p->threaded || buf != p->buf[i] || n > p->size) {
-        /* no thread, or not the buffer just given: hash it here, after what came before */
+    if (!p->threaded || buf != p->buf[i] || n > p->size || n <= INLINE_MAX) {
+        /* no thread, not the buffer just given, or too small to be worth two thread switches
+         * (a bundle of many tiny blobs): hash it here, after what came before */
         wait_idle(p);
         ap_sha256_update(p->hash, buf, n);
         if (p->tap) {

@@ -62,6 +62,9 @@ typedef struct {
     /* --deep */
     unsigned char *roles;               /* per index entry */
     const ap_index_layer **layer_of;    /* per index entry, for ROLE_LAYER */
+    size_t *man_first, *cfg_first;      /* per index entry: 1 + the first image whose manifest / config it is */
+    size_t *man_next, *cfg_next;        /* per image: 1 + the next image with the same manifest / config */
+    const ap_index_entry **sorted;      /* the entries by path (deep_setup), for lookups by digest */
     ap_decompressor *dec;
     ap_sha256 *layer_hash;
     uint64_t layer_out;
@@ -280,21 +283,35 @@ static int deep_setup(verifier *v)
     v->roles = calloc(n ? n : 1, 1);
     v->layer_of = calloc(n ? n : 1, sizeof *v->layer_of);
     v->layer_hash = ap_sha256_new();
-    if (!sorted || !v->roles || !v->layer_of || !v->layer_hash) {
+    size_t ni = idx->n_images ? idx->n_images : 1;
+    v->man_first = calloc(n ? n : 1, sizeof *v->man_first);
+    v->cfg_first = calloc(n ? n : 1, sizeof *v->cfg_first);
+    v->man_next = calloc(ni, sizeof *v->man_next);
+    v->cfg_next = calloc(ni, sizeof *v->cfg_next);
+    if (!sorted || !v->roles || !v->layer_of || !v->layer_hash || !v->man_first || !v->cfg_first ||
+        !v->man_next || !v->cfg_next) {
         free(sorted);
         return ap_fail(v->err, AP_ERR_NOMEM, "%s: out of memory", v->name);
     }
+    v->sorted = sorted;
     for (size_t i = 0; i < n; i++)
         sorted[i] = &idx->entries[i];
     qsort(sorted, n, sizeof *sorted, cmp_entry_ptr);
-    /* The parser checked that every blob an image names is listed. */
-    for (size_t i = 0; i < idx->n_images; i++) {
+    /* The parser checked that every blob an image names is listed. Images are chained
+     * per entry in reverse, so each chain runs in image order. */
+    for (size_t i = idx->n_images; i-- > 0;) {
         const ap_index_image *im = &idx->images[i];
         ssize_t k = blob_entry(idx, sorted, im->manifest.digest);
-        if (k >= 0)
+        if (k >= 0) {
             v->roles[k] |= ROLE_MANIFEST;
-        if ((k = blob_entry(idx, sorted, im->config.digest)) >= 0)
+            v->man_next[i] = v->man_first[k];
+            v->man_first[k] = i + 1;
+        }
+        if ((k = blob_entry(idx, sorted, im->config.digest)) >= 0) {
             v->roles[k] |= ROLE_CONFIG;
+            v->cfg_next[i] = v->cfg_first[k];
+            v->cfg_first[k] = i + 1;
+        }
         for (size_t l = 0; l < im->n_layers; l++)
             if ((k = blob_entry(idx, sorted, im->layers[l].digest)) >= 0) {
                 v->roles[k] |= ROLE_LAYER;
@@ -330,7 +347,6 @@ static int deep_setup(verifier *v)
             v->roles[i] |= ROLE_NESTED_INDEX;
     if (rc == 0 && !(v->nested = json_object()))
         rc = ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
-    free(sorted);
     return rc;
 }
 
@@ -634,43 +650,95 @@ out:
  * images sharing a name across platforms (--all-platforms) only one is named:
  * docker has no platforms, so it gets the default platform's. want[i] is
  * image i of the index. */
-static bool share_a_name(const ap_index_image *a, const ap_index_image *b)
+
+/* Sorting helpers for match_docker_items: want items by key, (name, image) pairs by name. */
+static int cmp_want_at(const void *a, const void *b, void *ctx)
 {
-    for (size_t x = 0; x < a->n_names; x++)
-        for (size_t y = 0; y < b->n_names; y++)
-            if (!strcmp(a->names[x], b->names[y]))
-                return true;
-    return false;
+    const item *want = ctx;
+    int c = strcmp(want[*(const size_t *)a].key, want[*(const size_t *)b].key);
+    return c ? c : *(const size_t *)a < *(const size_t *)b ? -1 : *(const size_t *)a > *(const size_t *)b;
 }
 
+typedef struct {
+    const char *name;
+    size_t image;
+} name_ref;
+
+static int cmp_name_ref(const void *a, const void *b)
+{
+    const name_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : x->image < y->image ? -1 : x->image > y->image;
+}
+
+/* Sorted arrays, not scans: n log n for any number of images. */
 static int match_docker_items(verifier *v, item *want, size_t nw, item *got, size_t ng, const char *path,
                               uint64_t off)
 {
+    const ap_bundle_index *idx = &v->idx;
     bool *named = calloc(nw ? nw : 1, sizeof *named);
-    if (!named)
+    size_t *order = malloc((nw ? nw : 1) * sizeof *order);
+    size_t n_names = 0;
+    for (size_t w = 0; w < nw; w++)
+        n_names += idx->images[w].n_names;
+    name_ref *names = malloc((n_names ? n_names : 1) * sizeof *names);
+    if (!named || !order || !names) {
+        free(named);
+        free(order);
+        free(names);
         return ap_fail(v->err, AP_ERR_NOMEM, "out of memory");
+    }
+    for (size_t w = 0; w < nw; w++)
+        order[w] = w;
+    qsort_r(order, nw, sizeof *order, cmp_want_at, want);
     int rc = 0;
     for (size_t g = 0; g < ng && rc == 0; g++) {
-        size_t w = 0;
-        while (w < nw && (named[w] || strcmp(want[w].key, got[g].key)))
-            w++;
-        if (w == nw)
+        size_t lo = 0, hi = nw;   /* the first want with key >= got's */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcmp(want[order[mid]].key, got[g].key) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        while (lo < nw && named[order[lo]] && !strcmp(want[order[lo]].key, got[g].key))
+            lo++;
+        if (lo == nw || strcmp(want[order[lo]].key, got[g].key))
             rc = entry_fail(v, path, off, "manifest.json names %s, which the index does not (or twice)",
                             got[g].label);
         else
-            named[w] = true;
+            named[order[lo]] = true;
     }
+    size_t k = 0;
+    for (size_t w = 0; w < nw; w++)
+        for (size_t x = 0; x < idx->images[w].n_names; x++)
+            names[k++] = (name_ref){idx->images[w].names[x], w};
+    qsort(names, n_names, sizeof *names, cmp_name_ref);
     for (size_t w = 0; w < nw && rc == 0; w++) {
         if (named[w])
             continue;
+        const ap_index_image *im = &idx->images[w];
         bool sibling = false;
-        for (size_t o = 0; o < nw && !sibling; o++)
-            sibling = o != w && named[o] && share_a_name(&v->idx.images[w], &v->idx.images[o]) &&
-                      v->idx.images[w].platform && v->idx.images[o].platform &&
-                      strcmp(v->idx.images[w].platform, v->idx.images[o].platform) != 0;
+        for (size_t x = 0; x < im->n_names && !sibling && im->platform; x++) {
+            size_t lo = 0, hi = n_names;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(names[mid].name, im->names[x]) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            for (; lo < n_names && !sibling && !strcmp(names[lo].name, im->names[x]); lo++) {
+                const ap_index_image *o = &idx->images[names[lo].image];
+                sibling = names[lo].image != w && named[names[lo].image] && o->platform &&
+                          strcmp(im->platform, o->platform) != 0;
+            }
+        }
         if (!sibling)
             rc = entry_fail(v, path, off, "manifest.json does not name %s as the index does", want[w].label);
     }
+    free(names);
+    free(order);
     free(named);
     return rc;
 }
@@ -775,9 +843,10 @@ static int keep_nested_index(verifier *v, json_t *j, const char *digest, const c
     json_array_foreach(ms, i, d) {
         const char *md = str_at(d, "digest");
         bool found = false;
-        for (size_t k = 0; md && k < v->idx.n_images && !found; k++)
-            found = !strcmp(v->idx.images[k].manifest.digest, md) &&
-                    int_equals(d, "size", v->idx.images[k].manifest.size);
+        ssize_t e = md && strlen(md) == AP_DIGEST_LEN && !strncmp(md, "sha256:", 7)
+                        ? blob_entry(&v->idx, v->sorted, md) : -1;
+        for (size_t k = e >= 0 ? v->man_first[e] : 0; k && !found; k = v->man_next[k - 1])
+            found = int_equals(d, "size", v->idx.images[k - 1].manifest.size);
         if (!found)
             return entry_fail(v, path, off, "nested index manifests[%zu] (%.100s) is no image of the index",
                               i, md ? md : "no digest");
@@ -795,13 +864,11 @@ static int check_small(verifier *v, const ap_index_entry *ie, uint64_t off)
     int rc = 0;
     char digest[AP_DIGEST_LEN + 1];
     snprintf(digest, sizeof digest, "sha256:%s", ie->sha256);
-    for (size_t i = 0; i < v->idx.n_images && rc == 0; i++) {
-        const ap_index_image *im = &v->idx.images[i];
-        if ((roles & ROLE_MANIFEST) && !strcmp(im->manifest.digest, digest))
-            rc = check_manifest(v, j, im, i, ie->path, off);
-        if (rc == 0 && (roles & ROLE_CONFIG) && !strcmp(im->config.digest, digest))
-            rc = check_config(v, j, im, i, ie->path, off);
-    }
+    size_t e = (size_t)(ie - v->idx.entries);
+    for (size_t i = v->man_first[e]; i && rc == 0; i = v->man_next[i - 1])
+        rc = check_manifest(v, j, &v->idx.images[i - 1], i - 1, ie->path, off);
+    for (size_t i = v->cfg_first[e]; i && rc == 0; i = v->cfg_next[i - 1])
+        rc = check_config(v, j, &v->idx.images[i - 1], i - 1, ie->path, off);
     if (rc == 0 && (roles & ROLE_OCI_LAYOUT)) {
         const char *ver = str_at(j, "imageLayoutVersion");
         if (!ver || strcmp(ver, "1.0.0"))
@@ -1137,6 +1204,11 @@ out:
     json_decref(v.nested);
     free(v.roles);
     free(v.layer_of);
+    free(v.man_first);
+    free(v.cfg_first);
+    free(v.man_next);
+    free(v.cfg_next);
+    free(v.sorted);
     if (v.have_idx)
         ap_bundle_index_free(&v.idx);
     ap_tar_reader_free(v.tar);
