@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#define INLINE_MAX (128u << 10)   /* buffers up to this size are hashed in the caller's thread */
+#define INLINE_MAX (128u << 10)   /* up to this (and a quarter buffer) is hashed in the caller's thread */
 
 struct ap_hash_pipe {
     ap_sha256 *hash;
@@ -198,7 +198,7 @@ void ap_hash_pipe_submit(ap_hash_pipe *p, unsigned char *buf, size_t n)
     if (n == 0)
         return;
     size_t i = p->give;
-    if (!p->threaded || buf != p->buf[i] || n > p->size || n <= INLINE_MAX) {
+    if (!p->threaded || buf != p->buf[i] || n > p->size || (n <= INLINE_MAX && n <= p->size / 4)) {
         /* no thread, not the buffer just given, or too small to be worth two thread switches
          * (a bundle of many tiny blobs): hash it here, after what came before */
         wait_idle(p);
@@ -206,6 +206,14 @@ void ap_hash_pipe_submit(ap_hash_pipe *p, unsigned char *buf, size_t n)
         if (p->tap) {
             wait_tap_idle(p);
             p->tap(p->tap_ctx, buf, n);
+        }
+        if (buf == p->buf[i]) {
+            /* the ring turns as if it had been submitted; the threads are idle */
+            pthread_mutex_lock(&p->mu);
+            p->give = p->next = (i + 1) % p->n;
+            if (p->tap)
+                p->tap_next = p->give;
+            pthread_mutex_unlock(&p->mu);
         }
         return;
     }
