@@ -3,7 +3,9 @@
  * Blobs stream into DIR/blobs/sha256/.airpack-tmp-XXXXXX; writeback starts
  * while they stream (sync_file_range), and once the verifier says a blob's
  * bytes matched the signed index it goes to a syncer thread that fsyncs it
- * while the next blob streams (file_syncer.h). Only when the whole bundle
+ * while the next blob streams (file_syncer.h); a blob under 256 KiB is closed
+ * unsynced instead, and one syncfs at commit makes them all durable (a bundle of
+ * thousands of small configs and manifests paid one fsync each). Only when the whole bundle
  * verified (commit) and every fsync has returned are the blobs renamed to their
  * digest names, then the directory is fsynced. A blob already present (right
  * name and size; blobs are only ever renamed into place after verification
@@ -37,6 +39,7 @@
 
 #define TMP_PREFIX AP_TMP_PREFIX  /* blobs and index.json alike (stream.h) */
 #define BIG_PATH (PATH_MAX + 256)
+#define SMALL_BLOB (256u << 10)       /* blobs under this are made durable by one syncfs at commit */
 #define SYNC_PENDING 8                /* blobs waiting for their fsync (open files) at most */
 #define WRITEBACK_KICK (8u << 20)     /* start writeback of each 8 MiB written */
 
@@ -61,6 +64,7 @@ typedef struct {
     char tmp_path[BIG_PATH];
     uint64_t written, kicked;        /* bytes of the current blob written / handed to writeback */
     ap_file_syncer *syncer;
+    bool need_syncfs;                 /* small blobs were closed unsynced: syncfs before publishing */
     pending_blob *pending;           /* verified blobs, fsync under way, renamed at commit */
     size_t n_pending;
     char **created;              /* blobs this load renamed into place */
@@ -330,6 +334,14 @@ static int oci_entry_end(load_target *t, const ap_index_entry *e, ap_error *err)
     o->tmp_path[0] = '\0';
     int fd = o->tmp_fd;
     o->tmp_fd = -1;
+    if (e->size < SMALL_BLOB) {
+        /* thousands of small blobs (configs, manifests, tiny layers): one syncfs at commit
+         * makes them all durable, instead of one fsync each */
+        o->need_syncfs = true;
+        if (close(fd) < 0)
+            return target_fail_errno(err, "cannot write", b.tmp);
+        return 0;
+    }
     return ap_file_syncer_add(o->syncer, fd, b.tmp, err);
 }
 
@@ -338,6 +350,18 @@ static int publish_blobs(oci_target *o, ap_error *err)
 {
     if (ap_file_syncer_wait(o->syncer, err) < 0)
         return -1;
+    if (o->need_syncfs) {
+        int dfd = open(o->blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || syncfs(dfd) < 0) {
+            int e = errno;
+            if (dfd >= 0)
+                close(dfd);
+            errno = e;
+            return target_fail_errno(err, "cannot sync the blobs written to", o->blobs);
+        }
+        close(dfd);
+        o->need_syncfs = false;
+    }
     size_t n0 = o->n_created;
     for (size_t i = 0; i < o->n_pending; i++) {
         char **grown = realloc(o->created, (o->n_created + 1) * sizeof *grown);
@@ -363,21 +387,82 @@ static const char *annotation(json_t *desc, const char *key)
     return json_string_value(json_object_get(json_object_get(desc, "annotations"), key));
 }
 
-/* The existing descriptor that a new one named `full` (or unnamed with `digest`) replaces. */
-static ssize_t find_descriptor(json_t *manifests, const char *full, const char *digest)
+/* Whether descriptor d is the one a new one named `full` (or unnamed with `digest`) replaces. */
+static bool replaces(json_t *d, const char *full, const char *digest)
 {
+    const char *name = annotation(d, OCI_NAME_ANNOTATION), *ref = annotation(d, OCI_REF_ANNOTATION);
+    if (full)
+        return name ? !strcmp(name, full) : (ref && (!strcmp(ref, full) || !strcmp(ref, image_ref_tag(full))));
+    if (name || ref)
+        return false;
+    const char *dg = json_string_value(json_object_get(d, "digest"));
+    return dg && !strcmp(dg, digest);
+}
+
+/* Where each descriptor is, by the keys `replaces` compares: "n NAME", "r REF", "d DIGEST"
+ * (unnamed) -> the first index with it. A hash table, so a load of many images into a store
+ * of many images does not scan the store once per name. */
+static void where_add(json_t *where, const char *kind, const char *key, size_t i)
+{
+    char *k = NULL;
+    if (!key || asprintf(&k, "%s %s", kind, key) < 0)
+        return;
+    if (!json_object_get(where, k))
+        json_object_set_new(where, k, json_integer((json_int_t)i));
+    free(k);
+}
+
+static void where_add_descriptor(json_t *where, json_t *d, size_t i)
+{
+    const char *name = annotation(d, OCI_NAME_ANNOTATION), *ref = annotation(d, OCI_REF_ANNOTATION);
+    if (name)
+        where_add(where, "n", name, i);
+    else if (ref)
+        where_add(where, "r", ref, i);
+    else
+        where_add(where, "d", json_string_value(json_object_get(d, "digest")), i);
+}
+
+static ssize_t where_get(json_t *where, const char *kind, const char *key)
+{
+    char *k = NULL;
+    if (asprintf(&k, "%s %s", kind, key) < 0)
+        return -1;
+    json_t *v = json_object_get(where, k);
+    free(k);
+    return v ? (ssize_t)json_integer_value(v) : -1;
+}
+
+/* The existing descriptor that a new one named `full` (or unnamed with `digest`) replaces:
+ * the first that `replaces` accepts. Candidates come from `where`; a candidate that no longer
+ * matches (its descriptor was replaced) sends us to a scan, as does a missing table. */
+static ssize_t find_descriptor(json_t *manifests, json_t *where, const char *full, const char *digest)
+{
+    if (where) {
+        ssize_t c[3] = {-1, -1, -1}, best = -1;
+        if (full) {
+            c[0] = where_get(where, "n", full);
+            c[1] = where_get(where, "r", full);
+            c[2] = where_get(where, "r", image_ref_tag(full));
+        } else
+            c[0] = where_get(where, "d", digest);
+        bool stale = false;
+        for (int k = 0; k < 3; k++) {
+            if (c[k] < 0)
+                continue;
+            if (!replaces(json_array_get(manifests, (size_t)c[k]), full, digest))
+                stale = true;
+            else if (best < 0 || c[k] < best)
+                best = c[k];
+        }
+        if (!stale)
+            return best;
+    }
     size_t i;
     json_t *d;
     json_array_foreach(manifests, i, d) {
-        const char *name = annotation(d, OCI_NAME_ANNOTATION), *ref = annotation(d, OCI_REF_ANNOTATION);
-        if (full) {
-            if (name ? !strcmp(name, full) : (ref && (!strcmp(ref, full) || !strcmp(ref, image_ref_tag(full)))))
-                return (ssize_t)i;
-        } else if (!name && !ref) {
-            const char *dg = json_string_value(json_object_get(d, "digest"));
-            if (dg && !strcmp(dg, digest))
-                return (ssize_t)i;
-        }
+        if (replaces(d, full, digest))
+            return (ssize_t)i;
     }
     return -1;
 }
@@ -464,6 +549,8 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
     size_t di;
     json_t *dd;
     json_array_foreach(manifests, di, dd) changed |= oci_upgrade_ref_name(dd);
+    json_t *where = json_object();   /* NULL (no memory): find_descriptor scans */
+    json_array_foreach(manifests, di, dd) where_add_descriptor(where, dd, di);
     for (size_t i = 0; i < idx->n_images; i++) {
         if (!o->sel[i])
             continue;
@@ -481,7 +568,7 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
                 continue;
             }
             json_t *d = descriptor(im, full, x);
-            ssize_t at = find_descriptor(manifests, full, im->manifest.digest);
+            ssize_t at = find_descriptor(manifests, where, full, im->manifest.digest);
             bool is_new = true;
             if (at >= 0) {
                 json_t *old = json_array_get(manifests, (size_t)at);
@@ -490,10 +577,14 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
                     json_decref(d);
                 } else {
                     json_array_set_new(manifests, (size_t)at, d);
+                    if (where)
+                        where_add_descriptor(where, d, (size_t)at);
                     changed = true;
                 }
             } else {
                 json_array_append_new(manifests, d);
+                if (where)
+                    where_add_descriptor(where, d, json_array_size(manifests) - 1);
                 changed = true;
             }
             if (load_results_add(results, n_results, full, im->config.digest, is_new, err) < 0)
@@ -521,6 +612,7 @@ static int oci_commit(load_target *t, const ap_bundle_index *idx, load_result **
     }
     rc = 0;
 out:
+    json_decref(where);
     json_decref(index);
     if (rc < 0) {
         load_results_free(*results, *n_results);

@@ -20,10 +20,14 @@ void load_results_free(load_result *r, size_t n)
 int load_results_add(load_result **res, size_t *n, const char *name, const char *id, bool is_new,
                      ap_error *err)
 {
-    load_result *grown = realloc(*res, (*n + 1) * sizeof *grown);
-    if (!grown)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    *res = grown;
+    /* capacity doubles (16, 32, 64, ...): n appends copy O(n), not O(n^2) */
+    load_result *grown = *res;
+    if (*n == 0 || (*n >= 16 && (*n & (*n - 1)) == 0)) {
+        grown = realloc(*res, (*n < 16 ? 16 : *n * 2) * sizeof *grown);
+        if (!grown)
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        *res = grown;
+    }
     load_result *r = &grown[*n];
     memset(r, 0, sizeof *r);
     if (name && !(r->name = strdup(name)))
