@@ -120,11 +120,11 @@ EOC
     for _ in $(seq 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
     if [ -n "$ok" ]; then
         export CONTAINERD_ADDRESS="$C/c.sock"
-        # images, and the content they hold (labelled); unlabelled content is what ctr import
-        # leaves for containerd's own garbage collector (the imported index.json), gone later
+        # images, and whether the content each references is there (ctr images check); content
+        # no image references is containerd's garbage collector's to remove, when it runs
         probe_ctrd() {
             ctr -a "$C/c.sock" -n hostile images ls | awk 'NR > 1 { print $1, $3 }' | sort
-            ctr -a "$C/c.sock" -n hostile content ls | awk 'NR > 1 && $NF != "" && $NF ~ /=/ { print $1 }' | sort
+            ctr -a "$C/c.sock" -n hostile images check 2>&1 | awk 'NR > 1' | sort
         }
         hostile "containerd:" "containerd:hostile" probe_ctrd
         unset CONTAINERD_ADDRESS
