@@ -246,7 +246,8 @@ static void print_text(const char *path, const ap_bundle_index *idx, const layer
                im->source_manifest[0] ? im->source_manifest : "", im->source_manifest[0] ? ")" : "");
         for (size_t q = 0; q < idx->n_referrers; q++)
             if (!strcmp(idx->referrers[q].subject, im->manifest.digest))
-                printf("  referrer %s (manifest %s)\n", idx->referrers[q].tag, idx->referrers[q].manifest.digest);
+                printf("  referrer %s (manifest %s)\n", idx->referrers[q].tag[0] ? idx->referrers[q].tag : "(OCI 1.1, by digest)",
+                       idx->referrers[q].manifest.digest);
         for (size_t k = 0; k < im->n_layers; k++) {
             const ap_index_layer *l = &im->layers[k];
             char cs[32], us[32];

@@ -635,15 +635,20 @@ static int parse_referrer(json_t *x, ap_index_referrer *out, size_t i, ap_error 
         get_dup_string(x, "media_type", &out->media_type, where, err) < 0 ||
         parse_blob(x, "manifest", &out->manifest, where, err) < 0)
         return -1;
+    /* "" (an OCI 1.1 referrer, by digest), sha256-<hex> (its fallback tag's index) or cosign's */
     size_t tl = strlen(out->tag);
-    if (tl < 7 + AP_HEX_LEN || strncmp(out->tag, "sha256-", 7) || strncmp(out->tag + 7, out->subject + 7, AP_HEX_LEN) ||
-        (tl != 7 + AP_HEX_LEN && strcmp(out->tag + 7 + AP_HEX_LEN, ".sig") &&
-         strcmp(out->tag + 7 + AP_HEX_LEN, ".att") && strcmp(out->tag + 7 + AP_HEX_LEN, ".sbom")))
+    if (tl && (tl < 7 + AP_HEX_LEN || strncmp(out->tag, "sha256-", 7) ||
+               strncmp(out->tag + 7, out->subject + 7, AP_HEX_LEN) ||
+               (tl != 7 + AP_HEX_LEN && strcmp(out->tag + 7 + AP_HEX_LEN, ".sig") &&
+                strcmp(out->tag + 7 + AP_HEX_LEN, ".att") && strcmp(out->tag + 7 + AP_HEX_LEN, ".sbom"))))
         return ap_fail(err, AP_ERR_FORMAT, "%s: tag \"%.200s\" is not sha256-<subject hex>[.sig|.att|.sbom]", where,
                        out->tag);
-    if (strcmp(out->media_type, AP_OCI_MANIFEST_MEDIA_TYPE) && strcmp(out->media_type, AP_DOCKER_MANIFEST_MEDIA_TYPE))
-        return ap_fail(err, AP_ERR_FORMAT, "%s: media_type \"%.200s\" is not an image manifest's", where,
-                       out->media_type);
+    bool fallback = tl == 7 + AP_HEX_LEN;
+    if (fallback ? strcmp(out->media_type, AP_OCI_INDEX_MEDIA_TYPE)
+                 : strcmp(out->media_type, AP_OCI_MANIFEST_MEDIA_TYPE) &&
+                       strcmp(out->media_type, AP_DOCKER_MANIFEST_MEDIA_TYPE))
+        return ap_fail(err, AP_ERR_FORMAT, "%s: media_type \"%.200s\" is not an image %s's", where,
+                       out->media_type, fallback ? "index" : "manifest");
     json_t *bs = get_typed(x, "blobs", JSON_ARRAY, "an array", where, err);
     if (!bs)
         return -1;

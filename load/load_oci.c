@@ -500,15 +500,18 @@ static bool keep_referrers(const oci_target *o, const ap_bundle_index *idx, json
         if (!referrer_name(idx, o->sel, f, full, sizeof full))
             continue;
         json_t *d = oci_descriptor(f->media_type, f->manifest.digest, f->manifest.size);
-        json_t *a = json_object();
-        json_object_set_new(a, OCI_REF_ANNOTATION, json_string(full));
-        json_object_set_new(d, "annotations", a);
+        if (f->tag[0]) {   /* an OCI 1.1 referrer has no name: its subject field says what it refers to */
+            json_t *a = json_object();
+            json_object_set_new(a, OCI_REF_ANNOTATION, json_string(full));
+            json_object_set_new(d, "annotations", a);
+        }
         ssize_t at = -1;
         size_t q;
         json_t *e;
         json_array_foreach(manifests, q, e) {
             const char *ref = annotation(e, OCI_REF_ANNOTATION);
-            if (ref && !strcmp(ref, full))
+            const char *dg = json_string_value(json_object_get(e, "digest"));
+            if (f->tag[0] ? (ref && !strcmp(ref, full)) : (!ref && dg && !strcmp(dg, f->manifest.digest)))
                 at = (ssize_t)q;
         }
         if (at >= 0 && json_equal(json_array_get(manifests, (size_t)at), d)) {

@@ -534,8 +534,10 @@ static int push_referrers(registry_target *r, const ap_bundle_index *idx, ap_err
                 continue;
             if (!mb || !mb->data)
                 return ap_fail(err, AP_ERR_TARGET, "image %s: %s (%s) missing", n->source, f->tag, f->manifest.digest);
-            if (reg_manifest_put(r->client, n->repo, f->tag, f->media_type, mb->data, mb->data_len, err) < 0) {
-                ap_error_prefix(err, "image %s: %s", n->source, f->tag);
+            /* an OCI 1.1 referrer goes by digest (its fallback tag's index, after it, names it) */
+            const char *ref = f->tag[0] ? f->tag : f->manifest.digest;
+            if (reg_manifest_put(r->client, n->repo, ref, f->media_type, mb->data, mb->data_len, err) < 0) {
+                ap_error_prefix(err, "image %s: %s", n->source, ref);
                 return -1;
             }
         }

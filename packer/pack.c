@@ -528,7 +528,10 @@ static int index_referrers(packer *p, bool placeholder, ap_bundle_index *idx, ap
         if (placeholder) {   /* names the dummy subject, same length */
             if (!(o->tag = malloc(sizeof x->tag)))
                 return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-            snprintf(o->tag, sizeof x->tag, "sha256-%s%s", o->subject + 7, x->tag + 7 + AP_HEX_LEN);
+            if (x->tag[0])
+                snprintf(o->tag, sizeof x->tag, "sha256-%s%s", o->subject + 7, x->tag + 7 + AP_HEX_LEN);
+            else
+                o->tag[0] = '\0';
         }
         o->media_type = (char *)x->media_type;
         snprintf(o->manifest.digest, sizeof o->manifest.digest, "%s", x->manifest_digest);

@@ -485,10 +485,54 @@ static int add_referrer(source *s, remote_state *st, const char *subject, const 
     x->manifest = (unsigned char *)r->body;   /* taken over */
     x->manifest_len = r->body_len;
     r->body = NULL;
-    int rc = json_is_object(json_object_get(man, "config"))
+    int rc = is_index(x->media_type) ? 0   /* the OCI 1.1 fallback tag's index: its manifests come before it */
+             : json_is_object(json_object_get(man, "config"))
                  ? fetch_referrer_blobs(s, st, x, man, err)
-                 : ap_fail(err, AP_ERR_FORMAT, "%s: %s is not an image manifest (no config)", s->spec, tag);
+                 : ap_fail(err, AP_ERR_FORMAT, "%s: %s is not an image manifest (no config)", s->spec,
+                           tag[0] ? tag : x->manifest_digest);
     json_decref(man);
+    return rc;
+}
+
+/* OCI 1.1 referrers through the fallback tag sha256-<hex> (the CNCF registry 2.8 has no
+ * referrers API): each manifest its index lists (pushed by digest on the far side), then
+ * the index itself under that tag. */
+static int find_fallback_referrers(source *s, remote_state *st, const char *subject, ap_error *err)
+{
+    char tag[AP_HEX_LEN + 16];
+    snprintf(tag, sizeof tag, "sha256-%s", subject + 7);
+    reg_response r;
+    int got = try_manifest(s, st, tag, &r, err);
+    if (got <= 0)
+        return got;
+    json_t *idx = parse_doc(s, &r, tag, err);
+    int rc = idx ? 0 : -1;
+    if (rc == 0 && !is_index(media_type(idx, &r)))
+        rc = ap_fail(err, AP_ERR_FORMAT, "%s: %s (the OCI referrers fallback tag) is not an image index", s->spec, tag);
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(idx, "manifests"), i, d) {
+        const char *md = json_string_value(json_object_get(d, "digest"));
+        char hex[AP_HEX_LEN + 1], mdigest[AP_DIGEST_LEN + 1];
+        if (rc < 0)
+            break;
+        if (!md || ap_digest_parse(md, hex, "digest", NULL) < 0) {
+            rc = ap_fail(err, AP_ERR_FORMAT, "%s: %s lists a manifest without a valid digest", s->spec, tag);
+            break;
+        }
+        snprintf(mdigest, sizeof mdigest, "sha256:%s", hex);
+        reg_response mr;
+        json_t *man;
+        if ((rc = fetch_manifest(s, st, mdigest, mdigest, &mr, &man, err)) < 0)
+            break;
+        json_decref(man);
+        rc = add_referrer(s, st, subject, "", &mr, err);
+        reg_response_free(&mr);
+    }
+    json_decref(idx);
+    if (rc == 0)
+        rc = add_referrer(s, st, subject, tag, &r, err);
+    reg_response_free(&r);
     return rc;
 }
 
@@ -510,7 +554,7 @@ static int find_referrers(source *s, remote_state *st, const char *subject, ap_e
         if (rc < 0)
             return -1;
     }
-    return 0;
+    return find_fallback_referrers(s, st, subject, err);
 }
 
 static int find_all_referrers(source *s, remote_state *st, ap_error *err)

@@ -8,7 +8,7 @@
 # -c recompresses (new digests, said, source digest in the index). A layer whose blob is
 # not the one its manifest names is refused at pack.
 . "$(dirname "$0")/../lib.sh"
-plan 39
+plan 40
 skip_unless docker-registry skopeo jq minisign curl
 make_samples || exit 1
 make_keys || exit 1
@@ -289,6 +289,19 @@ if "$AIRPACK" load -p "$KEYS/pub" --into "oci:$T/so" "$BS" >"$T/so.out" 2>&1 &&
    skopeo inspect --raw "oci:$T/so:$R/src/app-a:sha256-$DA.sig" 2>/dev/null | cmp -s - <(raw "$R/src/app-a:sha256-$DA.sig"); then
     pass oci-keeps-signature
 else fail oci-keeps-signature "$(head -c 300 "$T/so.out")"; fi
+# an OCI 1.1 referrer (an SBOM whose subject is app-c) behind the fallback tag sha256-<hex>: it
+# travels, the far registry serves the same referrer by digest and the same fallback index
+if RM=$($CS attach "$R" src/app-c "sha256:$DC" 2>"$T/at.err"); then
+    BR="$O/oci11.tar"
+    if "$AIRPACK" pack -o "$BR" -s "$KEYS/sec" "docker://$R/src/app-c:1.0" >"$T/pr.out" 2>&1 &&
+       grep -q "2 signature(s), attestation(s) or SBOM(s) carried" "$T/pr.out" &&
+       "$AIRPACK" verify -q --deep -p "$KEYS/pub" "$BR" >>"$T/pr.out" 2>&1 &&
+       "$AIRPACK" load -q -p "$KEYS/pub" --tls-verify=false --into "docker://$R/far11" "$BR" >>"$T/pr.out" 2>&1 &&
+       [ "$(raw "$R/far11/src/app-c:sha256-$DC" | sha256sum)" = "$(raw "$R/src/app-c:sha256-$DC" | sha256sum)" ] &&
+       [ "$(raw "$R/far11/src/app-c@$RM" | sha256sum | cut -d' ' -f1)" = "${RM#sha256:}" ]; then
+        pass oci11-referrer-travels
+    else fail oci11-referrer-travels "$(head -c 400 "$T/pr.out")"; fi
+else fail oci11-referrer-travels "attach: $(tail -c 300 "$T/at.err")"; fi
 # a Docker engine keeps no manifests: the load says it left the signature out
 if [ -n "${DOCKERD_PID:-}" ]; then
     if "$AIRPACK" load -p "$KEYS/pub" --into docker-daemon: "$BS" >"$T/dd.out" 2>&1 &&

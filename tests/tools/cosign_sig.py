@@ -7,6 +7,10 @@ annotation of the payload layer, in a manifest tagged sha256-<hex>.sig next to t
   cosign_sig.py keygen KEY.pem PUB.pem
   cosign_sig.py sign HOST REPO DIGEST KEY.pem       push REPO:sha256-<hex>.sig for DIGEST
   cosign_sig.py verify HOST REPO TAG PUB.pem        verify it against REPO:TAG's digest now
+  cosign_sig.py attach HOST REPO DIGEST             an OCI 1.1 referrer (an SBOM artifact whose subject is
+                                                    DIGEST) by digest, and the fallback tag sha256-<hex>
+                                                    (an index listing it), as a registry without the
+                                                    referrers API keeps them
 Plain http to a local registry (127.0.0.1)."""
 import base64, hashlib, json, sys, urllib.request
 from cryptography.hazmat.primitives import hashes, serialization
@@ -80,6 +84,28 @@ def verify(host, repo, tag, pubfile):
     print(f"verified: {repo}:{tag} ({digest})")
 
 
+def attach(host, repo, digest):
+    subject = manifest(host, repo, digest)
+    sm = json.loads(subject)
+    empty = b"{}"
+    sbom = b'{"spdxVersion":"SPDX-2.3","name":"airpack-test"}'
+    m = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/spdx+json",
+         "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": push_blob(host, repo, empty),
+                    "size": len(empty)},
+         "layers": [{"mediaType": "application/spdx+json", "digest": push_blob(host, repo, sbom), "size": len(sbom)}],
+         "subject": {"mediaType": sm.get("mediaType", OCI_MANIFEST), "digest": digest, "size": len(subject)}}
+    body = json.dumps(m, separators=(",", ":")).encode()
+    md = "sha256:" + hashlib.sha256(body).hexdigest()
+    req("PUT", f"http://{host}/v2/{repo}/manifests/{md}", body, {"Content-Type": OCI_MANIFEST})
+    idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+           "manifests": [{"mediaType": OCI_MANIFEST, "digest": md, "size": len(body),
+                          "artifactType": "application/spdx+json"}]}
+    ib = json.dumps(idx, separators=(",", ":")).encode()
+    req("PUT", f"http://{host}/v2/{repo}/manifests/sha256-{digest.split(':')[1]}", ib,
+        {"Content-Type": "application/vnd.oci.image.index.v1+json"})
+    print(md)
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "keygen":
@@ -92,5 +118,7 @@ if __name__ == "__main__":
         sign(*sys.argv[2:6])
     elif cmd == "verify":
         verify(*sys.argv[2:6])
+    elif cmd == "attach":
+        attach(*sys.argv[2:5])
     else:
         sys.exit(__doc__)
