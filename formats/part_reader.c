@@ -132,8 +132,8 @@ ap_part_reader *ap_part_reader_open(const char *base, const ap_parts_manifest *m
     }
     name_of(r, 0, name, sizeof name);
     r->fd = open(name, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0 && r->have_manifest && r->m.n_parity && errno == ENOENT)
-        return r;   /* missing: ap_part_reader_heal may rebuild it, else reading says so */
+    if (r->fd < 0 && r->have_manifest && errno == ENOENT)
+        return r;   /* missing: named by check_all or the first read (exit 1), or rebuilt (heal) */
     if (r->fd < 0) {
         ap_fail_errno(err, AP_ERR_IO, "cannot open %s", name);
         ap_part_reader_free(r);

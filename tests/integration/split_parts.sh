@@ -10,7 +10,7 @@
 # (and, for the flipped byte, the entry and the byte offset in the part), exit
 # status 1, nothing loaded. Single-part verify says good or BAD.
 . "$(dirname "$0")/../lib.sh"
-plan 48
+plan 49
 skip_unless minisign jq tar python3
 
 cd "$T" || exit 1
@@ -137,6 +137,9 @@ copy swap && mv swap/b.tar.000 swap/x && mv swap/b.tar.001 swap/b.tar.000 && mv 
 refused "two parts swapped" swap "swap/b.tar.000: holds the bytes swap/b.tar.parts lists for swap/b.tar.001"
 copy miss && rm miss/b.tar.002
 refused "one part missing" miss "miss/b.tar.002: missing"
+copy miss0 && rm miss0/b.tar.000
+expect_fail "first part missing: verify NAME names it (exit 1, like any missing part)" 1 \
+    "miss0/b.tar.000: missing \(miss0/b.tar.parts lists 3 parts; copy it again\)" P verify -q -p "$KEYS/pub" miss0/b.tar
 
 # flipped byte in the data of manifest.json, the last entry: the message names the
 # part, the entry and where the entry starts in that part

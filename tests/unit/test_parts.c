@@ -590,9 +590,19 @@ static void test_part_reader_hostile(void **state)
     ap_part_reader_free(r);
     unlink(p3);
 
-    /* no first part */
+    /* no first part: with a sidecar, a missing part like any other (verification, exit 1) */
     assert_int_equal(unlink(p0), 0);
-    assert_null(ap_part_reader_open(base, &m, &err));
+    r = ap_part_reader_open(base, &m, &err);
+    assert_non_null(r);
+    assert_int_equal(ap_part_reader_check_all(r, &err), -1);
+    assert_int_equal(err.code, AP_ERR_VERIFY);
+    assert_non_null(strstr(err.msg, "r.tar.000: missing"));
+    char one[16];
+    assert_true(ap_part_read(r, one, sizeof one, &err) < 0);
+    assert_non_null(strstr(err.msg, "r.tar.000: missing"));
+    ap_part_reader_free(r);
+    /* without one, there is nothing to read */
+    assert_null(ap_part_reader_open(base, NULL, &err));
     assert_int_equal(err.code, AP_ERR_IO);
     assert_non_null(strstr(err.msg, "r.tar.000"));
     ap_parts_free(&m);
