@@ -79,6 +79,13 @@ int bundle_input_open(bundle_input *in, const char *arg, unsigned flags, volatil
         bool split = false;
         if (named_part && index == 0) {
             split = true;
+        } else if (!named_part && ap_parity_split_name(arg, base, sizeof base, &index) &&
+                   bundle_input_is_later_part(arg)) {
+            ap_part_name(first, sizeof first, base, 0);
+            return ap_fail(err, AP_ERR_USAGE,
+                           "%s is a parity part of a split bundle: give its first part, %s, or %s (or check this "
+                           "part alone with 'airpack verify --part %s')",
+                           arg, first, base, arg);
         } else if (named_part && bundle_input_is_later_part(arg)) {
             ap_part_name(first, sizeof first, base, 0);
             return ap_fail(err, AP_ERR_USAGE,

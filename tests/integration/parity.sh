@@ -13,7 +13,7 @@
 #     refused before anything is decoded (a part is missing, so decoding would be needed);
 #   - an unsigned list: repair refuses (it could not check what it rebuilds).
 . "$(dirname "$0")/../lib.sh"
-plan 74
+plan 75
 skip_unless minisign jq tar python3 cmp
 
 cd "$T" || exit 1
@@ -232,6 +232,8 @@ fresh d9
 cp other/b.tar.p01 d9/b.tar.p01
 expect_fail "verify --part NAME.p01 of another bundle's parity part: BAD" 1 "b\.tar\.p01: BAD: damaged" \
     P verify -p "$KEYS/pub" --part d9/b.tar.p01
+expect_fail "load NAME.p00: refused, pointing at the first part" 2 "b\.tar\.p00 is a parity part of a split bundle: give its first part" \
+    P load -q -p "$KEYS/pub" --into "oci:$T/oci-p00" good/b.tar.p00
 # ---- options ------------------------------------------------------------------------------------
 expect_fail "--parity without --split: usage error" 2 "needs --split" \
     P pack -q -s "$KEYS/sec" --parity 2 -o x.tar big.tar
