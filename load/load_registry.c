@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../formats/image_ref.h"
+#include "../formats/oci_json.h"
 #include "delta_check.h"
 #include "inventory.h"
 #include "../remote/registry_client.h"
@@ -545,6 +546,62 @@ static int push_referrers(registry_target *r, const ap_bundle_index *idx, ap_err
     return 0;
 }
 
+/* OCI 1.1 referrers (tag "") of a subject whose fallback index the bundle does not carry
+ * (they came from an OCI layout): a registry without the referrers API finds them through
+ * the fallback tag sha256-<hex>, an index listing them, which this writes. */
+static int push_fallback_index(registry_target *r, const ap_bundle_index *idx, const char *subject,
+                               const char *repo, ap_error *err)
+{
+    char tag[AP_HEX_LEN + 8];
+    snprintf(tag, sizeof tag, "sha256-%s", subject + 7);
+    json_t *ix = json_object(), *ms = json_array();
+    json_object_set_new(ix, "schemaVersion", json_integer(2));
+    json_object_set_new(ix, "mediaType", json_string(AP_OCI_INDEX_MEDIA_TYPE));
+    for (size_t q = 0; q < idx->n_referrers; q++) {
+        const ap_index_referrer *f = &idx->referrers[q];
+        if (!strcmp(f->subject, subject) && !f->tag[0])
+            json_array_append_new(ms, oci_descriptor(f->media_type, f->manifest.digest, f->manifest.size));
+    }
+    json_object_set_new(ix, "manifests", ms);
+    char *text = json_dumps(ix, JSON_COMPACT);
+    json_decref(ix);
+    if (!text)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    int rc = reg_manifest_put(r->client, repo, tag, AP_OCI_INDEX_MEDIA_TYPE, text, strlen(text), err);
+    free(text);
+    if (rc < 0)
+        ap_error_prefix(err, "%s: the referrers fallback tag %s", repo, tag);
+    return rc;
+}
+
+static int push_fallback_indexes(registry_target *r, const ap_bundle_index *idx, ap_error *err)
+{
+    for (size_t q = 0; q < idx->n_referrers; q++) {
+        const ap_index_referrer *f = &idx->referrers[q];
+        bool first = !f->tag[0], carried = false;
+        for (size_t j = 0; j < idx->n_referrers && first; j++) {
+            const ap_index_referrer *g = &idx->referrers[j];
+            if (strcmp(g->subject, f->subject))
+                continue;
+            first &= j >= q || g->tag[0];   /* once per subject */
+            carried |= g->tag[0] && strlen(g->tag) == 7 + AP_HEX_LEN;
+        }
+        if (!first || carried)
+            continue;
+        for (size_t i = 0; i < r->n_names; i++) {
+            const reg_name *n = &r->names[i];
+            if (strcmp(idx->images[n->image].manifest.digest, f->subject))
+                continue;
+            bool dup = false;
+            for (size_t j = 0; j < i && !dup; j++)
+                dup = !strcmp(r->names[j].repo, n->repo) && !strcmp(idx->images[r->names[j].image].manifest.digest, f->subject);
+            if (!dup && push_fallback_index(r, idx, f->subject, n->repo, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
 static int reg_commit(load_target *t, const ap_bundle_index *idx, load_result **results,
                       size_t *n_results, ap_error *err)
 {
@@ -640,7 +697,7 @@ static int reg_commit(load_target *t, const ap_bundle_index *idx, load_result **
                 pushed_tags++;
         }
     }
-    if (push_referrers(r, idx, err) < 0)
+    if (push_referrers(r, idx, err) < 0 || push_fallback_indexes(r, idx, err) < 0)
         goto out;
     for (size_t i = 0; i < r->n_names; i++) {
         reg_name *n = &r->names[i];

@@ -600,6 +600,71 @@ static int describe_oci_nested(source *s, json_t *desc, const char *name, ap_err
     return rc;
 }
 
+/* A manifest of the layout whose subject names another: kept as a referrer (by digest, with
+ * its config and layers as the layout holds them), unless --no-referrers or a blob of it is
+ * not a small document here; then left out and counted (pack says so). */
+static int keep_layout_referrer(source *s, json_t *man, const unsigned char *bytes, size_t len, ap_error *err)
+{
+    const char *sd = json_string_value(json_object_get(json_object_get(man, "subject"), "digest"));
+    char shex[AP_HEX_LEN + 1];
+    json_t *layers = json_object_get(man, "layers");
+    if (!sd || ap_digest_parse(sd, shex, "subject digest", NULL) < 0 || s->in->opts.no_referrers ||
+        !json_is_object(json_object_get(man, "config"))) {
+        s->n_skipped_referrers++;
+        return 0;
+    }
+    source_referrer x;
+    memset(&x, 0, sizeof x);
+    size_t n = 1 + json_array_size(layers);
+    if (!(x.blobs = calloc(n, sizeof *x.blobs)) || !(x.manifest = malloc(len ? len : 1))) {
+        free(x.blobs);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
+    bool ok = true;
+    for (size_t k = 0; k < n && ok; k++) {
+        json_t *d = k == 0 ? json_object_get(man, "config") : json_array_get(layers, k - 1);
+        char path[128];
+        const unsigned char *data;
+        size_t dlen;
+        unsigned char *owned = NULL;
+        ap_error e;
+        ok = blob_path(json_string_value(json_object_get(d, "digest")), path, sizeof path, s, &e) == 0 &&
+             get_small(s, path, &data, &dlen, &owned, &e) == 0;
+        char hex[AP_HEX_LEN + 1];
+        if (ok)
+            ap_sha256_hex(data, dlen, hex);
+        ok = ok && !strcmp(hex, path + 13) && (x.blobs[k].data = malloc(dlen ? dlen : 1));
+        if (ok) {
+            memcpy(x.blobs[k].data, data, dlen);
+            x.blobs[k].len = dlen;
+            snprintf(x.blobs[k].digest, sizeof x.blobs[k].digest, "sha256:%s", hex);
+            x.n_blobs = k + 1;
+        }
+        free(owned);
+    }
+    source_referrer *grown = ok ? realloc(s->referrers, (s->n_referrers + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        for (size_t k = 0; k < x.n_blobs; k++)
+            free(x.blobs[k].data);
+        free(x.blobs);
+        free(x.manifest);
+        s->n_skipped_referrers++;
+        return ok ? ap_fail(err, AP_ERR_NOMEM, "out of memory") : 0;
+    }
+    s->referrers = grown;
+    snprintf(x.subject, sizeof x.subject, "sha256:%s", shex);
+    const char *mt = json_string_value(json_object_get(man, "mediaType"));
+    snprintf(x.media_type, sizeof x.media_type, "%s",
+             mt && strlen(mt) < sizeof x.media_type ? mt : "application/vnd.oci.image.manifest.v1+json");
+    memcpy(x.manifest, bytes, len);
+    x.manifest_len = len;
+    char mhex[AP_HEX_LEN + 1];
+    ap_sha256_hex(bytes, len, mhex);
+    snprintf(x.manifest_digest, sizeof x.manifest_digest, "sha256:%s", mhex);
+    s->referrers[s->n_referrers++] = x;
+    return 0;
+}
+
 static int describe_oci_manifest(source *s, json_t *desc, const char *name, ap_error *err)
 {
     if (media_is_index(json_string_value(json_object_get(desc, "mediaType"))))
@@ -617,10 +682,10 @@ static int describe_oci_manifest(source *s, json_t *desc, const char *name, ap_e
     }
     if (json_object_get(man, "subject") || json_object_get(man, "artifactType")) {
         /* an OCI 1.1 referrer (signature, SBOM ...) of another manifest: not an image */
-        s->n_skipped_referrers++;
+        rc = keep_layout_referrer(s, man, bytes, bytes_len, err);
         free(bytes);
         json_decref(man);
-        return 0;
+        return rc;
     }
     source_image *grown = realloc(s->images, (s->n_images + 1) * sizeof *s->images);
     if (!grown) {
