@@ -14,6 +14,7 @@
 #include "bundle_writer.h"
 #include "dense_pack.h"
 #include "../formats/image_ref.h"
+#include "../formats/gunzip_fast.h"
 #include "../formats/oci_writer.h"
 #include "layer_store.h"
 #include "source.h"
@@ -885,8 +886,11 @@ static int copy_layer(packer *p, const stored_layer *l, const char *path, ap_rea
     ap_codec codec;
     if (ap_codec_from_media_type(l->blob_media_type, &codec, err) < 0)
         return -1;
+    /* gzip, the commonest, through ISA-L's igzip (about twice zlib's speed) */
+    ap_gunzip_fast *gz = NULL;
     ap_decompressor *d = NULL;
-    if (codec != AP_CODEC_NONE && !(d = ap_decompressor_new(codec, 0, diff_sink, p, err)))
+    if (codec == AP_CODEC_GZIP && ap_gunzip_fast_available() ? !(gz = ap_gunzip_fast_new(diff_sink, p, err))
+                               : codec != AP_CODEC_NONE && !(d = ap_decompressor_new(codec, 0, diff_sink, p, err)))
         return -1;
     p->usize = 0;
     int rc = bundle_writer_begin(p->w, err);
@@ -898,12 +902,15 @@ static int copy_layer(packer *p, const stored_layer *l, const char *path, ap_rea
         }
         rc = bundle_writer_sink(p->w, p->chunk, (size_t)got, err);
         if (rc == 0)
-            rc = d ? ap_decompressor_write(d, p->chunk, (size_t)got, err) : diff_sink(p, p->chunk, (size_t)got, err);
+            rc = gz ? ap_gunzip_fast_write(gz, p->chunk, (size_t)got, err)
+                 : d ? ap_decompressor_write(d, p->chunk, (size_t)got, err)
+                     : diff_sink(p, p->chunk, (size_t)got, err);
         if (rc == 0 && p->opts->cancel && *p->opts->cancel)
             rc = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
     }
-    if (rc == 0 && d)
-        rc = ap_decompressor_finish(d, err);
+    if (rc == 0 && (d || gz))
+        rc = gz ? ap_gunzip_fast_finish(gz, err) : ap_decompressor_finish(d, err);
+    ap_gunzip_fast_free(gz);
     ap_decompressor_free(d);
     if (rc < 0) {
         ap_error_prefix(err, "%s: layer %s (%s)", spec, path, l->blob_media_type);
