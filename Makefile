@@ -7,7 +7,7 @@
 #   make tsan     unit tests and TSAN_SUITES again under ThreadSanitizer (CI runs it)
 #   make deps     install the Debian packages airpack and its tests need (as root)
 #   make fuzz     build and briefly run the libFuzzer targets
-#   make bench    measure against the baseline tools
+#   make bench    measure against the baseline tools (make bench-scale: growth with the image count)
 #   make static   build ./airpack-static: one file, no shared libraries (README "Carrying airpack itself");
 #                 make static-aarch64: ./airpack-static-aarch64, the same for arm64
 #   make install  install airpack, its man page and bash completion under PREFIX (and DESTDIR)
@@ -35,7 +35,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-check demo test test-unit test-integration selftest asan tsan fuzz bench clean samples static static-aarch64 airpack-static-aarch64 install uninstall
+.PHONY: bench-scale all deps deps-check demo test test-unit test-integration selftest asan tsan fuzz bench clean samples static static-aarch64 airpack-static-aarch64 install uninstall
 
 all: airpack
 
@@ -185,6 +185,11 @@ fuzz:
 
 bench: deps-check airpack
 	sh tests/bench/bench.sh
+	sh tests/bench/scale.sh
+
+# The scale section alone: 200 ... 12,800 generated images (tests/bench/scale.sh).
+bench-scale: airpack
+	sh tests/bench/scale.sh
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz build-aarch64 airpack airpack-static airpack-static-aarch64 samples/out

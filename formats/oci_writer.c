@@ -62,23 +62,72 @@ static bool has_name(const oci_w_image *im, const char *name)
     return false;
 }
 
-/* Is image i the first that carries name? */
-static bool first_with(const oci_w_image *imgs, size_t i, const char *name)
+/* Every (name, image) pair sorted by name, then image: what the questions below ask is a
+ * binary search and a walk over one name's images, not a scan of every image per name
+ * (12,800 images took minutes). */
+typedef struct {
+    const char *name;
+    size_t image;
+} name_ref;
+
+typedef struct {
+    const oci_w_image *imgs;
+    name_ref *r;
+    size_t n;
+} names_tab;
+
+static int cmp_name_ref(const void *a, const void *b)
 {
-    for (size_t j = 0; j < i; j++)
-        if (has_name(&imgs[j], name))
-            return false;
-    return true;
+    const name_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : x->image < y->image ? -1 : x->image > y->image;
+}
+
+static int names_tab_make(names_tab *t, const oci_w_image *imgs, size_t n, ap_error *err)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += imgs[i].n_names;
+    t->imgs = imgs;
+    t->n = 0;
+    t->r = malloc((total ? total : 1) * sizeof *t->r);
+    if (!t->r)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < imgs[i].n_names; k++)
+            t->r[t->n++] = (name_ref){imgs[i].names[k], i};
+    qsort(t->r, t->n, sizeof *t->r, cmp_name_ref);
+    return 0;
+}
+
+/* The first pair with name (the images that carry it follow, in image order); t->n if none. */
+static size_t names_first(const names_tab *t, const char *name)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(t->r[mid].name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->n && !strcmp(t->r[lo].name, name) ? lo : t->n;
+}
+
+/* Is image i the first that carries name? */
+static bool first_with(const names_tab *t, size_t i, const char *name)
+{
+    size_t f = names_first(t, name);
+    return f == t->n || t->r[f].image >= i;
 }
 
 /* Do images of more than one platform carry name? */
-static bool multi_platform(const oci_w_image *imgs, size_t n, const char *name)
+static bool multi_platform(const names_tab *t, const char *name)
 {
     const char *plat = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (!has_name(&imgs[i], name))
-            continue;
-        const char *p = imgs[i].platform ? imgs[i].platform : "";
+    for (size_t f = names_first(t, name); f < t->n && !strcmp(t->r[f].name, name); f++) {
+        const oci_w_image *im = &t->imgs[t->r[f].image];
+        const char *p = im->platform ? im->platform : "";
         if (plat && strcmp(plat, p))
             return true;
         plat = p;
@@ -88,21 +137,25 @@ static bool multi_platform(const oci_w_image *imgs, size_t n, const char *name)
 
 size_t oci_count_multi_platform_names(const oci_w_image *imgs, size_t n)
 {
+    names_tab t;
+    ap_error e;
+    if (names_tab_make(&t, imgs, n, &e) < 0)
+        return 0;
     size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        for (size_t k = 0; k < imgs[i].n_names; k++)
-            c += first_with(imgs, i, imgs[i].names[k]) && multi_platform(imgs, n, imgs[i].names[k]);
+    for (size_t f = 0; f < t.n; f++)
+        c += (f == 0 || strcmp(t.r[f - 1].name, t.r[f].name)) && multi_platform(&t, t.r[f].name);
+    free(t.r);
     return c;
 }
 
-/* The image Docker gets `name` on: the first of the default platform, else the first. */
-static size_t docker_owner(const oci_w_image *imgs, size_t n, const char *name, const char *want)
+/* The image Docker gets `name` on: the first of the default platform, else the first
+ * (t->imgs' count if no image carries it). */
+static size_t docker_owner(const names_tab *t, size_t n, const char *name, const char *want)
 {
     size_t first = n;
-    for (size_t i = 0; i < n; i++) {
-        if (!has_name(&imgs[i], name))
-            continue;
-        if (oci_platform_matches(want, imgs[i].platform))
+    for (size_t f = names_first(t, name); f < t->n && !strcmp(t->r[f].name, name); f++) {
+        size_t i = t->r[f].image;
+        if (oci_platform_matches(want, t->imgs[i].platform))
             return i;
         if (first == n)
             first = i;
@@ -114,8 +167,8 @@ static size_t docker_owner(const oci_w_image *imgs, size_t n, const char *name, 
 
 typedef struct {
     oci_w_opts *o;
-    char (*seen)[AP_HEX_LEN + 1];
-    size_t n_seen;
+    json_t *seen;                /* hex digests of the blobs put, as keys (a hash table) */
+    const names_tab *names;
 } writer;
 
 /* bytes as blob (once); its digest and size out */
@@ -126,14 +179,10 @@ static int put_blob(writer *w, const void *data, size_t len, char digest[AP_DIGE
     ap_sha256_hex(data, len, hex);
     snprintf(digest, AP_DIGEST_LEN + 1, "sha256:%s", hex);
     *size = len;
-    for (size_t i = 0; i < w->n_seen; i++)
-        if (!strcmp(w->seen[i], hex))
-            return 0;
-    char(*grown)[AP_HEX_LEN + 1] = realloc(w->seen, (w->n_seen + 1) * sizeof *grown);
-    if (!grown)
+    if (json_object_get(w->seen, hex))
+        return 0;
+    if (json_object_set_new(w->seen, hex, json_true()) < 0)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    w->seen = grown;
-    memcpy(w->seen[w->n_seen++], hex, sizeof hex);
     char path[AP_HEX_LEN + 16];
     snprintf(path, sizeof path, "blobs/sha256/%s", hex);
     return w->o->put(w->o->ctx, path, data, len, err);
@@ -213,12 +262,13 @@ static const oci_w_source_index *carried_index(const oci_w_opts *o, const oci_w_
 }
 
 /* A new index for name: the default platform's manifest first. */
-static json_t *new_index(const oci_w_image *imgs, size_t n, const char *name, const char *want)
+static json_t *new_index(const names_tab *t, const oci_w_image *imgs, size_t n, const char *name,
+                         const char *want)
 {
     json_t *ni = json_object(), *ms = json_array();
     json_object_set_new(ni, "schemaVersion", json_integer(2));
     json_object_set_new(ni, "mediaType", json_string(OCI_W_INDEX));
-    size_t owner = docker_owner(imgs, n, name, want);
+    size_t owner = docker_owner(t, n, name, want);
     for (int pass = 0; pass < 2; pass++)
         for (size_t j = 0; j < n; j++) {
             if (!has_name(&imgs[j], name) || (j == owner) != (pass == 0))
@@ -243,7 +293,7 @@ static int write_indexes(writer *w, const oci_w_image *imgs, size_t n, ap_error 
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < imgs[i].n_names; k++) {
             const char *name = imgs[i].names[k];
-            if (!first_with(imgs, i, name) || !multi_platform(imgs, n, name))
+            if (!first_with(w->names, i, name) || !multi_platform(w->names, name))
                 continue;
             oci_w_index *x = &o->indexes[o->n_indexes++];
             snprintf(x->name, sizeof x->name, "%s", name);
@@ -255,7 +305,7 @@ static int write_indexes(writer *w, const oci_w_image *imgs, size_t n, ap_error 
                 rc = put_blob(w, si->bytes, si->len, x->digest, &x->size, err);
             } else {
                 x->media_type = OCI_W_INDEX;
-                rc = put_json(w, new_index(imgs, n, name, o->default_platform), NULL, x->digest, &x->size, err);
+                rc = put_json(w, new_index(w->names, imgs, n, name, o->default_platform), NULL, x->digest, &x->size, err);
             }
             if (rc < 0)
                 return -1;
@@ -272,7 +322,7 @@ static const oci_w_index *index_of(const oci_w_opts *o, const char *name)
 }
 
 /* index.json: one descriptor per name (a name several platforms carry: its index) */
-static json_t *index_json(const oci_w_opts *o, const oci_w_image *imgs, size_t n)
+static json_t *index_json(const oci_w_opts *o, const names_tab *t, const oci_w_image *imgs, size_t n)
 {
     json_t *index = json_object(), *mans = json_array();
     json_object_set_new(index, "schemaVersion", json_integer(2));
@@ -282,7 +332,7 @@ static json_t *index_json(const oci_w_opts *o, const oci_w_image *imgs, size_t n
         for (size_t k = 0; k < (im->n_names ? im->n_names : 1); k++) {
             const char *name = im->n_names ? im->names[k] : NULL;
             const oci_w_index *x = name ? index_of(o, name) : NULL;
-            if (x && !first_with(imgs, i, name))
+            if (x && !first_with(t, i, name))
                 continue;   /* named once, by its index */
             json_t *d = x ? oci_descriptor(x->media_type, x->digest, x->size)
                           : oci_descriptor(manifest_type(im), im->manifest_digest, im->manifest_size);
@@ -301,14 +351,14 @@ static json_t *index_json(const oci_w_opts *o, const oci_w_image *imgs, size_t n
 }
 
 /* manifest.json: Config, RepoTags (full names, each on one image), Layers */
-static json_t *docker_json(const oci_w_opts *o, const oci_w_image *imgs, size_t n)
+static json_t *docker_json(const oci_w_opts *o, const names_tab *t, const oci_w_image *imgs, size_t n)
 {
     json_t *dm = json_array();
     for (size_t i = 0; i < n; i++) {
         const oci_w_image *im = &imgs[i];
         json_t *tags = json_array();
         for (size_t k = 0; k < im->n_names; k++)
-            if (docker_owner(imgs, n, im->names[k], o->default_platform) == i)
+            if (docker_owner(t, n, im->names[k], o->default_platform) == i)
                 json_array_append_new(tags, json_string(im->names[k]));
         if (im->n_names && json_array_size(tags) == 0) {
             json_decref(tags);
@@ -336,9 +386,16 @@ static json_t *docker_json(const oci_w_opts *o, const oci_w_image *imgs, size_t 
 
 int oci_write_metadata(oci_w_image *imgs, size_t n, oci_w_opts *o, ap_error *err)
 {
-    writer w = {.o = o};
+    names_tab names;
+    if (names_tab_make(&names, imgs, n, err) < 0)
+        return -1;
+    writer w = {.o = o, .seen = json_object(), .names = &names};
     o->indexes = NULL;
     o->n_indexes = 0;
+    if (!w.seen) {
+        free(names.r);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
     int rc = write_manifests(&w, imgs, n, err);
     if (rc == 0)
         rc = write_indexes(&w, imgs, n, err);
@@ -349,9 +406,10 @@ int oci_write_metadata(oci_w_image *imgs, size_t n, oci_w_opts *o, ap_error *err
         rc = o->put(o->ctx, "oci-layout", layout, strlen(layout), err);
     }
     if (rc == 0)
-        rc = put_json(&w, index_json(o, imgs, n), "index.json", NULL, NULL, err);
+        rc = put_json(&w, index_json(o, &names, imgs, n), "index.json", NULL, NULL, err);
     if (rc == 0 && o->docker_manifest)   /* last: what makes docker load commit */
-        rc = put_json(&w, docker_json(o, imgs, n), "manifest.json", NULL, NULL, err);
-    free(w.seen);
+        rc = put_json(&w, docker_json(o, &names, imgs, n), "manifest.json", NULL, NULL, err);
+    json_decref(w.seen);
+    free(names.r);
     return rc;
 }

@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     stored_layer **layers;     /* each separately allocated: a stored_layer * stays valid */
     size_t n, cap;
+    void *keys;                /* jansson object: "d"+diff_id, "b"+blob digest -> 1 + index (finds in O(1)) */
 } layer_store;
 
 /* Returns the layer for diff_id, adding it (provided by source/path) if new; NULL on no memory. */

@@ -52,6 +52,10 @@ typedef struct {
     uint64_t usize;
     ap_index_entry *entries;
     size_t n_entries;
+    json_t *entry_paths;          /* the entries' paths as keys: written once, looked up in O(1) */
+    json_t *image_keys;           /* config (faithful: + manifest) digest -> 1 + index in images */
+    json_t *store_paths;          /* "p SOURCE PATH" and "c SOURCE DIFFHEX" -> the store's layers there, in order */
+    size_t store_paths_n;         /* the store's size when store_paths was built */
     oci_w_index *w_indexes;       /* the indexes write_metadata wrote (names several platforms carry) */
     size_t n_w_indexes;
     unsigned char *chunk;
@@ -90,13 +94,15 @@ static bool matches_filter(const packer *p, const source_image *img, bool *by_id
 
 static int add_image(packer *p, size_t s, source_image *img, bool by_id, ap_error *err)
 {
-    for (size_t i = 0; i < p->n_images; i++) {
+    /* the image with the same config (kept as their sources signed them, one config under
+     * two manifests is two images), through a hash table rather than a scan of every image */
+    char key[2 * AP_DIGEST_LEN + 4];
+    snprintf(key, sizeof key, "%s %s", img->config_digest, p->opts->faithful ? img->manifest_digest : "");
+    if (!p->image_keys && !(p->image_keys = json_object()))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    json_t *at = json_object_get(p->image_keys, key);
+    for (size_t i = at ? (size_t)json_integer_value(at) - 1 : p->n_images; i < p->n_images; i = p->n_images) {
         pack_image *pi = &p->images[i];
-        if (strcmp(pi->src->config_digest, img->config_digest))
-            continue;
-        /* kept as their sources signed them, one config under two manifests is two images */
-        if (p->opts->faithful && strcmp(pi->src->manifest_digest, img->manifest_digest))
-            continue;
         /* the same image again: merge its names */
         for (size_t k = 0; k < img->n_names; k++) {
             bool have = false;
@@ -118,6 +124,8 @@ static int add_image(packer *p, size_t s, source_image *img, bool by_id, ap_erro
     if (!grown)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     p->images = grown;
+    if (json_object_set_new(p->image_keys, key, json_integer((json_int_t)p->n_images + 1)) < 0)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     pack_image *pi = &p->images[p->n_images++];
     memset(pi, 0, sizeof *pi);
     pi->src = img;
@@ -193,9 +201,34 @@ static size_t count_nested(const packer *p)
     return n;
 }
 
+/* Does any name belong to more than one image? (One pass with a hash table; when none
+ * does, there is no conflict to resolve and the pairwise pass below is skipped.) */
+static int names_shared(const packer *p, bool *shared, ap_error *err)
+{
+    json_t *seen = json_object();
+    if (!seen)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    *shared = false;
+    for (size_t i = 0; i < p->n_images && !*shared; i++)
+        for (size_t k = 0; k < p->images[i].n_names && !*shared; k++) {
+            json_t *owner = json_object_get(seen, p->images[i].names[k]);
+            if (owner)
+                *shared = (size_t)json_integer_value(owner) != i;
+            else if (json_object_set_new(seen, p->images[i].names[k], json_integer((json_int_t)i)) < 0) {
+                json_decref(seen);
+                return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            }
+        }
+    json_decref(seen);
+    return 0;
+}
+
 static int resolve_conflicts(packer *p, ap_error *err)
 {
-    for (size_t a = 0; a < p->n_images; a++)
+    bool shared;
+    if (names_shared(p, &shared, err) < 0)
+        return -1;
+    for (size_t a = 0; shared && a < p->n_images; a++)
         for (size_t b = a + 1; b < p->n_images; b++)
             for (size_t j = 0; j < p->images[b].n_names; j++) {
                 const char *name = p->images[b].names[j];
@@ -350,19 +383,29 @@ static int choose_images(packer *p, ap_error *err)
         if (!pi->layers)
             return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     }
+    /* whether each source is kept byte for byte: asked once per source, not once per image */
+    signed char *faithful = malloc(p->n_sources ? p->n_sources : 1);
+    if (!faithful)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    memset(faithful, -1, p->n_sources ? p->n_sources : 1);
     for (size_t i = 0; i < p->n_images; i++) {
         pack_image *pi = &p->images[i];
         const char *label = pi->n_names ? pi->names[0] : pi->src->config_digest;
-        pi->faithful = source_faithful(p, pi->source);
+        if (faithful[pi->source] < 0)
+            faithful[pi->source] = source_faithful(p, pi->source);
+        pi->faithful = faithful[pi->source];
         for (size_t k = 0; k < pi->src->n_layers; k++) {
             source_layer *sl = &pi->src->layers[k];
             pi->layers[k] = pi->faithful ? layer_store_add_blob(&p->store, sl->diff_id, sl->blob_digest, sl->blob_size,
                                                                 sl->media_type, pi->source, sl->path, label, k + 1)
                                          : layer_store_add(&p->store, sl->diff_id, pi->source, sl->path, label, k + 1);
-            if (!pi->layers[k])
+            if (!pi->layers[k]) {
+                free(faithful);
                 return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+            }
         }
     }
+    free(faithful);
     return o->have ? mark_expected(p, err) : 0;
 }
 
@@ -590,16 +633,26 @@ static int placeholder_entries(packer *p, ap_bundle_index *idx, size_t n_layer_e
         else
             snprintf(paths[e], sizeof paths[e], "blobs/sha256/%s", d + 7);
     }
+    json_t *configs = json_object();   /* the configs listed so far (a hash table, not a scan) */
+    if (!configs) {
+        free(paths);
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < p->n_images; i++) {
-        bool again = false;   /* one config under two manifests (faithful): listed once */
-        for (size_t j = 0; j < i && !again; j++)
-            again = !strcmp(p->images[j].src->config_digest, p->images[i].src->config_digest);
+        /* one config under two manifests (faithful): listed once */
+        bool again = json_object_get(configs, p->images[i].src->config_digest) != NULL;
+        if (!again && json_object_set_new(configs, p->images[i].src->config_digest, json_true()) < 0) {
+            json_decref(configs);
+            free(paths);
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        }
         char d[AP_DIGEST_LEN + 1];
         placeholder_digest(p->store.n + p->n_images + n_nested + i, d);
         snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s",
                  again ? d + 7 : p->images[i].src->config_digest + 7);
         snprintf(paths[e++], sizeof paths[0], "blobs/sha256/%s", idx->images[i].manifest.digest + 7);
     }
+    json_decref(configs);
     for (size_t j = 0; j < n_nested; j++) {
         char d[AP_DIGEST_LEN + 1];
         placeholder_digest(p->store.n + p->n_images + j, d);
@@ -768,21 +821,80 @@ static int record_entry(packer *p, const ap_index_entry *e, ap_error *err)
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     p->entries = grown;
     p->entries[p->n_entries++] = *e;
+    if (!p->entry_paths && !(p->entry_paths = json_object()))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if (json_object_set_new(p->entry_paths, e->path, json_true()) < 0)
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     return 0;
 }
 
 static bool entry_written(const packer *p, const char *path)
 {
+    if (p->entry_paths)
+        return json_object_get(p->entry_paths, path) != NULL;
     for (size_t i = 0; i < p->n_entries; i++)
         if (!strcmp(p->entries[i].path, path))
             return true;
     return false;
 }
 
+/* The store's layers of the current source at path (kind 'p') or with diff_id hex (kind 'c'),
+ * in store order: a hash table built once the store is complete, so streaming thousands of
+ * layers does not scan the store for each. NULL: none (or no memory: callers then scan). */
+static json_t *store_at(packer *p, char kind, const char *key, bool *scan)
+{
+    *scan = false;
+    if (!p->store_paths || p->store_paths_n != p->store.n) {
+        json_decref(p->store_paths);
+        p->store_paths = json_object();
+        p->store_paths_n = p->store.n;
+        for (size_t i = 0; p->store_paths && i < p->store.n; i++) {
+            const stored_layer *l = p->store.layers[i];
+            for (int k = 0; k < 2; k++) {
+                char *name = NULL;
+                if (asprintf(&name, "%c %zu %s", k ? 'c' : 'p', l->source, k ? l->diff_id + 7 : l->path) < 0) {
+                    json_decref(p->store_paths);
+                    p->store_paths = NULL;
+                    break;
+                }
+                json_t *list = json_object_get(p->store_paths, name);
+                if (!list) {
+                    list = json_array();
+                    json_object_set_new(p->store_paths, name, list);
+                }
+                json_array_append_new(list, json_integer((json_int_t)i));
+                free(name);
+            }
+        }
+    }
+    if (!p->store_paths) {
+        *scan = true;
+        return NULL;
+    }
+    char *name = NULL;
+    if (asprintf(&name, "%c %zu %s", kind, p->current, key) < 0) {
+        *scan = true;
+        return NULL;
+    }
+    json_t *list = json_object_get(p->store_paths, name);
+    free(name);
+    return list;
+}
+
+/* for (each store layer i of the current source at key): over the hash table's list, or
+ * every layer when it could not be built */
+#define FOR_STORE_AT(p, kind, key, i)                                                                   \
+    bool scan_##i;                                                                                      \
+    json_t *list_##i = store_at(p, kind, key, &scan_##i);                                               \
+    size_t n_##i = scan_##i ? (p)->store.n : json_array_size(list_##i);                                 \
+    for (size_t q_##i = 0, i = 0; q_##i < n_##i &&                                                      \
+         ((i = scan_##i ? q_##i : (size_t)json_integer_value(json_array_get(list_##i, q_##i))), 1);    \
+         q_##i++)
+
 static bool layer_wanted(void *ctx, const char *path)
 {
     packer *p = ctx;
-    for (size_t i = 0; i < p->store.n; i++) {
+    FOR_STORE_AT(p, 'p', path, i) {
         stored_layer *l = p->store.layers[i];
         if (!l->packed && l->source == p->current && !strcmp(l->path, path))
             return true;
@@ -824,7 +936,7 @@ static int mark_packed(packer *p, const char *path, const char *hex, const char 
 {
     const char *spec = p->sources[p->current].spec;
     bool by_content = p->sources[p->current].layers_by_content;
-    for (size_t i = 0; i < p->store.n; i++) {
+    FOR_STORE_AT(p, by_content ? 'c' : 'p', by_content ? hex : path, i) {
         stored_layer *l = p->store.layers[i];
         if (l->packed || l->source != p->current)
             continue;
@@ -860,7 +972,7 @@ static void pack_progress(void *ctx, uint64_t done)
 /* The faithful layer of the current source stored as `path` and not packed yet, or NULL. */
 static stored_layer *faithful_wanted(packer *p, const char *path)
 {
-    for (size_t i = 0; i < p->store.n; i++) {
+    FOR_STORE_AT(p, 'p', path, i) {
         stored_layer *l = p->store.layers[i];
         if (l->faithful && !l->packed && l->source == p->current && !strcmp(l->path, path))
             return l;
@@ -1259,13 +1371,16 @@ static void fill_report(const packer *p, pack_report *report)
         report->n_layers_expected += p->store.layers[i]->expected;
     }
     report->n_layers_stored = p->store.n - report->n_layers_expected;
-    for (size_t i = 0; i < p->store.n; i++)
-        for (size_t j = 0; j < i; j++)
-            if (!p->store.layers[i]->expected && !strcmp(p->store.layers[i]->diff_id, p->store.layers[j]->diff_id)) {
-                report->n_layers_twice++;
-                report->twice_bytes += p->store.layers[i]->size;
-                break;
-            }
+    json_t *seen = json_object();   /* diff_ids of earlier layers: a hash table, not a scan */
+    for (size_t i = 0; seen && i < p->store.n; i++) {
+        const stored_layer *l = p->store.layers[i];
+        if (!l->expected && json_object_get(seen, l->diff_id)) {
+            report->n_layers_twice++;
+            report->twice_bytes += l->size;
+        }
+        json_object_set_new(seen, l->diff_id, json_true());
+    }
+    json_decref(seen);
     index_report(p, report);
     FOR_REFERRERS(p, false, x) report->n_referrers++;
     for (size_t i = 0; i < p->n_images; i++) {
@@ -1372,6 +1487,9 @@ int pack_run(const pack_options *opts, pack_report *report, ap_error *err)
     for (size_t i = 0; i < p.n_entries; i++)
         free(p.entries[i].path);
     free(p.entries);
+    json_decref(p.entry_paths);
+    json_decref(p.store_paths);
+    json_decref(p.image_keys);
     free(p.w_indexes);
     for (size_t i = 0; i < p.n_images; i++) {
         free(p.images[i].names);
