@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +20,8 @@ int config_dir(char *out, size_t n, ap_error *err)
     if (dir && *dir) {
         len = snprintf(out, n, "%s", dir);
     } else {
-        const char *home = getenv("HOME");
-        if (!home || !*home) {
-            struct passwd *pw = getpwuid(getuid());
-            home = pw ? pw->pw_dir : NULL;
-        }
-        if (!home || !*home)
+        const char *home = ap_home_dir();
+        if (!home)
             return ap_fail(err, AP_ERR_USAGE, "no home directory for the airpack config: set AIRPACK_CONFIG_DIR");
         len = snprintf(out, n, "%s/.airpack", home);
     }

@@ -691,6 +691,16 @@ int ap_signature_key_id(const char *sig_text, size_t sig_len, char out[2 * AP_KE
 
 /* ---- default paths ------------------------------------------------------ */
 
+const char *ap_home_dir(void)
+{
+    const char *home = getenv("HOME");
+    if (!home || !*home) {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    return home && *home ? home : NULL;
+}
+
 int ap_default_seckey_path(char *out, size_t n, ap_error *err)
 {
     const char *env = getenv("AIRPACK_SECRET_KEY");
@@ -700,12 +710,8 @@ int ap_default_seckey_path(char *out, size_t n, ap_error *err)
     } else if ((env = getenv("AIRPACK_CONFIG_DIR")) && *env) {
         len = snprintf(out, n, "%s/airpack.key", env);
     } else {
-        const char *home = getenv("HOME");
-        if (!home || !*home) {
-            struct passwd *pw = getpwuid(getuid());
-            home = pw ? pw->pw_dir : NULL;
-        }
-        if (!home || !*home)
+        const char *home = ap_home_dir();
+        if (!home)
             return ap_fail(err, AP_ERR_USAGE,
                            "no home directory to find the secret key in: set AIRPACK_CONFIG_DIR or use -s FILE");
         len = snprintf(out, n, "%s/.airpack/airpack.key", home);

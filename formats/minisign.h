@@ -92,6 +92,9 @@ char *ap_read_password(const char *password_file, const char *prompt, bool confi
 /* Wipes and frees what ap_read_password returned (NULL is fine). */
 void ap_password_free(char *password);
 
+/* The user's home directory: $HOME, else the password database's; NULL when neither names one. */
+const char *ap_home_dir(void);
+
 /* Default secret key path: $AIRPACK_SECRET_KEY, else $AIRPACK_CONFIG_DIR/airpack.key,
  * else ~/.airpack/airpack.key (as cli/keys.h says). Writes into out. */
 int ap_default_seckey_path(char *out, size_t n, ap_error *err);
