@@ -437,3 +437,37 @@ char *ap_read_small_file(const char *path, size_t max, size_t *len, bool *missin
     *len = have;
     return buf;
 }
+
+int ap_parts_read_signed(const char *base, const ap_pubkey *keys, size_t n_keys, ap_parts_manifest *m,
+                         ap_sig_info *sig_info, int *missing, ap_error *err)
+{
+    char sc[4200], scsig[4200];
+    snprintf(sc, sizeof sc, "%s%s", base, AP_PARTS_SUFFIX);
+    snprintf(scsig, sizeof scsig, "%s%s", base, AP_PARTS_SIG_SUFFIX);
+    memset(m, 0, sizeof *m);
+    *missing = 0;
+    size_t len = 0, sig_len = 0;
+    bool gone = false;
+    char *text = ap_read_small_file(sc, AP_PARTS_SIDECAR_MAX, &len, &gone, err);
+    if (!text) {
+        *missing = gone ? AP_PARTS_LIST_MISSING : 0;
+        return -1;
+    }
+    char *sig = ap_read_small_file(scsig, AP_PARTS_SIG_MAX, &sig_len, &gone, err);
+    int rc = -1;
+    if (!sig) {
+        *missing = gone ? AP_PARTS_SIG_MISSING : 0;
+    } else if (ap_verify(keys, n_keys, text, len, sig, sig_len, sig_info, err) < 0) {
+        ap_error_prefix(err, "%s", scsig);
+        if (err->code != AP_ERR_NOMEM)
+            err->code = AP_ERR_VERIFY;
+    } else if (ap_parts_parse(text, len, m, err) < 0) {
+        ap_error_prefix(err, "%s", sc);
+        err->code = AP_ERR_VERIFY;
+    } else {
+        rc = 0;
+    }
+    free(text);
+    free(sig);
+    return rc;
+}

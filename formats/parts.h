@@ -26,6 +26,7 @@
 
 #include "digest.h"
 #include "error.h"
+#include "minisign.h"
 
 #define AP_PARTS_FORMAT_VERSION 1          /* without parity parts */
 #define AP_PARTS_FORMAT_VERSION_PARITY 2   /* with them */
@@ -85,5 +86,14 @@ int ap_parts_locate(const ap_parts_manifest *m, uint64_t offset, size_t *index, 
 /* Reads a whole small file (at most max bytes) into a NUL-terminated buffer.
  * A missing file is AP_ERR_IO with errno ENOENT preserved in *missing. */
 char *ap_read_small_file(const char *path, size_t max, size_t *len, bool *missing, ap_error *err);
+
+/* The signed list of the split bundle base: base.parts read, its signature base.parts.minisig
+ * checked against keys (sig_info filled), the list parsed into *m (free with ap_parts_free).
+ * A bad signature or list is AP_ERR_VERIFY, its message naming the file. When a file is
+ * missing, *missing says which (AP_PARTS_LIST_MISSING, AP_PARTS_SIG_MISSING; else 0), for
+ * the caller to say what that means to it. */
+enum { AP_PARTS_LIST_MISSING = 1, AP_PARTS_SIG_MISSING = 2 };
+int ap_parts_read_signed(const char *base, const ap_pubkey *keys, size_t n_keys, ap_parts_manifest *m,
+                         ap_sig_info *sig_info, int *missing, ap_error *err);
 
 #endif

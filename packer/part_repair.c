@@ -32,37 +32,16 @@ static int base_of(const char *arg, char *base, size_t n, ap_error *err)
 static int read_list(const char *base, const ap_pubkey *keys, size_t n_keys, ap_parts_manifest *m,
                      ap_sig_info *sig_info, ap_error *err)
 {
-    char sc[4200], scsig[4200];
-    snprintf(sc, sizeof sc, "%s%s", base, AP_PARTS_SUFFIX);
-    snprintf(scsig, sizeof scsig, "%s%s", base, AP_PARTS_SIG_SUFFIX);
-    size_t len = 0, sig_len = 0;
-    bool missing = false;
-    char *text = ap_read_small_file(sc, AP_PARTS_SIDECAR_MAX, &len, &missing, err);
-    if (!text) {
-        if (missing)
-            ap_fail(err, AP_ERR_IO, "%s: no parts list %s: only a split bundle packed with --parity can be repaired",
-                    base, sc);
-        return -1;
-    }
-    char *sig = ap_read_small_file(scsig, AP_PARTS_SIG_MAX, &sig_len, &missing, err);
-    int rc = -1;
-    if (!sig) {
-        if (missing)
-            ap_fail(err, AP_ERR_VERIFY, "%s is not signed (no %s), so rebuilt parts could not be checked against it",
-                    sc, scsig);
-    } else if (ap_verify(keys, n_keys, text, len, sig, sig_len, sig_info, err) < 0) {
-        ap_error_prefix(err, "%s", scsig);
-        if (err->code != AP_ERR_NOMEM)
-            err->code = AP_ERR_VERIFY;
-    } else if (ap_parts_parse(text, len, m, err) < 0) {
-        ap_error_prefix(err, "%s", sc);
-        err->code = AP_ERR_VERIFY;
-    } else {
-        rc = 0;
-    }
-    free(text);
-    free(sig);
-    return rc;
+    int missing;
+    if (ap_parts_read_signed(base, keys, n_keys, m, sig_info, &missing, err) == 0)
+        return 0;
+    if (missing == AP_PARTS_LIST_MISSING)
+        ap_fail(err, AP_ERR_IO, "%s: no parts list %s%s: only a split bundle packed with --parity can be repaired",
+                base, base, AP_PARTS_SUFFIX);
+    else if (missing == AP_PARTS_SIG_MISSING)
+        ap_fail(err, AP_ERR_VERIFY, "%s%s is not signed (no %s%s), so rebuilt parts could not be checked against it",
+                base, AP_PARTS_SUFFIX, base, AP_PARTS_SIG_SUFFIX);
+    return -1;
 }
 
 static int rebuild(const char *base, const ap_parts_manifest *m, const ap_parts_damage *d, part_repair_result *res,

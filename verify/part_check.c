@@ -27,36 +27,16 @@ int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part
     }
     snprintf(sc, sizeof sc, "%s%s", base, AP_PARTS_SUFFIX);
     snprintf(scsig, sizeof scsig, "%s%s", base, AP_PARTS_SIG_SUFFIX);
-    size_t len = 0, sig_len = 0;
-    bool missing = false;
-    char *text = ap_read_small_file(sc, AP_PARTS_SIDECAR_MAX, &len, &missing, err);
-    if (!text) {
-        if (missing)
+    ap_parts_manifest m;
+    int missing, rc = -1;
+    if (ap_parts_read_signed(base, keys, n_keys, &m, &res->sig, &missing, err) < 0) {
+        if (missing == AP_PARTS_LIST_MISSING)
             ap_fail(err, AP_ERR_IO, "%s: no sidecar %s next to it, so a single part cannot be checked "
                     "(copy %s too, or verify the whole bundle from its first part)", part_path, sc, sc);
+        else if (missing == AP_PARTS_SIG_MISSING)
+            ap_fail(err, AP_ERR_VERIFY, "%s: %s is not signed (no %s; packed with --unsigned?), so it "
+                    "cannot vouch for %s", part_path, sc, scsig, part_path);
         return -1;
-    }
-    char *sig = ap_read_small_file(scsig, AP_PARTS_SIG_MAX, &sig_len, &missing, err);
-    if (!sig) {
-        free(text);
-        if (missing)
-            return ap_fail(err, AP_ERR_VERIFY, "%s: %s is not signed (no %s; packed with --unsigned?), so it "
-                           "cannot vouch for %s", part_path, sc, scsig, part_path);
-        return -1;
-    }
-    int rc = -1;
-    ap_parts_manifest m;
-    memset(&m, 0, sizeof m);
-    if (ap_verify(keys, n_keys, text, len, sig, sig_len, &res->sig, err) < 0) {
-        ap_error_prefix(err, "%s", scsig);
-        if (err->code != AP_ERR_NOMEM)
-            err->code = AP_ERR_VERIFY;
-        goto out;
-    }
-    if (ap_parts_parse(text, len, &m, err) < 0) {
-        ap_error_prefix(err, "%s", sc);
-        err->code = AP_ERR_VERIFY;
-        goto out;
     }
     res->index = index;
     res->n_parts = m.n_parts;
@@ -112,7 +92,5 @@ int part_check(const char *part_path, const ap_pubkey *keys, size_t n_keys, part
     res->good = true;
 out:
     ap_parts_free(&m);
-    free(text);
-    free(sig);
     return rc;
 }
