@@ -791,6 +791,9 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
     if (!images)
         return -1;
     size_t ni = json_array_size(images);
+    if (ni > AP_MAX_IMAGES)
+        return ap_fail(err, AP_ERR_FORMAT, "index: %zu images, over the limit of %u images a bundle may hold",
+                       ni, AP_MAX_IMAGES);
     if (ni > 0 && !(out->images = calloc(ni, sizeof *out->images)))
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < ni; i++) {
@@ -805,6 +808,9 @@ static int parse_root(json_t *root, ap_bundle_index *out, ap_error *err)
     if (!entries)
         return -1;
     size_t ne = json_array_size(entries);
+    if (ne > AP_MAX_ENTRIES)
+        return ap_fail(err, AP_ERR_FORMAT, "index: %zu entries, over the limit of %u entries a bundle may hold",
+                       ne, AP_MAX_ENTRIES);
     if (ne > 0 && !(out->entries = calloc(ne, sizeof *out->entries)))
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < ne; i++) {

@@ -26,7 +26,13 @@
 #define AP_BUNDLE_FORMAT_DENSE 3
 #define AP_INDEX_PATH "airpack/bundle.json"
 #define AP_SIG_PATH "airpack/bundle.json.minisig"
-#define AP_INDEX_MAX_SIZE (64u << 20)   /* a larger index is refused */
+/* Limits (formats/BUNDLE-FORMAT.md, "Limits"): what pack writes is what every reader
+ * accepts, and peak memory stays under 256 MiB at the limits. Pack refuses a bundle past
+ * any of them with the reader's words. */
+#define AP_INDEX_MAX_SIZE (24u << 20)   /* a larger index is refused (pack pads it: 19.5 MB at 16,384 images) */
+#define AP_MAX_IMAGES 16384u            /* images in one index */
+#define AP_MAX_ENTRIES 65536u           /* entries in one index */
+#define AP_SMALL_JSON_MAX (8u << 20)    /* a manifest, config, index.json or manifest.json */
 #define AP_SIG_MAX_SIZE (8u << 10)
 #define AP_JSON_MAX_DEPTH 32
 

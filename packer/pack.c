@@ -791,8 +791,21 @@ static char *index_json(packer *p, bool placeholder, size_t *len, ap_error *err)
     ap_bundle_index idx;
     char created[32];
     char *json = NULL;
-    if (build_index(p, placeholder, &idx, created, err) == 0)
-        json = ap_bundle_index_write(&idx, len, err);
+    if (build_index(p, placeholder, &idx, created, err) == 0) {
+        /* what every reader refuses, refused here in its words (formats/bundle_index.h) */
+        if (idx.n_images > AP_MAX_IMAGES)
+            ap_fail(err, AP_ERR_USAGE, "index: %zu images, over the limit of %u images a bundle may hold",
+                    idx.n_images, AP_MAX_IMAGES);
+        else if (idx.n_entries > AP_MAX_ENTRIES)
+            ap_fail(err, AP_ERR_USAGE, "index: %zu entries, over the limit of %u entries a bundle may hold",
+                    idx.n_entries, AP_MAX_ENTRIES);
+        else if ((json = ap_bundle_index_write(&idx, len, err)) && *len > AP_INDEX_MAX_SIZE) {
+            ap_fail(err, AP_ERR_USAGE, "entry %s: %zu bytes, over the %u-byte limit", AP_INDEX_PATH, *len,
+                    AP_INDEX_MAX_SIZE);
+            free(json);
+            json = NULL;
+        }
+    }
     free_built_index(&idx, placeholder);
     return json;
 }
@@ -1203,6 +1216,9 @@ static int put_entry(void *ctx, const char *path, const void *data, size_t len, 
     packer *p = ctx;
     if (entry_written(p, path))
         return 0;
+    if (len > AP_SMALL_JSON_MAX)   /* verify --deep and every load refuse it, in these words */
+        return ap_fail(err, AP_ERR_USAGE, "entry %s: %zu bytes, too large for a manifest, config or index (limit %u MiB)",
+                       path, len, AP_SMALL_JSON_MAX >> 20);
     ap_index_entry e;
     if (bundle_writer_add(p->w, path, data, len, &e, err) < 0)
         return -1;

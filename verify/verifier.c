@@ -31,7 +31,7 @@
 #ifndef HASH_BUFFERS
 #define HASH_BUFFERS 4                   /* being read (and written by a sink), hashed, decompressed */
 #endif
-#define SMALL_JSON_MAX (4u << 20)        /* manifests, configs, index.json, manifest.json under --deep */
+#define SMALL_JSON_MAX AP_SMALL_JSON_MAX /* manifests, configs, index.json, manifest.json under --deep */
 #define BLOB_PREFIX "blobs/sha256/"
 
 enum {

@@ -269,7 +269,7 @@ static void test_size_cap(void **state)
     ap_error err;
     /* refused by its length alone, before a byte is looked at */
     assert_int_equal(ap_bundle_index_parse("{}", (size_t)AP_INDEX_MAX_SIZE + 1, &idx, &err), -1);
-    assert_non_null(strstr(err.msg, "over the 64 MiB limit"));
+    assert_non_null(strstr(err.msg, "over the 24 MiB limit"));
 }
 
 static void test_layer_described_twice_differently(void **state)
