@@ -33,50 +33,59 @@ struct ap_hash_pipe {
     pthread_cond_t tap_work;
 };
 
-static void *tapper(void *arg)
+/* The loop of the two threads that read submitted buffers in ring order: the hasher (tap
+ * false) and the tap (tap true), each with its own count, flags, next slot and wake-up. */
+static void *ring_reader(ap_hash_pipe *p, bool tap)
 {
-    ap_hash_pipe *p = arg;
+    size_t *count = tap ? &p->n_tapped : &p->n_busy;
+    size_t *next = tap ? &p->tap_next : &p->next;
+    bool *pending = tap ? p->tapped : p->busy;
+    pthread_cond_t *work = tap ? &p->tap_work : &p->work;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->n_tapped && !p->stop)
-            pthread_cond_wait(&p->tap_work, &p->mu);
-        if (!p->n_tapped)
-            break;
-        size_t i = p->tap_next;
+        while (!*count && !p->stop)
+            pthread_cond_wait(work, &p->mu);
+        if (!*count)
+            break;   /* stop, and nothing left */
+        size_t i = *next;
         ap_hash_tap_fn fn = p->tap;
         void *ctx = p->tap_ctx;
         pthread_mutex_unlock(&p->mu);
-        fn(ctx, p->buf[i], p->len[i]);
+        if (tap)
+            fn(ctx, p->buf[i], p->len[i]);
+        else
+            ap_sha256_update(p->hash, p->buf[i], p->len[i]);
         pthread_mutex_lock(&p->mu);
-        p->tapped[i] = false;
-        p->n_tapped--;
-        p->tap_next = (i + 1) % p->n;
+        pending[i] = false;
+        (*count)--;
+        *next = (i + 1) % p->n;
         pthread_cond_broadcast(&p->done);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
+static void *tapper(void *arg)
+{
+    return ring_reader(arg, true);
+}
+
 static void *hasher(void *arg)
 {
-    ap_hash_pipe *p = arg;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        while (!p->n_busy && !p->stop)
-            pthread_cond_wait(&p->work, &p->mu);
-        if (!p->n_busy)
-            break;   /* stop, and nothing left */
-        size_t i = p->next;
-        pthread_mutex_unlock(&p->mu);
-        ap_sha256_update(p->hash, p->buf[i], p->len[i]);
-        pthread_mutex_lock(&p->mu);
-        p->busy[i] = false;
-        p->n_busy--;
-        p->next = (i + 1) % p->n;
-        pthread_cond_broadcast(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
+    return ring_reader(arg, false);
+}
+
+/* Frees p's buffers, flags, hash and p (what may have been allocated of them). */
+static void free_memory(ap_hash_pipe *p)
+{
+    for (size_t i = 0; p->buf && i < p->n; i++)
+        free(p->buf[i]);
+    free(p->buf);
+    free(p->len);
+    free(p->busy);
+    free(p->tapped);
+    ap_sha256_free(p->hash);
+    free(p);
 }
 
 ap_hash_pipe *ap_hash_pipe_new(size_t n_buffers, size_t buf_size, ap_error *err)
@@ -119,16 +128,8 @@ ap_hash_pipe *ap_hash_pipe_new(size_t n_buffers, size_t buf_size, ap_error *err)
     p->tap_threaded = p->threaded && pthread_create(&p->tap_thread, NULL, tapper, p) == 0;
     return p;
 nomem:
-    if (p) {
-        for (size_t i = 0; p->buf && i < p->n; i++)
-            free(p->buf[i]);
-        free(p->buf);
-        free(p->len);
-        free(p->busy);
-        free(p->tapped);
-        ap_sha256_free(p->hash);
-        free(p);
-    }
+    if (p)
+        free_memory(p);
     ap_fail(err, AP_ERR_NOMEM, "out of memory");
     return NULL;
 }
@@ -143,26 +144,27 @@ int ap_hash_pipe_threaded(const ap_hash_pipe *p)
     return p->threaded;
 }
 
+/* Waits, when its thread runs, until *count (under mu) comes down to zero. */
+static void wait_zero(ap_hash_pipe *p, bool threaded, const size_t *count)
+{
+    if (!threaded)
+        return;
+    pthread_mutex_lock(&p->mu);
+    while (*count)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+}
+
 /* Waits until the hasher has hashed every submitted buffer. */
 static void wait_idle(ap_hash_pipe *p)
 {
-    if (!p->threaded)
-        return;
-    pthread_mutex_lock(&p->mu);
-    while (p->n_busy)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    wait_zero(p, p->threaded, &p->n_busy);
 }
 
 /* Waits until the tap has read every buffer submitted to it. */
 static void wait_tap_idle(ap_hash_pipe *p)
 {
-    if (!p->tap_threaded)
-        return;
-    pthread_mutex_lock(&p->mu);
-    while (p->n_tapped)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    wait_zero(p, p->tap_threaded, &p->n_tapped);
 }
 
 void ap_hash_pipe_set_tap(ap_hash_pipe *p, ap_hash_tap_fn fn, void *ctx)
@@ -258,12 +260,5 @@ void ap_hash_pipe_free(ap_hash_pipe *p)
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->work);
     pthread_mutex_destroy(&p->mu);
-    for (size_t i = 0; i < p->n; i++)
-        free(p->buf[i]);
-    free(p->buf);
-    free(p->len);
-    free(p->busy);
-    free(p->tapped);
-    ap_sha256_free(p->hash);
-    free(p);
+    free_memory(p);
 }
