@@ -186,6 +186,46 @@ const char *ap_index_image_manifest_type(const ap_index_image *im)
     return im->manifest_media_type ? im->manifest_media_type : AP_OCI_MANIFEST_MEDIA_TYPE;
 }
 
+/* An image's or index's "names": each a non-empty string of at most 4096 bytes. */
+static int parse_names(json_t *names, char ***out, size_t *n_out, const char *where, ap_error *err)
+{
+    size_t nn = json_array_size(names);
+    if (nn > 0 && !(*out = calloc(nn, sizeof **out)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < nn; k++) {
+        json_t *n = json_array_get(names, k);
+        if (!json_is_string(n) || json_string_length(n) == 0 || json_string_length(n) > 4096)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: names[%zu] is not a non-empty string", where, k);
+        if (!((*out)[k] = strdup(json_string_value(n))))
+            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+        *n_out = k + 1;
+    }
+    return 0;
+}
+
+/* A non-empty array at root's key, absent when optional: *items gets one parsed item per
+ * element (parse fills items[i]), *n_items counts those begun (for the free). */
+typedef int (*parse_item_fn)(json_t *x, void *items, size_t i, ap_error *err);
+
+static int parse_optional_array(json_t *root, const char *key, size_t item_size, void **items, size_t *n_items,
+                                parse_item_fn parse, ap_error *err)
+{
+    json_t *xs = json_object_get(root, key);
+    if (!xs)
+        return 0;
+    if (!json_is_array(xs) || json_array_size(xs) == 0)
+        return ap_fail(err, AP_ERR_FORMAT, "index: \"%s\" is not a non-empty array", key);
+    size_t n = json_array_size(xs);
+    if (!(*items = calloc(n, item_size)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        *n_items = i + 1;
+        if (parse(json_array_get(xs, i), *items, i, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int parse_image(json_t *im, ap_index_image *out, int version, size_t i, ap_error *err)
 {
     static const char *const keys[] = {"names", "manifest", "config", "platform", "layers",
@@ -202,17 +242,8 @@ static int parse_image(json_t *im, ap_index_image *out, int version, size_t i, a
     json_t *names = get_typed(im, "names", JSON_ARRAY, "an array", where, err);
     if (!names)
         return -1;
-    size_t nn = json_array_size(names);
-    if (nn > 0 && !(out->names = calloc(nn, sizeof *out->names)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k < nn; k++) {
-        json_t *n = json_array_get(names, k);
-        if (!json_is_string(n) || json_string_length(n) == 0 || json_string_length(n) > 4096)
-            return ap_fail(err, AP_ERR_FORMAT, "%s: names[%zu] is not a non-empty string", where, k);
-        if (!(out->names[k] = strdup(json_string_value(n))))
-            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-        out->n_names = k + 1;
-    }
+    if (parse_names(names, &out->names, &out->n_names, where, err) < 0)
+        return -1;
 
     if (parse_blob(im, "manifest", &out->manifest, where, err) < 0 ||
         parse_blob(im, "config", &out->config, where, err) < 0)
@@ -498,8 +529,9 @@ static int parse_trust(json_t *root, ap_bundle_index *out, ap_error *err)
 
 /* ---- "indexes": image indexes for names several platforms carry ------------------ */
 
-static int parse_index_entry(json_t *x, ap_index_index *out, size_t i, ap_error *err)
+static int parse_index_entry(json_t *x, void *items, size_t i, ap_error *err)
 {
+    ap_index_index *out = (ap_index_index *)items + i;
     static const char *const keys[] = {"names", "digest", "size", "media_type", "manifests", "carried"};
     char where[64];
     snprintf(where, sizeof where, "indexes[%zu]", i);
@@ -523,16 +555,10 @@ static int parse_index_entry(json_t *x, ap_index_index *out, size_t i, ap_error 
     size_t nn = json_array_size(names), nm = json_array_size(ms);
     if (nn == 0 || nm == 0)
         return ap_fail(err, AP_ERR_FORMAT, "%s: no names or no manifests", where);
-    if (!(out->names = calloc(nn, sizeof *out->names)) || !(out->manifests = calloc(nm, sizeof *out->manifests)))
+    if (!(out->manifests = calloc(nm, sizeof *out->manifests)))
         return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    for (size_t k = 0; k < nn; k++) {
-        json_t *n = json_array_get(names, k);
-        if (!json_is_string(n) || json_string_length(n) == 0 || json_string_length(n) > 4096)
-            return ap_fail(err, AP_ERR_FORMAT, "%s: names[%zu] is not a non-empty string", where, k);
-        if (!(out->names[k] = strdup(json_string_value(n))))
-            return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-        out->n_names = k + 1;
-    }
+    if (parse_names(names, &out->names, &out->n_names, where, err) < 0)
+        return -1;
     for (size_t k = 0; k < nm; k++) {
         const char *d = json_string_value(json_array_get(ms, k));
         char hex[AP_HEX_LEN + 1];
@@ -580,20 +606,10 @@ static int check_indexes(const ap_bundle_index *idx, const ap_index_entry **s, a
 
 static int parse_indexes(json_t *root, ap_bundle_index *out, ap_error *err)
 {
-    json_t *xs = json_object_get(root, "indexes");
-    if (!xs)
-        return 0;
-    if (!json_is_array(xs) || json_array_size(xs) == 0)
-        return ap_fail(err, AP_ERR_FORMAT, "index: \"indexes\" is not a non-empty array");
-    size_t n = json_array_size(xs);
-    if (!(out->indexes = calloc(n, sizeof *out->indexes)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        out->n_indexes = i + 1;
-        if (parse_index_entry(json_array_get(xs, i), &out->indexes[i], i, err) < 0)
-            return -1;
-    }
-    return 0;
+    void *items = NULL;
+    int rc = parse_optional_array(root, "indexes", sizeof *out->indexes, &items, &out->n_indexes, parse_index_entry, err);
+    out->indexes = items;
+    return rc;
 }
 
 static int put(json_t *obj, const char *key, json_t *v);
@@ -623,8 +639,9 @@ static json_t *indexes_json(const ap_bundle_index *idx)
 
 /* ---- "referrers": signatures, attestations, SBOMs carried with their subjects ---- */
 
-static int parse_referrer(json_t *x, ap_index_referrer *out, size_t i, ap_error *err)
+static int parse_referrer(json_t *x, void *items, size_t i, ap_error *err)
 {
+    ap_index_referrer *out = (ap_index_referrer *)items + i;
     static const char *const keys[] = {"subject", "tag", "media_type", "manifest", "blobs"};
     char where[64];
     snprintf(where, sizeof where, "referrers[%zu]", i);
@@ -669,20 +686,10 @@ static int parse_referrer(json_t *x, ap_index_referrer *out, size_t i, ap_error 
 
 static int parse_referrers(json_t *root, ap_bundle_index *out, ap_error *err)
 {
-    json_t *xs = json_object_get(root, "referrers");
-    if (!xs)
-        return 0;
-    if (!json_is_array(xs) || json_array_size(xs) == 0)
-        return ap_fail(err, AP_ERR_FORMAT, "index: \"referrers\" is not a non-empty array");
-    size_t n = json_array_size(xs);
-    if (!(out->referrers = calloc(n, sizeof *out->referrers)))
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        out->n_referrers = i + 1;
-        if (parse_referrer(json_array_get(xs, i), &out->referrers[i], i, err) < 0)
-            return -1;
-    }
-    return 0;
+    void *items = NULL;
+    int rc = parse_optional_array(root, "referrers", sizeof *out->referrers, &items, &out->n_referrers, parse_referrer, err);
+    out->referrers = items;
+    return rc;
 }
 
 /* Each referrer's subject is an image's manifest or an index of the bundle; its manifest
