@@ -6,6 +6,7 @@
 int ap_json_check_depth(const char *buf, size_t len, int max_depth, const char *what, ap_error *err)
 {
     int depth = 0;
+    size_t tokens = 0;      /* keys and values, about: each ',' ':' '[' '{' outside strings */
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
         char c = buf[i];
@@ -16,6 +17,9 @@ int ap_json_check_depth(const char *buf, size_t len, int max_depth, const char *
                 in_string = false;
             continue;
         }
+        if ((c == ',' || c == ':' || c == '[' || c == '{') && ++tokens > AP_JSON_MAX_TOKENS)
+            return ap_fail(err, AP_ERR_FORMAT, "%s: more than %u JSON keys and values (at byte %zu)", what,
+                           AP_JSON_MAX_TOKENS, i);
         if (c == '"') {
             in_string = true;
         } else if (c == '[' || c == '{') {

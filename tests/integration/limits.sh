@@ -5,7 +5,7 @@
 # the image or entry limit (forged here, without airpack) is refused by verify, in bounded
 # memory.
 . "$(dirname "$0")/../lib.sh"
-plan 8
+plan 10
 skip_unless python3 minisign
 make_keys || fail_rest "minisign -G failed"
 MAX_IMAGES=16384
@@ -87,3 +87,19 @@ rss "a signed index of $((MAX_IMAGES + 1)) images is refused" 1 \
 rss "a signed index of $((MAX_ENTRIES + 1)) entries is refused" 1 \
     "index: $((MAX_ENTRIES + 1)) entries, over the limit of $MAX_ENTRIES entries a bundle may hold" \
     "$AIRPACK" verify -q -p "$KEYS/pub" "$W/ent-past.tar"
+
+# ls reads an index without checking its signature: a crafted one of many tiny JSON values
+# (24 MiB of "1,") is refused by its count before it is parsed; one at the count limit
+# (short strings, the costliest to parse) stays under 256 MiB
+crafted() { # OUT JSON-ELEMENT COUNT
+    mkdir -p "$W/c/airpack"
+    python3 -c 'import sys; e=sys.argv[2].encode(); n=int(sys.argv[3]); open(sys.argv[1], "wb").write(b"{\"airpack_bundle\":1,\"images\":[" + e * n + b"1]}")' \
+        "$W/c/airpack/bundle.json" "$2" "$3"
+    echo sig >"$W/c/airpack/bundle.json.minisig"
+    tar --format=ustar -cf "$1" -C "$W/c" airpack/bundle.json airpack/bundle.json.minisig
+}
+crafted "$W/many.tar" '1,' $(((24 << 20) / 2 - 40))
+rss "ls: an index of 12 million values is refused before it is parsed" 1 "more than 1600000 JSON keys and values" \
+    "$AIRPACK" ls "$W/many.tar"
+crafted "$W/cap.tar" '"aaaaaaa",' 1599990
+rss "ls: an index at the value limit is parsed in bounded memory" 1 "bundle index: index: missing" "$AIRPACK" ls "$W/cap.tar"
