@@ -124,10 +124,8 @@ int cmd_keygen(int argc, char **argv)
     }
     ap_error err;
     ap_error_clear(&err);
-    if (ap_minisign_init(&err) != 0) {
-        fprintf(stderr, "airpack keygen: %s\n", err.msg);
+    if (cli_crypto_init("keygen"))
         return 2;
-    }
     char sec_default[4096];
     if (!sec_path) {
         if (ap_default_seckey_path(sec_default, sizeof sec_default, &err) != 0) {

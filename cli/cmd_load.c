@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "options.h"
 #include "progress.h"
+#include "report.h"
 #include "status.h"
 
 static const char usage_text[] =
@@ -105,23 +106,13 @@ static void print_json(int status, const char *target, const ap_load_report *rep
     }
     json_object_set_new(o, "images", images);
     json_object_set_new(o, "bytes", json_integer((json_int_t)rep->verify.bytes));
-    if (rep->verify.sequence) {
-        json_object_set_new(o, "channel", json_string(rep->verify.channel));
-        json_object_set_new(o, "sequence", json_integer((json_int_t)rep->verify.sequence));
-        json_object_set_new(o, "expires", rep->verify.expires[0] ? json_string(rep->verify.expires) : json_null());
-    }
-    if (rep->verify.warning[0])
-        json_object_set_new(o, "warning", json_string(rep->verify.warning));
+    json_put_verified(o, &rep->verify);
     if (rep->note[0])
         json_object_set_new(o, "note", json_string(rep->note));
     json_object_set_new(o, "seconds", json_real(rep->verify.seconds));
     if (status != 0)
         json_object_set_new(o, "error", json_string(err->msg));
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (s)
-        printf("%s\n", s);
-    free(s);
-    json_decref(o);
+    json_print_line(o);
 }
 
 static void print_results(const char *name, const char *target, const ap_load_report *rep)
@@ -181,9 +172,17 @@ static int say_failure(const char *name, const char *into, const ap_error *err, 
 
 /* Loads from the opened input, with a progress line; SIGINT/SIGTERM stop the read, so the
  * target is aborted cleanly. */
-static int run_load(bundle_input *in, load_args *a, ap_load_report *rep, char *damage, size_t damage_size,
-                    ap_error *err)
+typedef struct {
+    load_args *a;
+    ap_load_report rep;
+    char damage[4096];
+} load_run;
+
+static int run_load(bundle_input *in, void *ctx, ap_error *err)
 {
+    load_run *lr = ctx;
+    load_args *a = lr->a;
+    ap_load_report *rep = &lr->rep;
     struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
@@ -208,7 +207,7 @@ static int run_load(bundle_input *in, load_args *a, ap_load_report *rep, char *d
             .n_successions = a->n_links,
         },
     };
-    int r = ap_load_input(in, &req, rep, damage, damage_size, err);
+    int r = ap_load_input(in, &req, rep, lr->damage, sizeof lr->damage, err);
     progress_done(&pl);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
@@ -220,32 +219,27 @@ static int load_bundle(const char *path, load_args *a)
 {
     ap_error err;
     ap_error_clear(&err);
-    ap_load_report rep;
-    memset(&rep, 0, sizeof rep);
-    char damage[4096] = "";
-    bundle_input in;
-    bool read_failed = false;
-    int r = bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, &interrupted, &err);
-    const char *name = r < 0 ? path : in.name;
-    if (r == 0) {
-        r = run_load(&in, a, &rep, damage, sizeof damage, &err);
-        read_failed = in.read_failed;
-        bundle_input_close(&in);
-        if (rep.verify.warning[0])
-            fprintf(stderr, "airpack load: warning: %s: %s\n", name, rep.verify.warning);
-        if (rep.note[0])
-            fprintf(stderr, "airpack load: note: %s: %s\n", name, rep.note);
-        if (damage[0])   /* even with -q: the copy needs mending */
-            fprintf(stderr, "airpack load: note: %s: loaded through its parity parts, every rebuilt part checked "
-                            "against the signed list; %s; run 'airpack repair %s' to mend the copy\n", name, damage,
-                    name);
-    }
+    load_run lr;
+    memset(&lr, 0, sizeof lr);
+    lr.a = a;
+    const ap_load_report *rep = &lr.rep;
+    const char *name;
+    bool read_failed;
+    int r = run_on_bundle(path, &interrupted, run_load, &lr, &name, &read_failed, &err);
+    if (rep->verify.warning[0])
+        fprintf(stderr, "airpack load: warning: %s: %s\n", name, rep->verify.warning);
+    if (rep->note[0])
+        fprintf(stderr, "airpack load: note: %s: %s\n", name, rep->note);
+    if (lr.damage[0])   /* even with -q: the copy needs mending */
+        fprintf(stderr, "airpack load: note: %s: loaded through its parity parts, every rebuilt part checked "
+                        "against the signed list; %s; run 'airpack repair %s' to mend the copy\n", name, lr.damage,
+                name);
     int status = r == 0 ? 0 : say_failure(name, a->into, &err, read_failed);
     if (r == 0 && !a->as_json)
-        print_results(name, a->into, &rep);
+        print_results(name, a->into, rep);
     if (a->as_json)
-        print_json(status, a->into, &rep, &err);
-    load_results_free(rep.results, rep.n_results);
+        print_json(status, a->into, rep, &err);
+    load_results_free(lr.rep.results, lr.rep.n_results);
     return status;
 }
 
@@ -273,10 +267,8 @@ int cmd_load(int argc, char **argv)
     ap_error err;
     ap_error_clear(&err);
     int status = 2;
-    if (ap_minisign_init(&err) < 0) {
-        fprintf(stderr, "airpack load: %s\n", err.msg);
+    if (cli_crypto_init("load"))
         return 2;
-    }
     int first = cli_parse_options("load", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
     a.lopts.images = a.images.v;
     a.lopts.n_images = a.images.n;
@@ -289,8 +281,7 @@ int cmd_load(int argc, char **argv)
         status = cli_usage_error("load", usage_text, "say where to load with --into TARGET");
     else if (argc - first != 1)
         status = cli_usage_error("load", usage_text, "give exactly one BUNDLE (or - for standard input)");
-    else if ((a.keys.n == 0 && trusted_keys_add_defaults(&a.keys, "load", a.quiet || a.as_json, &err) < 0) ||
-             trust_policy_load_revocations(&a.policy, &revoked, &err) < 0 ||
+    else if (trusted_keys_prepare(&a.keys, "load", a.quiet || a.as_json, &a.policy, &revoked, &err) < 0 ||
              trust_successions_load(&a.links, &a.n_links, &err) < 0)
         fprintf(stderr, "airpack load: %s\n", err.msg);
     else

@@ -48,10 +48,8 @@ int cmd_repair(int argc, char **argv)
     };
     ap_error err;
     ap_error_clear(&err);
-    if (ap_minisign_init(&err) < 0) {
-        fprintf(stderr, "airpack repair: %s\n", err.msg);
+    if (cli_crypto_init("repair"))
         return 2;
-    }
     int first = cli_parse_options("repair", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
     if (first < 0) {
         trusted_keys_free(&keys);

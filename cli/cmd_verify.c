@@ -22,6 +22,7 @@
 #include "keys.h"
 #include "options.h"
 #include "progress.h"
+#include "report.h"
 #include "status.h"
 #include "verify_part.h"
 
@@ -138,22 +139,12 @@ static void print_json(const char *bundle, int verdict_ok, const ap_verify_repor
     json_object_set_new(o, "trusted_comment", tc ? tc : json_null());
     json_object_set(o, "images", images);
     json_object_set_new(o, "entries_checked", json_integer((json_int_t)rep->entries_checked));
-    if (rep->sequence) {
-        json_object_set_new(o, "channel", json_string(rep->channel));
-        json_object_set_new(o, "sequence", json_integer((json_int_t)rep->sequence));
-        json_object_set_new(o, "expires", rep->expires[0] ? json_string(rep->expires) : json_null());
-    }
-    if (rep->warning[0])
-        json_object_set_new(o, "warning", json_string(rep->warning));
+    json_put_verified(o, rep);
     json_object_set_new(o, "bytes", json_integer((json_int_t)rep->bytes));
     json_object_set_new(o, "seconds", json_real(rep->seconds));
     if (!verdict_ok)
         json_object_set_new(o, "error", json_string(err->msg));
-    char *s = json_dumps(o, JSON_COMPACT);
-    if (s)
-        printf("%s\n", s);
-    free(s);
-    json_decref(o);
+    json_print_line(o);
 }
 
 /* The command line. */
@@ -188,9 +179,17 @@ static int say_failure(const char *name, const ap_error *err, bool read_failed)
 }
 
 /* Runs the verifier over the opened input; returns what bundle_verify returns. */
-static int run_verify(bundle_input *in, verify_args *a, report_ctx *rc, ap_verify_report *rep, char *damage,
-                      size_t damage_size, ap_error *err)
+typedef struct {
+    verify_args *a;
+    report_ctx *rc;
+    ap_verify_report rep;
+    char damage[4096];
+} verify_run;
+
+static int run_verify(bundle_input *in, void *ctx, ap_error *err)
 {
+    verify_run *vr = ctx;
+    verify_args *a = vr->a;
     progress_line pl;
     progress_init(&pl, "verifying", in->total, a->quiet);
     ap_verify_opts opts = {
@@ -204,7 +203,7 @@ static int run_verify(bundle_input *in, verify_args *a, report_ctx *rc, ap_verif
         .policy = &a->policy,
     };
     ap_verify_sink sink = {.on_index = on_index};
-    int r = bundle_verify(in, &opts, &sink, rc, report_reset, rep, damage, damage_size, err);
+    int r = bundle_verify(in, &opts, &sink, vr->rc, report_reset, &vr->rep, vr->damage, sizeof vr->damage, err);
     progress_done(&pl);
     return r;
 }
@@ -214,38 +213,34 @@ static int verify_bundle(const char *path, verify_args *a)
 {
     ap_error err;
     ap_error_clear(&err);
-    ap_verify_report rep;
-    memset(&rep, 0, sizeof rep);
     report_ctx rc = {.images = json_array(), .state_dir = a->state_dir, .into = a->into};
-    char damage[4096] = "";
-    bundle_input in;
-    bool read_failed = false;
-    int r = bundle_input_open(&in, path, BUNDLE_INPUT_ALL_PARTS, NULL, &err);
-    const char *name = r < 0 ? path : in.name;
-    if (r == 0) {
-        r = run_verify(&in, a, &rc, &rep, damage, sizeof damage, &err);
-        read_failed = in.read_failed;
-        bundle_input_close(&in);
-        if (rep.warning[0])
-            fprintf(stderr, "airpack verify: warning: %s: %s\n", name, rep.warning);
-        if (rc.note[0])
-            fprintf(stderr, "airpack verify: note: %s: %s\n", name, rc.note);
-    }
+    verify_run vr;
+    memset(&vr, 0, sizeof vr);
+    vr.a = a;
+    vr.rc = &rc;
+    const ap_verify_report *rep = &vr.rep;
+    const char *name;
+    bool read_failed;
+    int r = run_on_bundle(path, NULL, run_verify, &vr, &name, &read_failed, &err);
+    if (rep->warning[0])
+        fprintf(stderr, "airpack verify: warning: %s: %s\n", name, rep->warning);
+    if (rc.note[0])
+        fprintf(stderr, "airpack verify: note: %s: %s\n", name, rc.note);
     int status = r == 0 ? 0 : r == 1 ? exit_status(&err) : say_failure(name, &err, read_failed);
     if (r == 1) {
-        fprintf(stderr, "airpack verify: %s\n", damage);
+        fprintf(stderr, "airpack verify: %s\n", vr.damage);
         fprintf(stderr, "airpack verify: %s: the bundle verified (%zu image%s, signed by key ID %s) through its parity "
                         "parts, but its parts are damaged: run 'airpack repair %s'\n",
-                name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.sig.key_id, name);
+                name, rep->n_images, rep->n_images == 1 ? "" : "s", rep->sig.key_id, name);
     } else if (r == 0 && !a->as_json) {
         printf("%s: verified: %zu image%s, %zu entries, %llu bytes, signed by key ID %s (trusted comment: %s)\n",
-               name, rep.n_images, rep.n_images == 1 ? "" : "s", rep.entries_checked, (unsigned long long)rep.bytes,
-               rep.sig.key_id, rep.sig.trusted_comment);
+               name, rep->n_images, rep->n_images == 1 ? "" : "s", rep->entries_checked, (unsigned long long)rep->bytes,
+               rep->sig.key_id, rep->sig.trusted_comment);
         if (rc.delta)
             printf("%s", rc.delta);
     }
     if (a->as_json)
-        print_json(name, r == 0, &rep, rc.images, &err);
+        print_json(name, r == 0, rep, rc.images, &err);
     json_decref(rc.images);
     free(rc.delta);
     return status;
@@ -272,17 +267,14 @@ int cmd_verify(int argc, char **argv)
     ap_error err;
     ap_error_clear(&err);
     int status = 2;
-    if (ap_minisign_init(&err) < 0) {
-        fprintf(stderr, "airpack verify: %s\n", err.msg);
+    if (cli_crypto_init("verify"))
         return 2;
-    }
     int first = cli_parse_options("verify", usage_text, options, CLI_PARSE_IN_ORDER, argc, argv);
     if (first < 0)
         status = cli_parse_status(first);
     else if (argc - first != 1)
         status = cli_usage_error("verify", usage_text, "give exactly one BUNDLE (or - for standard input)");
-    else if ((a.keys.n == 0 && trusted_keys_add_defaults(&a.keys, "verify", a.quiet, &err) < 0) ||
-             trust_policy_load_revocations(&a.policy, &revoked, &err) < 0)
+    else if (trusted_keys_prepare(&a.keys, "verify", a.quiet, &a.policy, &revoked, &err) < 0)
         fprintf(stderr, "airpack verify: %s\n", err.msg);
     else if (a.one_part || bundle_input_is_later_part(argv[first]))
         status = verify_one_part(argv[first], &a.keys, a.as_json);

@@ -84,6 +84,24 @@ int trusted_dir(char *dir, size_t n, ap_error *err)
     return 0;
 }
 
+int cli_crypto_init(const char *cmd)
+{
+    ap_error err;
+    ap_error_clear(&err);
+    if (ap_minisign_init(&err) == 0)
+        return 0;
+    fprintf(stderr, "airpack %s: %s\n", cmd, err.msg);
+    return 2;
+}
+
+int trusted_keys_prepare(trusted_keys *t, const char *cmd, bool quiet, ap_trust_policy *p,
+                         ap_revoked_key **storage, ap_error *err)
+{
+    if (t->n == 0 && trusted_keys_add_defaults(t, cmd, quiet, err) < 0)
+        return -1;
+    return trust_policy_load_revocations(p, storage, err);
+}
+
 int trust_policy_load_revocations(ap_trust_policy *p, ap_revoked_key **storage, ap_error *err)
 {
     char dir[4096];

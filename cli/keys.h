@@ -40,6 +40,15 @@ int secret_key_load(const char *path, const char *password_file, ap_seckey *out,
  * else ~/.airpack/trusted.d (it may not exist; AIRPACK_TRUSTED_KEYS may name one file). */
 int trusted_dir(char *out, size_t n, ap_error *err);
 
+/* Starts the crypto library for "airpack CMD"; on failure says why on stderr and returns
+ * 2 (could not run), else 0. */
+int cli_crypto_init(const char *cmd);
+
+/* The keys to verify with when none was given (trusted_keys_add_defaults), then the
+ * recorded revocations (trust_policy_load_revocations): what verify and load need. */
+int trusted_keys_prepare(trusted_keys *t, const char *cmd, bool quiet, ap_trust_policy *p,
+                         ap_revoked_key **storage, ap_error *err);
+
 /* The revocations recorded in the trusted-keys directory, for verify and load
  * (verify/trust_policy.h); *storage is freed by the caller. */
 int trust_policy_load_revocations(ap_trust_policy *p, ap_revoked_key **storage, ap_error *err);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "../verify/verify.h"
+#include "report.h"
 #include "status.h"
 
 /* verify --part NAME.NNN: 0 good, 1 bad (or the sidecar's signature fails), 2 could not check. */
@@ -27,11 +28,7 @@ int verify_one_part(const char *path, const trusted_keys *keys, bool as_json)
         }
         if (status != 0)
             json_object_set_new(o, "error", json_string(rc < 0 ? err.msg : res.why));
-        char *s = json_dumps(o, JSON_COMPACT);
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        json_decref(o);
+        json_print_line(o);
     }
     if (rc < 0) {
         fprintf(stderr, "airpack verify: %s\n", err.msg);
