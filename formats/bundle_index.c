@@ -106,15 +106,9 @@ static int get_digest(json_t *obj, const char *key, char out[AP_DIGEST_LEN + 1],
                       ap_error *err)
 {
     const char *s;
-    char hex[AP_HEX_LEN + 1];
-    char what[256];
     if (get_string(obj, key, &s, where, err) < 0)
         return -1;
-    snprintf(what, sizeof what, "%s: \"%s\"", where, key);
-    if (ap_digest_parse(s, hex, what, err) < 0)
-        return -1;
-    snprintf(out, AP_DIGEST_LEN + 1, "sha256:%s", hex);
-    return 0;
+    return ap_digest_parse_field(s, where, key, out, err);
 }
 
 static int parse_blob(json_t *obj, const char *key, ap_index_blob *out, const char *where, ap_error *err)

@@ -127,3 +127,14 @@ void ap_hex_encode(const uint8_t *in, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+int ap_digest_parse_field(const char *s, const char *where, const char *key, char out[AP_DIGEST_LEN + 1],
+                          ap_error *err)
+{
+    char hex[AP_HEX_LEN + 1], what[256];
+    snprintf(what, sizeof what, "%s: \"%s\"", where, key);
+    if (ap_digest_parse(s, hex, what, err) < 0)
+        return -1;
+    snprintf(out, AP_DIGEST_LEN + 1, "sha256:%s", hex);
+    return 0;
+}

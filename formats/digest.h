@@ -32,6 +32,10 @@ void ap_sha256_hex(const void *buf, size_t n, char hex_out[AP_HEX_LEN + 1]);
 
 /* "sha256:<64 lowercase hex>" -> hex_out. Anything else is AP_ERR_FORMAT naming `what`. */
 int ap_digest_parse(const char *s, char hex_out[AP_HEX_LEN + 1], const char *what, ap_error *err);
+/* A JSON document's field key (at where) holding the digest s: parsed as ap_digest_parse does
+ * (its errors naming 'WHERE: "KEY"'), out the canonical "sha256:<hex>". */
+int ap_digest_parse_field(const char *s, const char *where, const char *key, char out[AP_DIGEST_LEN + 1],
+                          ap_error *err);
 bool ap_hex_valid(const char *hex);       /* exactly 64 lowercase hex digits */
 
 void ap_hex_encode(const uint8_t *in, size_t n, char *out /* 2n+1 */);

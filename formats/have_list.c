@@ -192,14 +192,9 @@ static int get_digest(json_t *obj, const char *key, char out[AP_DIGEST_LEN + 1],
                       ap_error *err)
 {
     const char *s;
-    char hex[AP_HEX_LEN + 1], what[160];
     if (get_str(obj, key, true, &s, where, err) < 0)
         return -1;
-    snprintf(what, sizeof what, "%s: \"%s\"", where, key);
-    if (ap_digest_parse(s, hex, what, err) < 0)
-        return -1;
-    snprintf(out, AP_DIGEST_LEN + 1, "sha256:%s", hex);
-    return 0;
+    return ap_digest_parse_field(s, where, key, out, err);
 }
 
 static int parse_layer(ap_have_list *h, json_t *l, size_t i, ap_error *err)
