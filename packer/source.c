@@ -382,10 +382,7 @@ static int load_config(source *s, source_image *img, const char *path, const cha
         return ap_fail(err, AP_ERR_FORMAT, "%s: config %s has no rootfs.diff_ids: not an image config",
                        s->spec, path);
     }
-    const char *os = json_string_value(json_object_get(cfg, "os"));
-    const char *arch = json_string_value(json_object_get(cfg, "architecture"));
-    const char *variant = json_string_value(json_object_get(cfg, "variant"));
-    source_platform_from(img, os, arch, variant);
+    source_platform_from_config(img, cfg);
     *diff_ids_out = json_incref(ids);
     json_decref(cfg);
     return 0;
@@ -398,10 +395,8 @@ static int set_layers(source *s, source_image *img, json_t *diff_ids, char **pat
         return ap_fail(err, AP_ERR_FORMAT, "%s: image %s: the manifest lists %zu layers but config %s "
                        "declares %zu diff_ids", s->spec, img->config_digest, n, config_path,
                        json_array_size(diff_ids));
-    img->layers = calloc(n ? n : 1, sizeof *img->layers);
-    if (!img->layers)
-        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
-    img->n_layers = n;
+    if (source_image_layers(img, n, err) < 0)
+        return -1;
     for (size_t i = 0; i < n; i++) {
         const char *id = json_string_value(json_array_get(diff_ids, i));
         char hex[AP_HEX_LEN + 1];

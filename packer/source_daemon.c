@@ -78,12 +78,8 @@ static int daemon_open(source *s, const char *ref, const source_options *o, remo
                          json_string_value(json_object_get(j, "Architecture")),
                          json_string_value(json_object_get(j, "Variant")));
     size_t n = json_array_size(ids);
-    img->layers = calloc(n ? n : 1, sizeof *img->layers);
-    if (!img->layers) {
-        rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if ((rc = source_image_layers(img, n, err)) < 0)
         goto out;
-    }
-    img->n_layers = n;
     for (size_t k = 0; k < n; k++) {
         const char *d = json_string_value(json_array_get(ids, k));
         char lhex[AP_HEX_LEN + 1];

@@ -29,6 +29,21 @@ void source_platform_from(source_image *img, const char *os, const char *arch, c
              arch && *arch ? arch : "amd64", variant && *variant ? "/" : "", variant && *variant ? variant : "");
 }
 
+void source_platform_from_config(source_image *img, json_t *config)
+{
+    source_platform_from(img, json_string_value(json_object_get(config, "os")),
+                         json_string_value(json_object_get(config, "architecture")),
+                         json_string_value(json_object_get(config, "variant")));
+}
+
+int source_image_layers(source_image *img, size_t n, ap_error *err)
+{
+    if (!(img->layers = calloc(n ? n : 1, sizeof *img->layers)))
+        return ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    img->n_layers = n;
+    return 0;
+}
+
 source_image *source_new_image(source *s, ap_error *err)
 {
     source_image *grown = realloc(s->images, (s->n_images + 1) * sizeof *s->images);

@@ -15,6 +15,10 @@ source_image *source_new_image(source *s, ap_error *err);
 int source_add_name(source_image *img, const char *name, const source *s, ap_error *err);
 /* Sets img->platform from a config's os/architecture/variant. */
 void source_platform_from(source_image *img, const char *os, const char *arch, const char *variant);
+/* The same from an image config's "os", "architecture" and "variant". */
+void source_platform_from_config(source_image *img, json_t *config);
+/* Gives img n zeroed layers (img->n_layers = n). */
+int source_image_layers(source_image *img, size_t n, ap_error *err);
 
 /* Keeps img's manifest bytes (parsed as man) and each layer's blob digest, size and media
  * type, as a faithful pack carries them (source.c). */

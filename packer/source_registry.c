@@ -255,9 +255,7 @@ static int describe_manifest(source *s, remote_state *st, json_t *man, const reg
     }
     memcpy(img->config, r.body, r.body_len);
     img->config_len = r.body_len;
-    source_platform_from(img, json_string_value(json_object_get(config, "os")),
-                         json_string_value(json_object_get(config, "architecture")),
-                         json_string_value(json_object_get(config, "variant")));
+    source_platform_from_config(img, config);
     json_t *ids = json_object_get(json_object_get(config, "rootfs"), "diff_ids");
     if (!json_is_array(ids)) {
         rc = ap_fail(err, AP_ERR_FORMAT, "%s: config %s has no rootfs.diff_ids: not an image config",
@@ -270,12 +268,8 @@ static int describe_manifest(source *s, remote_state *st, json_t *man, const reg
                      "diff_ids", s->spec, mdigest, n, cdigest, json_array_size(ids));
         goto out;
     }
-    img->layers = calloc(n ? n : 1, sizeof *img->layers);
-    if (!img->layers) {
-        rc = ap_fail(err, AP_ERR_NOMEM, "out of memory");
+    if ((rc = source_image_layers(img, n, err)) < 0)
         goto out;
-    }
-    img->n_layers = n;
     for (size_t k = 0; k < n; k++) {
         json_t *l = json_array_get(layers, k);
         const char *ld = json_string_value(json_object_get(l, "digest"));
