@@ -74,6 +74,57 @@ static void test_hash_pipe_matches_one_shot(void **state)
     ap_hash_pipe_free(p);
 }
 
+/* The tap: a second reader of the same buffers in its own thread (the verifier decompresses
+ * layers there). It sees exactly the bytes submitted while it is set, in order, for small
+ * (hashed inline) and large (threaded) pieces alike; the hash is unchanged. */
+typedef struct {
+    ap_sha256 *h;
+    size_t bytes;
+} tap_seen;
+
+static void tap_fn(void *ctx, const unsigned char *buf, size_t n)
+{
+    tap_seen *t = ctx;
+    ap_sha256_update(t->h, buf, n);
+    t->bytes += n;
+}
+
+static void test_hash_pipe_tap_sees_what_is_submitted(void **state)
+{
+    (void)state;
+    ap_error err;
+    ap_hash_pipe *p = ap_hash_pipe_new(3, 64 << 10, &err);
+    assert_non_null(p);
+    size_t len = (3 << 20) + 5;
+    unsigned char *d = pattern(len, 11);
+    size_t sizes[] = {64 << 10, 3, 20000, 16 << 10, 65535};
+    for (int round = 0; round < 3; round++) {
+        tap_seen t = {.h = ap_sha256_new()};
+        assert_non_null(t.h);
+        stream(p, d, 1000, sizes, 5);              /* before the tap: not seen by it */
+        ap_hash_pipe_set_tap(p, tap_fn, &t);
+        stream(p, d, len, sizes + round, 5 - (size_t)round);
+        ap_hash_pipe_set_tap(p, NULL, NULL);       /* waits for the tap */
+        stream(p, d, 1000, sizes, 5);              /* after: not seen either */
+        char want[AP_HEX_LEN + 1], tapped[AP_HEX_LEN + 1], hashed[AP_HEX_LEN + 1];
+        ap_sha256_hex(d, len, want);
+        ap_sha256_final_hex(t.h, tapped);
+        assert_int_equal(t.bytes, len);
+        assert_string_equal(tapped, want);
+        ap_hash_pipe_final_hex(p, hashed);         /* the pipe's own digest: all three pieces */
+        ap_sha256 *all = ap_sha256_new();
+        ap_sha256_update(all, d, 1000);
+        ap_sha256_update(all, d, len);
+        ap_sha256_update(all, d, 1000);
+        ap_sha256_final_hex(all, want);
+        ap_sha256_free(all);
+        assert_string_equal(hashed, want);
+        ap_sha256_free(t.h);
+    }
+    free(d);
+    ap_hash_pipe_free(p);
+}
+
 static void test_hash_pipe_buffers_bounded(void **state)
 {
     (void)state;
@@ -309,6 +360,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hash_pipe_matches_one_shot),
         cmocka_unit_test(test_hash_pipe_buffers_bounded),
+        cmocka_unit_test(test_hash_pipe_tap_sees_what_is_submitted),
         cmocka_unit_test(test_file_syncer_syncs_and_closes_all),
         cmocka_unit_test(test_file_syncer_reports_first_failure),
         cmocka_unit_test(test_oci_publishes_blobs_only_at_commit),
