@@ -1000,6 +1000,57 @@ static int unexpected_entry(verifier *v, const ap_tar_entry *e, size_t i)
     return entry_fail(v, e->path, e->header_offset, "appears again (the signed index lists it once)");
 }
 
+/* Each chunk of an entry's data, after it went to the hasher: what the caller does with it. */
+typedef int (*chunk_use)(verifier *v, void *ctx, unsigned char *buf, size_t n);
+
+/* Streams entry e's data (ie's size): each chunk to the hash pipe, then to use(ctx), then checks the
+ * length and the sha256 against ie. damage(), when given, adds to a sha256 mismatch what it hit. */
+static int stream_entry(verifier *v, const ap_index_entry *ie, const ap_tar_entry *e, chunk_use use, void *ctx,
+                        void (*damage)(verifier *v, const ap_index_entry *ie, char *what, size_t cap))
+{
+    uint64_t off = e->header_offset, got = 0;
+    for (;;) {
+        unsigned char *buf = ap_hash_pipe_buffer(v->hash);
+        ssize_t n = ap_tar_read(v->tar, buf, CHUNK, v->err);
+        if (n < 0)
+            return tar_wrap(v);
+        if (n == 0)
+            break;
+        got += (uint64_t)n;
+        if (got > ie->size)     /* the tar reader stops at the header size; be sure */
+            return entry_fail(v, e->path, off, "more data than its size %llu", (unsigned long long)ie->size);
+        ap_hash_pipe_submit(v->hash, buf, (size_t)n);   /* hashed while use() reads buf */
+        if (use(v, ctx, buf, (size_t)n) < 0)
+            return -1;
+        progress(v);
+    }
+    if (got != ie->size)
+        return entry_fail(v, e->path, off, "truncated: %llu of %llu bytes", (unsigned long long)got,
+                          (unsigned long long)ie->size);
+    char hex[AP_HEX_LEN + 1];
+    ap_hash_pipe_final_hex(v->hash, hex);
+    if (strcmp(hex, ie->sha256)) {
+        char what[1500] = "";
+        if (damage)
+            damage(v, ie, what, sizeof what);
+        return entry_fail(v, e->path, off, "sha256 %s, the signed index says %s%s%s", hex, ie->sha256,
+                          what[0] ? "; " : "", what);
+    }
+    return 0;
+}
+
+static int dense_chunk(verifier *v, void *ctx, unsigned char *buf, size_t n)
+{
+    (void)ctx;
+    dense_reader_data(v->dense, buf, n);
+    return 0;
+}
+
+static void dense_damage(verifier *v, const ap_index_entry *ie, char *what, size_t cap)
+{
+    dense_reader_damage(v->dense, ie, what, cap);
+}
+
 static int check_dense_entry(verifier *v, const ap_verify_sink *sink, void *sink_ctx, const ap_index_entry *ie,
                              const ap_tar_entry *e)
 {
@@ -1009,37 +1060,33 @@ static int check_dense_entry(verifier *v, const ap_verify_sink *sink, void *sink
                           (unsigned long long)e->size, (unsigned long long)ie->size);
     if (dense_reader_begin(v->dense, ie, v->err) < 0)
         return entry_wrap(v, e->path, off);
-    uint64_t got = 0;
-    for (;;) {
-        unsigned char *buf = ap_hash_pipe_buffer(v->hash);
-        ssize_t n = ap_tar_read(v->tar, buf, CHUNK, v->err);
-        if (n < 0)
-            return tar_wrap(v);
-        if (n == 0)
-            break;
-        got += (uint64_t)n;
-        if (got > ie->size)
-            return entry_fail(v, e->path, off, "more data than its size %llu", (unsigned long long)ie->size);
-        ap_hash_pipe_submit(v->hash, buf, (size_t)n);   /* hashed while the dense reader uses buf */
-        dense_reader_data(v->dense, buf, (size_t)n);
-        progress(v);
-    }
-    if (got != ie->size)
-        return entry_fail(v, e->path, off, "truncated: %llu of %llu bytes", (unsigned long long)got,
-                          (unsigned long long)ie->size);
-    char hex[AP_HEX_LEN + 1];
-    ap_hash_pipe_final_hex(v->hash, hex);
-    if (strcmp(hex, ie->sha256)) {
-        char what[1500];
-        dense_reader_damage(v->dense, ie, what, sizeof what);
-        return entry_fail(v, e->path, off, "sha256 %s, the signed index says %s%s%s", hex, ie->sha256,
-                          what[0] ? "; " : "", what);
-    }
+    if (stream_entry(v, ie, e, dense_chunk, NULL, dense_damage) < 0)
+        return -1;
     if (dense_reader_end(v->dense, ie, sink, sink_ctx, v->err) < 0) {
         if (v->err && v->err->code == AP_OK)
             v->err->code = AP_ERR_VERIFY;
         return entry_wrap(v, e->path, off);
     }
+    return 0;
+}
+
+/* A plain entry's chunks: kept whole when --deep parses it (small), and handed to the sink. */
+typedef struct {
+    const ap_verify_sink *sink;
+    void *sink_ctx;
+    const ap_tar_entry *e;
+    bool small;
+} plain_chunk_ctx;
+
+static int plain_chunk(verifier *v, void *ctx, unsigned char *buf, size_t n)
+{
+    plain_chunk_ctx *c = ctx;
+    if (c->small) {
+        memcpy(v->small + v->small_len, buf, n);
+        v->small_len += n;
+    }
+    if (c->sink && c->sink->on_entry_data && c->sink->on_entry_data(c->sink_ctx, buf, n, v->err) < 0)
+        return sink_call_failed(v, c->e->path, c->e->header_offset);
     return 0;
 }
 
@@ -1060,33 +1107,9 @@ static int check_entry(verifier *v, const ap_verify_sink *sink, void *sink_ctx, 
             return -1;
         small = (v->roles[ie - v->idx.entries] & ROLE_SMALL) != 0;
     }
-    uint64_t got = 0;
-    for (;;) {
-        unsigned char *buf = ap_hash_pipe_buffer(v->hash);
-        ssize_t n = ap_tar_read(v->tar, buf, CHUNK, v->err);
-        if (n < 0)
-            return tar_wrap(v);
-        if (n == 0)
-            break;
-        got += (uint64_t)n;
-        if (got > ie->size)     /* the tar reader stops at the header size; be sure */
-            return entry_fail(v, e->path, off, "more data than its size %llu", (unsigned long long)ie->size);
-        ap_hash_pipe_submit(v->hash, buf, (size_t)n);   /* hashed while we use buf below */
-        if (small) {
-            memcpy(v->small + v->small_len, buf, (size_t)n);
-            v->small_len += (size_t)n;
-        }
-        if (sink && sink->on_entry_data && sink->on_entry_data(sink_ctx, buf, (size_t)n, v->err) < 0)
-            return sink_call_failed(v, e->path, off);
-        progress(v);
-    }
-    if (got != ie->size)
-        return entry_fail(v, e->path, off, "truncated: %llu of %llu bytes", (unsigned long long)got,
-                          (unsigned long long)ie->size);
-    char hex[AP_HEX_LEN + 1];
-    ap_hash_pipe_final_hex(v->hash, hex);
-    if (strcmp(hex, ie->sha256))
-        return entry_fail(v, e->path, off, "sha256 %s, the signed index says %s", hex, ie->sha256);
+    plain_chunk_ctx c = {sink, sink_ctx, e, small};
+    if (stream_entry(v, ie, e, plain_chunk, &c, NULL) < 0)
+        return -1;
     if (v->opts->deep && deep_end(v, ie, off) < 0)
         return -1;
     if (sink && sink->on_entry_end && sink->on_entry_end(sink_ctx, ie, v->err) < 0)
