@@ -140,6 +140,40 @@ stop_dockerd() {
     DOCKERD_PID=""
 }
 
+# A private containerd for this script: root, state and socket ($C/c.sock) under $T/ctrd,
+# no CRI plugin, stopped with the script by its own pid. Sets C and CTRD_PID; returns 1 when
+# it does not answer within 15 s (its log is $C/log).
+CTRD_PID=""
+stop_containerd() {
+    [ -n "${CTRD_PID:-}" ] || return 0
+    kill "$CTRD_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$CTRD_PID" 2>/dev/null
+    CTRD_PID=""
+}
+start_containerd() {
+    C="$T/ctrd"; mkdir -p "$C"
+    cat >"$C/config.toml" <<EOF
+version = 2
+root = "$C/root"
+state = "$C/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$C/c.sock"
+[ttrpc]
+  address = "$C/c.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+EOF
+    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
+    CTRD_PID=$!
+    add_cleanup stop_containerd
+    for _ in $(seq 75); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && return 0; sleep 0.2; done
+    return 1
+}
+
 # A free TCP port on 127.0.0.1: a random one in 20000-59999 that nothing listens on.
 free_port() {
     local p i

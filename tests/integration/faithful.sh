@@ -225,22 +225,7 @@ else fail oci-layout-referrer-travels "$(head -c 400 "$T/rl.out")"; fi
 
 # ---- containerd: the target and ctr import of the OCI archive keep the index digest ----
 if have containerd && have ctr; then
-    C="$T/ctrd"; mkdir -p "$C"
-    cat >"$C/config.toml" <<EOC
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/c.sock"
-[ttrpc]
-  address = "$C/c.sock.ttrpc"
-EOC
-    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
-    CTRD_PID=$!
-    stop_ctrd() { kill "$CTRD_PID" 2>/dev/null; wait "$CTRD_PID" 2>/dev/null; }
-    add_cleanup stop_ctrd
-    for _ in $(seq 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+    start_containerd || echo "containerd did not start: $(tail -3 "$C/log")"   # the cases below then fail
     export CONTAINERD_ADDRESS="$C/c.sock"
     target_of() { ctr -a "$C/c.sock" -n "$1" images ls 2>/dev/null | awk -v n="$2" '$1 == n { print $3 }'; }
     if "$AIRPACK" load -q -p "$KEYS/pub" --into containerd:fa "$BM" >"$T/ct.out" 2>&1 &&

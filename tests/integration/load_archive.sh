@@ -235,43 +235,14 @@ elif "$AIRPACK" pack -q --all-platforms -o "$BM" -s "$KEYS/sec" "oci:$MA:multi" 
 else fail_cases 2 multi-platform "$(head -c 300 "$T/pack.out" "$T/l.out" 2>/dev/null)"; fi
 
 # ---- ctr import on a private containerd ----------------------------------------------
-start_containerd() {
-    C="$T/ctd"; mkdir -p "$C"
-    cat >"$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/sock"
-[ttrpc]
-  address = "$C/ttrpc.sock"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-EOF
-    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
-    CONTAINERD_PID=$!
-    add_cleanup stop_containerd
-    for _ in $(seq 75); do ctr -a "$C/sock" version >/dev/null 2>&1 && return 0; sleep 0.2; done
-    return 1
-}
-stop_containerd() {
-    [ -n "${CONTAINERD_PID:-}" ] || return 0
-    kill "$CONTAINERD_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$CONTAINERD_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$CONTAINERD_PID" 2>/dev/null
-    CONTAINERD_PID=""
-}
 ctr_check() { # NAMESPACE ARCHIVE NAME=ID...: import, then each name's manifest names that config
     local ns=$1 f=$2 bad="" pair n m cfg
     shift 2
-    ctr -a "$C/sock" -n "$ns" images import --snapshotter native "$f" >"$T/ci" 2>&1 || { echo "import: $(tail -c 300 "$T/ci")"; return 1; }
+    ctr -a "$C/c.sock" -n "$ns" images import --snapshotter native "$f" >"$T/ci" 2>&1 || { echo "import: $(tail -c 300 "$T/ci")"; return 1; }
     for pair in "$@"; do
         n=${pair%%=*}
-        m=$(ctr -a "$C/sock" -n "$ns" images ls 2>/dev/null | awk -v r="docker.io/$n" '$1 == r { print $3 }')
-        cfg=$(ctr -a "$C/sock" -n "$ns" content get "$m" 2>/dev/null | jq -r .config.digest)
+        m=$(ctr -a "$C/c.sock" -n "$ns" images ls 2>/dev/null | awk -v r="docker.io/$n" '$1 == r { print $3 }')
+        cfg=$(ctr -a "$C/c.sock" -n "$ns" content get "$m" 2>/dev/null | jq -r .config.digest)
         [ -n "$m" ] && [ "$cfg" = "${pair#*=}" ] || bad="$bad $n:manifest=${m:-missing},config=$cfg"
     done
     [ -z "$bad" ] || { echo "$bad"; return 1; }
@@ -287,7 +258,7 @@ else
     why=$(ctr_check docker "$DA" "sample/base:1.0=$(image_id sample/base:1.0)" \
           "sample/app-a:1.0=$(image_id sample/app-a:1.0)" "sample/app-b:1.0=$(image_id sample/app-b:1.0)") &&
         pass ctr-import-docker-archive || fail ctr-import-docker-archive "$why"
-    out=$(ctr -a "$C/sock" -n oci run --rm --snapshotter native docker.io/sample/app-a:app-a airpack-t1 2>&1)
+    out=$(ctr -a "$C/c.sock" -n oci run --rm --snapshotter native docker.io/sample/app-a:app-a airpack-t1 2>&1)
     if grep -qxF "Hello from app-a!" <<<"$out"; then pass ctr-run-imported-image
     else fail ctr-run-imported-image "ctr run printed: $(head -c 200 <<<"$out")"; fi
     stop_containerd

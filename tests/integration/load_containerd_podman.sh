@@ -27,31 +27,9 @@ leftovers() { ls -A "$TMPDIR" | grep -c '^airpack-'; }
 load() { "$AIRPACK" load -q -p "$KEYS/pub" "$@"; }
 
 # ---- containerd -------------------------------------------------------------------
-CTRD_PID=""
-stop_containerd() {
-    [ -n "$CTRD_PID" ] || return 0
-    kill "$CTRD_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$CTRD_PID" 2>/dev/null
-    CTRD_PID=""
-}
 containerd_tests() {
-    local C="$T/ctrd" ok=""
-    mkdir -p "$C"
-    cat >"$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/c.sock"
-[ttrpc]
-  address = "$C/c.sock.ttrpc"
-EOF
-    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
-    CTRD_PID=$!
-    add_cleanup stop_containerd
-    for _ in $(seq 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
+    local ok=""
+    start_containerd && ok=1
     if [ -z "$ok" ]; then fail_cases 11 containerd "containerd is installed but did not start: $(tail -3 "$C/log" | tr '\n' ' ')"; return; fi
     local CTR="ctr -a $C/c.sock -n testns"
     export CONTAINERD_ADDRESS="$C/c.sock"

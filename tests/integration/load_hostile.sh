@@ -92,32 +92,8 @@ else
 fi
 
 # ---- containerd: ------------------------------------------------------------------------------
-CTRD_PID=""
-stop_containerd() {
-    [ -n "$CTRD_PID" ] || return 0
-    kill "$CTRD_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$CTRD_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$CTRD_PID" 2>/dev/null
-    CTRD_PID=""
-}
 if have containerd && have ctr; then
-    C="$T/ctrd"
-    mkdir -p "$C"
-    cat >"$C/config.toml" <<EOC
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/c.sock"
-[ttrpc]
-  address = "$C/c.sock.ttrpc"
-EOC
-    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
-    CTRD_PID=$!
-    add_cleanup stop_containerd
-    ok=""
-    for _ in $(seq 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
+    ok=""; start_containerd && ok=1
     if [ -n "$ok" ]; then
         export CONTAINERD_ADDRESS="$C/c.sock"
         # images, and whether the content each references is there (ctr images check); content

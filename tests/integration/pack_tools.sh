@@ -85,39 +85,10 @@ if have podman; then
 else skip podman-load-ids "podman not installed"; fi
 
 # ---- containerd: ctr import on a private containerd -----------------------------------
-start_containerd() {
-    C="$T/ctd"; mkdir -p "$C"
-    cat >"$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/sock"
-[ttrpc]
-  address = "$C/ttrpc.sock"
-[debug]
-  address = ""
-[metrics]
-  address = ""
-EOF
-    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
-    CONTAINERD_PID=$!
-    add_cleanup stop_containerd
-    for _ in $(seq 75); do ctr -a "$C/sock" version >/dev/null 2>&1 && return 0; sleep 0.2; done
-    return 1
-}
-stop_containerd() {
-    [ -n "${CONTAINERD_PID:-}" ] || return 0
-    kill "$CONTAINERD_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$CONTAINERD_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$CONTAINERD_PID" 2>/dev/null
-    CONTAINERD_PID=""
-}
 if ! have containerd || ! have ctr; then skip ctr-import "containerd or ctr not installed" 2
 elif ! start_containerd; then fail_cases 2 ctr-import "containerd is installed but did not start: $(tail -3 "$C/log" | tr '\n' ' ')"
 else
-    CTR="ctr -a $C/sock -n airpack"
+    CTR="ctr -a $C/c.sock -n airpack"
     if $CTR images import --snapshotter native "$B" >"$T/ci" 2>&1; then
         bad=""
         for n in $NAMES; do

@@ -175,25 +175,8 @@ else
     target_case registry "docker://$R/m" probe_registry
 fi
 
-CTRD_PID=""
-stop_containerd() { [ -n "$CTRD_PID" ] && kill "$CTRD_PID" 2>/dev/null && wait "$CTRD_PID" 2>/dev/null; CTRD_PID=""; }
 if have containerd && have ctr; then
-    C="$T/ctrd"; mkdir -p "$C"
-    cat >"$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/c.sock"
-[ttrpc]
-  address = "$C/c.sock.ttrpc"
-EOF
-    containerd --config "$C/config.toml" >"$C/log" 2>&1 &
-    CTRD_PID=$!
-    add_cleanup stop_containerd
-    ok=""
-    for _ in $(seq 100); do ctr -a "$C/c.sock" version >/dev/null 2>&1 && { ok=1; break; }; sleep 0.1; done
+    ok=""; start_containerd && ok=1
     if [ -n "$ok" ]; then
         export CONTAINERD_ADDRESS="$C/c.sock"
         probe_containerd() { ctr -a "$C/c.sock" -n re images ls | sort | tr '\n' ' '; }
