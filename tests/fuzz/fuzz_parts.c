@@ -179,7 +179,8 @@ static void check_heal(const char *base, uint8_t mode, uint8_t cut1, uint8_t cut
     if (!r)
         return;
     if (repairable && ap_part_reader_heal(r, bad, &err) == 0 && ap_part_reader_check_all(r, &err) == 0) {
-        uint8_t got_all[KMAX * PS];
+        uint8_t got_all[KMAX * PS + 1];  /* one byte spare: the last read asks for more, so the reader
+                                            checks the last part (a read of 0 bytes returns 0 unchecked) */
         size_t total = 0;
         ssize_t got;
         while ((got = ap_part_read(r, got_all + total, sizeof got_all - total > 97 ? 97 : sizeof got_all - total,
