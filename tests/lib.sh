@@ -174,6 +174,32 @@ EOF
     return 1
 }
 
+# two_platform_layout SRC DEST: copies the OCI layout SRC (the samples' oci/) to DEST and names
+# one image "multi" there: an index of app-a (linux/amd64) and an arm64/v8 twin whose config is
+# app-a's with the platform edited. Sets MA=DEST, mdig and cdig (app-a's manifest and config),
+# ARM_ID (the twin's config digest) and idig (the index, also in $T/idx); blob DIGEST and
+# put_blob FILE work in MA.
+blob() { echo "$MA/blobs/sha256/${1#sha256:}"; }
+put_blob() { local h; h=$(sha256sum <"$1" | cut -d' ' -f1); cp "$1" "$MA/blobs/sha256/$h"; echo "sha256:$h"; }
+two_platform_layout() {
+    local armm
+    MA=$2; cp -r "$1" "$MA"; chmod -R u+w "$MA"
+    mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "app-a") | .digest' "$MA/index.json")
+    cdig=$(jq -r .config.digest "$(blob "$mdig")")
+    jq -c '.architecture = "arm64" | .variant = "v8"' "$(blob "$cdig")" >"$T/cfg-arm"
+    ARM_ID=$(put_blob "$T/cfg-arm")
+    jq -c --arg d "$ARM_ID" --argjson s "$(stat -c %s "$T/cfg-arm")" '.config.digest = $d | .config.size = $s' "$(blob "$mdig")" >"$T/man-arm"
+    armm=$(put_blob "$T/man-arm")
+    jq -nc --arg a "$mdig" --argjson asz "$(stat -c %s "$(blob "$mdig")")" --arg b "$armm" --argjson bs "$(stat -c %s "$T/man-arm")" \
+        '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [
+          {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz, platform: {architecture: "amd64", os: "linux"}},
+          {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $b, size: $bs, platform: {architecture: "arm64", os: "linux", variant: "v8"}}]}' >"$T/idx"
+    idig=$(put_blob "$T/idx")
+    jq -nc --arg d "$idig" --argjson s "$(stat -c %s "$T/idx")" \
+        '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
+          annotations: {"org.opencontainers.image.ref.name": "multi"}}]}' >"$MA/index.json"
+}
+
 # A free TCP port on 127.0.0.1: a random one in 20000-59999 that nothing listens on.
 free_port() {
     local p i

@@ -198,23 +198,7 @@ else skip skopeo-oci-archive "skopeo not installed" 2; fi
 
 # ---- a name that two platforms carry (pack --all-platforms) ---------------------------------
 # app-a as linux/amd64 and an arm64/v8 twin (its config edited), under one OCI index
-MA="$T/ma"; cp -r "$S/oci" "$MA"; chmod -R u+w "$MA"
-blob() { echo "$MA/blobs/sha256/${1#sha256:}"; }
-put_blob() { local h; h=$(sha256sum <"$1" | cut -d' ' -f1); cp "$1" "$MA/blobs/sha256/$h"; echo "sha256:$h"; }
-mdig=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "app-a") | .digest' "$MA/index.json")
-cdig=$(jq -r .config.digest "$(blob "$mdig")")
-jq -c '.architecture = "arm64" | .variant = "v8"' "$(blob "$cdig")" >"$T/cfg-arm"
-ARM_ID=$(put_blob "$T/cfg-arm")
-jq -c --arg d "$ARM_ID" --argjson s "$(stat -c %s "$T/cfg-arm")" '.config.digest = $d | .config.size = $s' "$(blob "$mdig")" >"$T/man-arm"
-armm=$(put_blob "$T/man-arm")
-jq -nc --arg a "$mdig" --argjson asz "$(stat -c %s "$(blob "$mdig")")" --arg b "$armm" --argjson bs "$(stat -c %s "$T/man-arm")" \
-    '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [
-      {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $a, size: $asz, platform: {architecture: "amd64", os: "linux"}},
-      {mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $b, size: $bs, platform: {architecture: "arm64", os: "linux", variant: "v8"}}]}' >"$T/idx"
-idig=$(put_blob "$T/idx")
-jq -nc --arg d "$idig" --argjson s "$(stat -c %s "$T/idx")" \
-    '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
-      annotations: {"org.opencontainers.image.ref.name": "multi"}}]}' >"$MA/index.json"
+two_platform_layout "$S/oci" "$T/ma"
 BM="$T/multi.tar"; MO="$O/multi.tar"
 if [ "$(uname -m)" != x86_64 ]; then skip multi-platform "the expectations below are for an amd64 host" 2
 elif "$AIRPACK" pack -q --all-platforms -o "$BM" -s "$KEYS/sec" "oci:$MA:multi" >"$T/pack.out" 2>&1 &&
